@@ -1,0 +1,1 @@
+"""Benchmark cases; each module registers its cases with ``harness.case``."""

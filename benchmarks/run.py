@@ -1,0 +1,139 @@
+"""Run benchmark cases per backend and print one table (``hatch run bench``).
+
+Usage: ``hatch run bench [--case NAME ...] [--backend NAME ...] [--repeat N]
+[--json PATH]``. Each case runs several times per backend; the table shows the
+median rate and the min-max range, and the same figures are written as JSON
+so that runs on different commits can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import pkgutil
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import cases as cases_package  # noqa: E402
+from benchmarks.harness import ALL_BACKENDS, CASES, Case  # noqa: E402
+
+
+def load_cases() -> None:
+    for module in pkgutil.iter_modules(cases_package.__path__):
+        importlib.import_module(f"{cases_package.__name__}.{module.name}")
+
+
+def backend_env(backend: str, workdir: str) -> dict[str, str] | None:
+    """Environment for one backend, or None (with a message) if unavailable."""
+    env = {"PERSISTENCE_MODULE": backend}
+    if backend == "sqlite":
+        env["SQLITE_DBNAME"] = os.path.join(workdir, "bench.sqlite")
+    elif backend == "postgres":
+        env.update(
+            POSTGRES_DBNAME=os.environ.get("POSTGRES_DBNAME", "eventsourcing_bench"),
+            POSTGRES_HOST=os.environ.get("POSTGRES_HOST", "127.0.0.1"),
+            POSTGRES_PORT=os.environ.get("POSTGRES_PORT", "5432"),
+            POSTGRES_USER=os.environ.get("POSTGRES_USER", "postgres"),
+            POSTGRES_PASSWORD=os.environ.get("POSTGRES_PASSWORD", ""),
+        )
+    try:
+        from eventsourcing.plugins import persistence_modules
+
+        if backend not in persistence_modules():
+            print(f"skipping backend {backend!r}: not installed", file=sys.stderr)
+            return None
+    except Exception as e:  # pragma: no cover - reported, not hidden
+        print(f"skipping backend {backend!r}: {e}", file=sys.stderr)
+        return None
+    return env
+
+
+def run_case(case: Case, backend: str, env: dict[str, str], repeat: int) -> list[float]:
+    rates = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as workdir:
+            run_env = dict(env)
+            if "SQLITE_DBNAME" in run_env:
+                run_env["SQLITE_DBNAME"] = os.path.join(workdir, "bench.sqlite")
+            started = time.perf_counter()
+            count = case.func(backend, run_env)
+            elapsed = time.perf_counter() - started
+        rates.append(count / elapsed if elapsed > 0 else float("inf"))
+    return rates
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--case", action="append", default=[], help="case name (repeatable)")
+    parser.add_argument("--backend", action="append", default=[], help="backend (repeatable)")
+    parser.add_argument("--repeat", type=int, default=5, help="runs per case and backend")
+    parser.add_argument("--json", default="bench-results.json", help="where to write JSON")
+    parser.add_argument("--list", action="store_true", help="list cases and exit")
+    args = parser.parse_args(argv)
+
+    load_cases()
+    if args.list:
+        for name, c in sorted(CASES.items()):
+            print(f"{name:32} {', '.join(c.backends)}")
+        return 0
+    unknown = [c for c in args.case if c not in CASES]
+    if unknown:
+        parser.error(f"unknown case(s): {', '.join(unknown)}; known: {', '.join(sorted(CASES))}")
+    selected = [CASES[c] for c in (args.case or sorted(CASES))]
+    backends = args.backend or list(ALL_BACKENDS)
+
+    results: list[dict[str, Any]] = []
+    header = f"{'case':32} {'backend':9} {'median':>14} {'min':>12} {'max':>12}  unit"
+    print(header)
+    print("-" * len(header))
+    with tempfile.TemporaryDirectory() as workdir:
+        envs = {b: backend_env(b, workdir) for b in backends}
+        for case in selected:
+            for backend in backends:
+                env = envs[backend]
+                if env is None or backend not in case.backends:
+                    continue
+                try:
+                    rates = run_case(case, backend, env, case.repeat or args.repeat)
+                except Exception as e:
+                    print(f"{case.name:32} {backend:9} failed: {e!r}")
+                    results.append({"case": case.name, "backend": backend, "error": repr(e)})
+                    continue
+                median = statistics.median(rates)
+                print(
+                    f"{case.name:32} {backend:9} {median:14,.0f} {min(rates):12,.0f} "
+                    f"{max(rates):12,.0f}  {case.unit}",
+                    flush=True,
+                )
+                results.append(
+                    {
+                        "case": case.name,
+                        "backend": backend,
+                        "unit": case.unit,
+                        "median": median,
+                        "min": min(rates),
+                        "max": max(rates),
+                        "runs": rates,
+                    }
+                )
+    with open(args.json, "w") as f:
+        json.dump(
+            {"python": platform.python_version(), "time": time.time(), "results": results},
+            f,
+            indent=2,
+        )
+    print(f"\nwrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

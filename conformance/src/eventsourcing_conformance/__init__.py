@@ -1,0 +1,1 @@
+"""Conformance suite for eventsourcing recorders (built in its own issue)."""

@@ -1,0 +1,1 @@
+"""pytest plugin for the conformance suite (built in its own issue)."""

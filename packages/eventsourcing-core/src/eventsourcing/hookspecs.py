@@ -1,0 +1,79 @@
+"""Hook specifications for eventsourcing plugins.
+
+A plugin is any module or object with functions named like the specifications
+below, decorated with :data:`hookimpl`. Distributions make their plugin known
+through the ``eventsourcing`` entry-point group, for example::
+
+    [project.entry-points.eventsourcing]
+    sqlite = "eventsourcing.sqlite.plugin"
+
+The entry-point group is loaded lazily, once, the first time the plugin
+manager is used (see :mod:`eventsourcing.plugins`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+import pluggy
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eventsourcing.persistence import (
+        Cipher,
+        Compressor,
+        InfrastructureFactory,
+        Transcoding,
+    )
+
+PROJECT_NAME = "eventsourcing"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def eventsourcing_persistence_modules() -> Mapping[str, type[InfrastructureFactory]]:
+    """Return persistence modules provided by this plugin.
+
+    :return: A mapping from a short name (as used in ``PERSISTENCE_MODULE``)
+        to an :class:`~eventsourcing.persistence.InfrastructureFactory`
+        subclass.
+
+    Names must be unique across all installed plugins: two plugins claiming
+    the same name is an error that names both plugins. Import heavy driver
+    modules inside the implementation, not at plugin import time, so that
+    listing installed backends stays cheap.
+    """
+
+
+@hookspec
+def eventsourcing_transcodings() -> Iterable[Transcoding]:
+    """Return transcodings to register on every application's transcoder.
+
+    :return: An iterable of :class:`~eventsourcing.persistence.Transcoding`
+        instances.
+
+    Transcodings are registered before the application's own
+    ``register_transcodings()`` runs, so an application can still add its own.
+    """
+
+
+@hookspec
+def eventsourcing_ciphers() -> Mapping[str, type[Cipher]]:
+    """Return ciphers provided by this plugin.
+
+    :return: A mapping from a short name (as used in ``CIPHER_TOPIC``) to a
+        :class:`~eventsourcing.persistence.Cipher` subclass.
+
+    The cipher class is constructed with the value of ``CIPHER_KEY``, as
+    ``AESCipher(cipher_key)`` is in eventsourcing 9.1.
+    """
+
+
+@hookspec
+def eventsourcing_compressors() -> Mapping[str, type[Compressor]]:
+    """Return compressors provided by this plugin.
+
+    :return: A mapping from a short name (as used in ``COMPRESSOR_TOPIC``) to
+        a :class:`~eventsourcing.persistence.Compressor` subclass.
+    """

@@ -1,0 +1,736 @@
+"""Persistence ports: transcoding, mapping, recorders, event store, factory.
+
+Backends (``eventsourcing.popo``, ``eventsourcing.sqlite``,
+``eventsourcing.postgres``, third-party plugins) implement the recorder ABCs
+and :class:`InfrastructureFactory`; nothing here imports a backend.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from decimal import Decimal
+from datetime import datetime
+from types import TracebackType
+from typing import (
+    Any,
+    Dict,
+    Generic,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Type,
+    TypeVar,
+    cast,
+)
+from uuid import UUID
+
+from eventsourcing.utils import (
+    ConfigurationError,
+    TopicError,
+    get_topic,
+    resolve_topic,
+    strtobool,
+)
+
+__all__ = [
+    "AggregateRecorder",
+    "ApplicationRecorder",
+    "Cipher",
+    "Compressor",
+    "DataError",
+    "DatabaseError",
+    "DatetimeAsISO",
+    "DecimalAsStr",
+    "EventStore",
+    "InfrastructureFactory",
+    "IntegrityError",
+    "InterfaceError",
+    "InternalError",
+    "JSONTranscoder",
+    "Mapper",
+    "Notification",
+    "NotSupportedError",
+    "OperationalError",
+    "PersistenceError",
+    "ProcessRecorder",
+    "ProgrammingError",
+    "Recorder",
+    "RecordConflictError",
+    "StoredEvent",
+    "Tracking",
+    "Transcoder",
+    "Transcoding",
+    "UUIDAsHex",
+]
+
+
+# ---------------------------------------------------------------------------
+# Transcoding
+# ---------------------------------------------------------------------------
+
+
+class Transcoding(ABC):
+    """Converts one non-basic type to and from a JSON-compatible value.
+
+    Subclasses set the class attributes ``type`` (the Python type) and
+    ``name`` (the string written as ``_type_`` in stored state).
+    """
+
+    type: type
+    name: str
+
+    @abstractmethod
+    def encode(self, obj: Any) -> Any:
+        """Convert ``obj`` to a value the transcoder can encode."""
+
+    @abstractmethod
+    def decode(self, data: Any) -> Any:
+        """Convert ``data`` back into an instance of ``type``."""
+
+
+class Transcoder(ABC):
+    """Serialises event state to bytes and back."""
+
+    @abstractmethod
+    def register(self, transcoding: Transcoding) -> None:
+        """Register a transcoding for a non-basic type."""
+
+    @abstractmethod
+    def encode(self, obj: Any) -> bytes:
+        """Serialise ``obj`` to bytes."""
+
+    @abstractmethod
+    def decode(self, data: bytes) -> Any:
+        """Deserialise bytes to an object."""
+
+
+class JSONTranscoder(Transcoder):
+    """JSON transcoder whose output matches eventsourcing 9.1 byte for byte.
+
+    Non-basic objects are written as ``{"_type_": name, "_data_": ...}`` using
+    the registered transcodings, recursively.
+    """
+
+    def __init__(self) -> None:
+        self.types: Dict[type, Transcoding] = {}
+        self.names: Dict[str, Transcoding] = {}
+        self.encoder = json.JSONEncoder(default=self._encode_obj)
+        self.decoder = json.JSONDecoder(object_hook=self._decode_obj)
+
+    def register(self, transcoding: Transcoding) -> None:
+        self.types[transcoding.type] = transcoding
+        self.names[transcoding.name] = transcoding
+
+    def encode(self, obj: Any) -> bytes:
+        return self.encoder.encode(obj).encode("utf8")
+
+    def decode(self, data: bytes) -> Any:
+        return self.decoder.decode(data.decode("utf8"))
+
+    def _encode_obj(self, o: Any) -> Dict[str, Any]:
+        try:
+            transcoding = self.types[type(o)]
+        except KeyError:
+            raise TypeError(
+                f"Object of type {type(o)} is not serializable. "
+                "Please define and register a custom transcoding for this type."
+            ) from None
+        return {"_type_": transcoding.name, "_data_": transcoding.encode(o)}
+
+    def _decode_obj(self, d: Dict[str, Any]) -> Any:
+        if len(d) == 2 and "_type_" in d and "_data_" in d:
+            name = d["_type_"]
+            try:
+                transcoding = self.names[name]
+            except (KeyError, TypeError):
+                raise TypeError(
+                    f"Data serialized with name {name!r} is not deserializable. "
+                    "Please register a custom transcoding for this type."
+                ) from None
+            return transcoding.decode(d["_data_"])
+        return d
+
+
+class UUIDAsHex(Transcoding):
+    """Transcodes :class:`uuid.UUID` as its 32-character hex string."""
+
+    type = UUID
+    name = "uuid_hex"
+
+    def encode(self, obj: UUID) -> str:
+        return obj.hex
+
+    def decode(self, data: str) -> UUID:
+        assert isinstance(data, str)
+        return UUID(data)
+
+
+class DecimalAsStr(Transcoding):
+    """Transcodes :class:`decimal.Decimal` as a string."""
+
+    type = Decimal
+    name = "decimal_str"
+
+    def encode(self, obj: Decimal) -> str:
+        return str(obj)
+
+    def decode(self, data: str) -> Decimal:
+        return Decimal(data)
+
+
+class DatetimeAsISO(Transcoding):
+    """Transcodes :class:`datetime.datetime` as an ISO 8601 string."""
+
+    type = datetime
+    name = "datetime_iso"
+
+    def encode(self, obj: datetime) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> datetime:
+        assert isinstance(data, str)
+        return datetime.fromisoformat(data)
+
+
+# ---------------------------------------------------------------------------
+# Stored events, notifications, tracking
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """A domain event in the form a recorder stores it."""
+
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+@dataclass(frozen=True)
+class Notification(StoredEvent):
+    """A stored event with its position (``id``) in the application sequence."""
+
+    id: int
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """The position of a processed notification in an upstream application's log."""
+
+    application_name: str
+    notification_id: int
+
+
+# ---------------------------------------------------------------------------
+# Cipher and compressor ports
+# ---------------------------------------------------------------------------
+
+
+class Cipher(ABC):
+    """Encrypts and decrypts stored state."""
+
+    @abstractmethod
+    def __init__(self, cipher_key: str) -> None:
+        """Construct with the value of ``CIPHER_KEY``."""
+
+    @abstractmethod
+    def encrypt(self, plaintext: bytes) -> bytes:
+        """Return ciphertext for ``plaintext``."""
+
+    @abstractmethod
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        """Return plaintext for ``ciphertext``; raise if it cannot be authenticated."""
+
+
+class Compressor(ABC):
+    """Compresses and decompresses stored state."""
+
+    @abstractmethod
+    def compress(self, data: bytes) -> bytes:
+        """Return compressed bytes."""
+
+    @abstractmethod
+    def decompress(self, data: bytes) -> bytes:
+        """Return decompressed bytes."""
+
+
+# ---------------------------------------------------------------------------
+# Mapper
+# ---------------------------------------------------------------------------
+
+TDomainEvent = TypeVar("TDomainEvent")
+
+
+class Mapper(Generic[TDomainEvent]):
+    """Maps domain events to stored events and back.
+
+    Encoding order: transcode, compress, encrypt. Decoding reverses it, then
+    upcasts the state from the stored ``class_version`` to the class's current
+    one.
+    """
+
+    def __init__(
+        self,
+        transcoder: Transcoder,
+        cipher: Optional[Cipher] = None,
+        compressor: Optional[Compressor] = None,
+    ) -> None:
+        self.transcoder = transcoder
+        self.cipher = cipher
+        self.compressor = compressor
+
+    def from_domain_event(self, domain_event: TDomainEvent) -> StoredEvent:
+        cls = type(domain_event)
+        event_state = dict(domain_event.__dict__)
+        originator_id = event_state.pop("originator_id")
+        originator_version = event_state.pop("originator_version")
+        class_version = getattr(cls, "class_version", 1)
+        if class_version > 1:
+            event_state["class_version"] = class_version
+        stored_state = self.transcoder.encode(event_state)
+        if self.compressor is not None:
+            stored_state = self.compressor.compress(stored_state)
+        if self.cipher is not None:
+            stored_state = self.cipher.encrypt(stored_state)
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=originator_version,
+            topic=get_topic(cls),
+            state=stored_state,
+        )
+
+    def to_domain_event(self, stored: StoredEvent) -> TDomainEvent:
+        stored_state = stored.state
+        if self.cipher is not None:
+            stored_state = self.cipher.decrypt(stored_state)
+        if self.compressor is not None:
+            try:
+                stored_state = self.compressor.decompress(stored_state)
+            except DataError:
+                raise
+            except Exception as e:
+                raise DataError(
+                    f"Failed to decompress the state of stored event "
+                    f"{stored.originator_id} v{stored.originator_version}: {e}"
+                ) from e
+        event_state = self.transcoder.decode(stored_state)
+        if not isinstance(event_state, dict):
+            raise DataError(
+                f"Stored event {stored.originator_id} v{stored.originator_version} "
+                f"has state that is not a JSON object"
+            )
+        try:
+            cls = resolve_topic(stored.topic)
+        except TopicError as e:
+            raise TopicError(
+                f"Cannot reconstruct stored event {stored.originator_id} "
+                f"v{stored.originator_version}: {e}"
+            ) from e
+        event_state["originator_id"] = stored.originator_id
+        event_state["originator_version"] = stored.originator_version
+        class_version = getattr(cls, "class_version", 1)
+        from_version = event_state.pop("class_version", 1)
+        while from_version < class_version:
+            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
+            from_version += 1
+        domain_event = object.__new__(cls)
+        domain_event.__dict__.update(event_state)
+        return cast(TDomainEvent, domain_event)
+
+
+# ---------------------------------------------------------------------------
+# Exceptions (PEP 249 hierarchy)
+# ---------------------------------------------------------------------------
+
+
+class RecordConflictError(Exception):
+    """Raised when a recorded event conflicts with one already recorded."""
+
+
+class PersistenceError(Exception):
+    """Base class for the other exceptions in this module."""
+
+
+class InterfaceError(PersistenceError):
+    """Errors related to the database interface rather than the database."""
+
+
+class DatabaseError(PersistenceError):
+    """Errors related to the database."""
+
+
+class DataError(DatabaseError):
+    """Errors due to problems with the processed data."""
+
+
+class OperationalError(DatabaseError):
+    """Errors related to the database's operation (disconnects, lock timeouts)."""
+
+
+class IntegrityError(DatabaseError, RecordConflictError):
+    """The relational integrity of the database would be affected (conflicts)."""
+
+
+class InternalError(DatabaseError):
+    """The database encountered an internal error."""
+
+
+class ProgrammingError(DatabaseError):
+    """Programming errors, e.g. table not found or SQL syntax errors."""
+
+
+class NotSupportedError(DatabaseError):
+    """A method or database API was used that the database does not support."""
+
+
+# ---------------------------------------------------------------------------
+# Recorders
+# ---------------------------------------------------------------------------
+
+
+class Recorder(ABC):
+    """Abstract base class for stored event recorders."""
+
+    def close(self) -> None:
+        """Release connections or files held by this recorder (idempotent)."""
+
+
+class AggregateRecorder(Recorder):
+    """Records and retrieves the stored events of aggregates."""
+
+    @abstractmethod
+    def insert_events(
+        self, stored_events: List[StoredEvent], **kwargs: Any
+    ) -> Optional[Sequence[int]]:
+        """Record ``stored_events`` atomically: all of them or none.
+
+        A conflict on ``(originator_id, originator_version)`` raises
+        :class:`IntegrityError` and records nothing of the batch.
+        """
+
+    @abstractmethod
+    def select_events(
+        self,
+        originator_id: UUID,
+        gt: Optional[int] = None,
+        lte: Optional[int] = None,
+        desc: bool = False,
+        limit: Optional[int] = None,
+    ) -> List[StoredEvent]:
+        """Return the stored events of one aggregate, in version order."""
+
+
+class ApplicationRecorder(AggregateRecorder):
+    """Also records events in a total order, readable as notifications."""
+
+    @abstractmethod
+    def insert_events(
+        self, stored_events: List[StoredEvent], **kwargs: Any
+    ) -> Optional[Sequence[int]]:
+        """Record ``stored_events`` atomically and return their notification IDs."""
+
+    @abstractmethod
+    def select_notifications(
+        self,
+        start: int,
+        limit: int,
+        stop: Optional[int] = None,
+        topics: Sequence[str] = (),
+    ) -> List[Notification]:
+        """Return up to ``limit`` notifications with ``start <= id`` (and
+        ``id <= stop``), ascending, optionally only those with the given topics."""
+
+    @abstractmethod
+    def max_notification_id(self) -> int:
+        """Return the largest notification ID recorded, or 0."""
+
+
+class ProcessRecorder(ApplicationRecorder):
+    """Also records, atomically with events, which notification was processed.
+
+    ``insert_events(stored_events, tracking=Tracking(...))`` records both or
+    neither; a repeated tracking record raises :class:`IntegrityError`.
+    """
+
+    @abstractmethod
+    def max_tracking_id(self, application_name: str) -> int:
+        """Return the last notification ID processed from ``application_name``, or 0."""
+
+    @abstractmethod
+    def has_tracking_id(self, application_name: str, notification_id: int) -> bool:
+        """Return whether that notification of ``application_name`` was processed."""
+
+
+# ---------------------------------------------------------------------------
+# Event store
+# ---------------------------------------------------------------------------
+
+
+class EventStore(Generic[TDomainEvent]):
+    """Stores and retrieves domain events, through a mapper and a recorder."""
+
+    def __init__(
+        self, mapper: Mapper[TDomainEvent], recorder: AggregateRecorder
+    ) -> None:
+        self.mapper = mapper
+        self.recorder = recorder
+
+    def put(
+        self, events: Sequence[TDomainEvent], **kwargs: Any
+    ) -> Optional[Sequence[int]]:
+        """Store ``events`` in one atomic insert; return notification IDs if any."""
+        return self.recorder.insert_events(
+            [self.mapper.from_domain_event(e) for e in events], **kwargs
+        )
+
+    def get(
+        self,
+        originator_id: UUID,
+        gt: Optional[int] = None,
+        lte: Optional[int] = None,
+        desc: bool = False,
+        limit: Optional[int] = None,
+    ) -> Iterator[TDomainEvent]:
+        """Retrieve the domain events of one aggregate sequence."""
+        return map(
+            self.mapper.to_domain_event,
+            self.recorder.select_events(
+                originator_id, gt=gt, lte=lte, desc=desc, limit=limit
+            ),
+        )
+
+
+# ---------------------------------------------------------------------------
+# Infrastructure factory
+# ---------------------------------------------------------------------------
+
+TInfrastructureFactory = TypeVar("TInfrastructureFactory", bound="InfrastructureFactory")
+
+
+class InfrastructureFactory(ABC):
+    """Constructs the persistence objects of one application.
+
+    Concrete factories come from persistence modules (backends), selected by
+    ``PERSISTENCE_MODULE`` (or the older ``INFRASTRUCTURE_FACTORY``), by name
+    or topic; see :mod:`eventsourcing.plugins`.
+    """
+
+    PERSISTENCE_MODULE = "PERSISTENCE_MODULE"
+    INFRASTRUCTURE_FACTORY = "INFRASTRUCTURE_FACTORY"
+    DEFAULT_PERSISTENCE_MODULE = "popo"
+    MAPPER_TOPIC = "MAPPER_TOPIC"
+    CIPHER_TOPIC = "CIPHER_TOPIC"
+    CIPHER_KEY = "CIPHER_KEY"
+    DEFAULT_CIPHER = "aes"
+    COMPRESSOR_TOPIC = "COMPRESSOR_TOPIC"
+    IS_SNAPSHOTTING_ENABLED = "IS_SNAPSHOTTING_ENABLED"
+
+    @classmethod
+    def construct(
+        cls,
+        application_name: str = "",
+        env: Optional[Mapping[str, str]] = None,
+    ) -> "InfrastructureFactory":
+        """Construct the factory selected by the environment (default ``popo``)."""
+        from eventsourcing.plugins import resolve_persistence_module
+
+        if env is None:
+            env = os.environ
+        for key in (cls.PERSISTENCE_MODULE, cls.INFRASTRUCTURE_FACTORY):
+            found = _getenv(env, key, application_name)
+            if found is not None:
+                variable, value = found
+                factory_cls = resolve_persistence_module(value, variable=variable)
+                break
+        else:
+            factory_cls = resolve_persistence_module(
+                cls.DEFAULT_PERSISTENCE_MODULE, variable=cls.PERSISTENCE_MODULE
+            )
+        return factory_cls(application_name=application_name, env=env)
+
+    def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
+        self.application_name = application_name
+        self.env = env
+
+    def getenv(
+        self, key: str, default: Optional[str] = None, application_name: str = ""
+    ) -> Optional[str]:
+        """Return the value of ``key``, preferring the application-prefixed key
+        (``WORLDS_KEY`` for application ``Worlds``)."""
+        found = _getenv(self.env, key, application_name or self.application_name)
+        return default if found is None else found[1]
+
+    def getenv_bool(self, key: str, default: bool = False) -> bool:
+        """Read a boolean setting; an invalid value names the key and accepted values."""
+        value = self.getenv(key)
+        if value is None or value.strip() == "":
+            return default
+        try:
+            return strtobool(value)
+        except ValueError:
+            raise ConfigurationError(
+                f"{self._variable(key)}={value!r} is not a valid boolean: expected one of "
+                "'y', 'yes', 't', 'true', 'on', '1', 'n', 'no', 'f', 'false', 'off', '0'"
+            ) from None
+
+    def getenv_int(
+        self, key: str, default: Optional[int] = None, minimum: Optional[int] = None
+    ) -> Optional[int]:
+        """Read an integer setting; an invalid value names the key and what is accepted."""
+        value = self.getenv(key)
+        if value is None or value.strip() == "":
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or (minimum is not None and number < minimum):
+            accepted = "an integer" if minimum is None else f"an integer >= {minimum}"
+            raise ConfigurationError(
+                f"{self._variable(key)}={value!r} is not valid: expected {accepted}"
+            )
+        return number
+
+    def getenv_float(
+        self, key: str, default: Optional[float] = None, minimum: Optional[float] = None
+    ) -> Optional[float]:
+        """Read a number setting; an invalid value names the key and what is accepted."""
+        value = self.getenv(key)
+        if value is None or value.strip() == "":
+            return default
+        try:
+            number: Optional[float] = float(value)
+        except ValueError:
+            number = None
+        if number is None or (minimum is not None and number < minimum):
+            accepted = "a number" if minimum is None else f"a number >= {minimum}"
+            raise ConfigurationError(
+                f"{self._variable(key)}={value!r} is not valid: expected {accepted}"
+            )
+        return number
+
+    def _variable(self, key: str) -> str:
+        found = _getenv(self.env, key, self.application_name)
+        return key if found is None else found[0]
+
+    def mapper(
+        self,
+        transcoder: Transcoder,
+        application_name: str = "",
+        mapper_class: Type[Mapper[Any]] = Mapper,
+    ) -> Mapper[Any]:
+        """Construct a mapper with the configured cipher and compressor."""
+        application_name = application_name or self.application_name
+        mapper_topic = self.getenv(self.MAPPER_TOPIC, application_name=application_name)
+        if mapper_topic:
+            mapper_class = resolve_topic(mapper_topic)
+        return mapper_class(
+            transcoder=transcoder,
+            cipher=self.cipher(application_name),
+            compressor=self.compressor(application_name),
+        )
+
+    def cipher(self, application_name: str = "") -> Optional[Cipher]:
+        """Construct the cipher selected by ``CIPHER_TOPIC`` (name or topic).
+
+        ``CIPHER_KEY`` alone selects the default cipher (``aes``), as in
+        eventsourcing 9.1. A selected cipher without a key is an error.
+        """
+        from eventsourcing.plugins import resolve_cipher
+
+        application_name = application_name or self.application_name
+        topic = self.getenv(self.CIPHER_TOPIC, application_name=application_name)
+        key = self.getenv(self.CIPHER_KEY, application_name=application_name)
+        if not topic:
+            if not key:
+                return None
+            topic = self.DEFAULT_CIPHER
+        cipher_cls = resolve_cipher(topic, variable=self._variable(self.CIPHER_TOPIC))
+        if not key:
+            raise ConfigurationError(
+                f"{self._variable(self.CIPHER_TOPIC)}={topic!r} selects a cipher but "
+                f"{self.CIPHER_KEY} is not set: set it to a key made with "
+                f"{cipher_cls.__name__}.create_key()"
+            )
+        try:
+            return cipher_cls(key)
+        except (ValueError, TypeError) as e:
+            raise ConfigurationError(
+                f"{self._variable(self.CIPHER_KEY)} is not a valid key for "
+                f"{cipher_cls.__name__}: {e}"
+            ) from e
+
+    def compressor(self, application_name: str = "") -> Optional[Compressor]:
+        """Construct the compressor selected by ``COMPRESSOR_TOPIC`` (name or topic)."""
+        from eventsourcing.plugins import resolve_compressor
+
+        application_name = application_name or self.application_name
+        topic = self.getenv(self.COMPRESSOR_TOPIC, application_name=application_name)
+        if not topic:
+            return None
+        compressor_cls = resolve_compressor(
+            topic, variable=self._variable(self.COMPRESSOR_TOPIC)
+        )
+        return compressor_cls()
+
+    @staticmethod
+    def event_store(**kwargs: Any) -> EventStore[Any]:
+        """Construct an event store."""
+        return EventStore(**kwargs)
+
+    @abstractmethod
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        """Construct an aggregate recorder (``purpose`` names the table: events, snapshots)."""
+
+    @abstractmethod
+    def application_recorder(self) -> ApplicationRecorder:
+        """Construct an application recorder."""
+
+    @abstractmethod
+    def process_recorder(self) -> ProcessRecorder:
+        """Construct a process recorder."""
+
+    def is_snapshotting_enabled(self) -> bool:
+        """Whether ``IS_SNAPSHOTTING_ENABLED`` is true (default: false)."""
+        return self.getenv_bool(self.IS_SNAPSHOTTING_ENABLED, default=False)
+
+    def close(self) -> None:
+        """Release connections, pools or files held by this factory (idempotent)."""
+
+    def __enter__(self: TInfrastructureFactory) -> TInfrastructureFactory:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc_val: Optional[BaseException],
+        exc_tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+
+def _env_prefix(application_name: str) -> str:
+    return application_name.upper().replace(" ", "_").replace(".", "_")
+
+
+def _getenv(
+    env: Mapping[str, str], key: str, application_name: str
+) -> Optional[tuple[str, str]]:
+    """Return ``(variable, value)`` for ``key``, the prefixed variable first."""
+    if application_name:
+        prefixed = f"{_env_prefix(application_name)}_{key}"
+        value = env.get(prefixed)
+        if value is not None:
+            return prefixed, value
+    value = env.get(key)
+    if value is not None:
+        return key, value
+    return None
+
+
