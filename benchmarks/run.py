@@ -23,8 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import cases as cases_package  # noqa: E402
-from benchmarks.harness import ALL_BACKENDS, CASES, Case  # noqa: E402
+from benchmarks import cases as cases_package
+from benchmarks.harness import ALL_BACKENDS, CASES, Case
 
 
 def load_cases() -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib.metadata
 import threading
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, TypeVar, cast
 
 import pluggy
 
@@ -102,8 +102,7 @@ def _load_entry_points(manager: pluggy.PluginManager) -> None:
         except Exception as e:
             dist = getattr(ep.dist, "name", "an unknown distribution")
             raise PluginError(
-                f"Failed to load eventsourcing plugin {ep.name!r} "
-                f"({ep.value}) from {dist}: {e}"
+                f"Failed to load eventsourcing plugin {ep.name!r} ({ep.value}) from {dist}: {e}"
             ) from e
         manager.register(plugin, name=ep.name)
 
@@ -111,22 +110,19 @@ def _load_entry_points(manager: pluggy.PluginManager) -> None:
 _T = TypeVar("_T")
 
 
-def _collect(
-    hook_name: str, kind: str
-) -> dict[str, Any]:
+def _collect(hook_name: str, kind: str) -> dict[str, Any]:
     """Call one naming hook on every plugin, refusing duplicate names."""
     manager = get_plugin_manager()
     hook = getattr(manager.hook, hook_name)
     found: dict[str, Any] = {}
     owners: dict[str, str] = {}
     # Call implementations one by one, so that a duplicate can name both plugins.
-    for impl in reversed(hook.get_hookimpls()):
+    for impl in hook.get_hookimpls():
         try:
             result = impl.function()
         except Exception as e:
             raise PluginError(
-                f"eventsourcing plugin {impl.plugin_name!r} failed to list its "
-                f"{kind}s: {e!r}"
+                f"eventsourcing plugin {impl.plugin_name!r} failed to list its {kind}s: {e!r}"
             ) from e
         if not result:
             continue
@@ -184,7 +180,7 @@ def _resolve(
     variable: str,
     kind: str,
     registry: Callable[[], Mapping[str, type[_T]]],
-    base: type[_T],
+    base: Any,
     module_attr: str | None,
 ) -> type[_T]:
     if not isinstance(value, str) or not value.strip():
@@ -226,10 +222,9 @@ def _resolve(
         obj = candidate
     if not (isinstance(obj, type) and issubclass(obj, base)):
         raise ConfigurationError(
-            f"{variable}={value!r} resolves to {obj!r}, which is not a "
-            f"{base.__name__} subclass"
+            f"{variable}={value!r} resolves to {obj!r}, which is not a {base.__name__} subclass"
         )
-    return obj
+    return cast("type[_T]", obj)
 
 
 def resolve_persistence_module(
@@ -240,8 +235,12 @@ def resolve_persistence_module(
     from eventsourcing.persistence import InfrastructureFactory
 
     return _resolve(
-        value, variable, "persistence module", persistence_modules,
-        InfrastructureFactory, "Factory",
+        value,
+        variable,
+        "persistence module",
+        persistence_modules,
+        InfrastructureFactory,
+        "Factory",
     )
 
 
@@ -252,9 +251,7 @@ def resolve_cipher(value: str, variable: str = "CIPHER_TOPIC") -> type[Cipher]:
     return _resolve(value, variable, "cipher", ciphers, Cipher, None)
 
 
-def resolve_compressor(
-    value: str, variable: str = "COMPRESSOR_TOPIC"
-) -> type[Compressor]:
+def resolve_compressor(value: str, variable: str = "COMPRESSOR_TOPIC") -> type[Compressor]:
     """Resolve a compressor name (``zlib``) or topic
     (``eventsourcing.compressor:ZlibCompressor``)."""
     from eventsourcing.persistence import Compressor

@@ -14,9 +14,9 @@ __all__ = [
     "TopicError",
     "clear_topic_cache",
     "get_topic",
+    "random",
     "register_topic",
     "resolve_topic",
-    "random",
     "retry",
     "strtobool",
 ]
@@ -97,8 +97,7 @@ def resolve_topic(topic: str) -> Any:
         obj: Any = importlib.import_module(module_name)
     except ImportError as e:
         raise TopicError(
-            f"Failed to resolve topic {topic!r}: module {module_name!r} "
-            f"could not be imported ({e})"
+            f"Failed to resolve topic {topic!r}: module {module_name!r} could not be imported ({e})"
         ) from e
     if attr_path:
         for part in attr_path.split("."):
@@ -161,8 +160,7 @@ def retry(
                         raise
                     if verbose:
                         print(
-                            f"{func.__qualname__}: attempt {attempts} failed, "
-                            f"retrying in {wait}s"
+                            f"{func.__qualname__}: attempt {attempts} failed, retrying in {wait}s"
                         )
                     if wait:
                         time.sleep(wait * (1 + 0.1 * (random() - 0.5)))
