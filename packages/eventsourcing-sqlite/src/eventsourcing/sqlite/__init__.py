@@ -1,23 +1,23 @@
-"""SQLite persistence module (placeholder until its own issue lands)."""
+"""SQLite persistence module (``PERSISTENCE_MODULE=sqlite``), on stdlib ``sqlite3``.
+
+Reads and extends database files written by eventsourcing 9.1: same tables,
+same columns, same stored format.
+"""
 
 from __future__ import annotations
 
-from eventsourcing.persistence import (
-    AggregateRecorder,
-    ApplicationRecorder,
-    InfrastructureFactory,
-    ProcessRecorder,
+from eventsourcing.sqlite.datastore import SQLiteDatastore
+from eventsourcing.sqlite.factory import Factory
+from eventsourcing.sqlite.recorders import (
+    SQLiteAggregateRecorder,
+    SQLiteApplicationRecorder,
+    SQLiteProcessRecorder,
 )
 
-
-class Factory(InfrastructureFactory):
-    """Placeholder: the SQLite recorders are not built yet."""
-
-    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
-        raise NotImplementedError("SQLite recorders are not built yet")
-
-    def application_recorder(self) -> ApplicationRecorder:
-        raise NotImplementedError("SQLite recorders are not built yet")
-
-    def process_recorder(self) -> ProcessRecorder:
-        raise NotImplementedError("SQLite recorders are not built yet")
+__all__ = [
+    "Factory",
+    "SQLiteAggregateRecorder",
+    "SQLiteApplicationRecorder",
+    "SQLiteDatastore",
+    "SQLiteProcessRecorder",
+]

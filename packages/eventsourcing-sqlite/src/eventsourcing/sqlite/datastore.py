@@ -1,0 +1,292 @@
+"""Connections to one SQLite database, shared by the recorders of an application.
+
+File databases get one connection per thread (so readers run concurrently in
+WAL mode) and writers are serialised: by a process-wide lock per file between
+threads, and by SQLite's write lock (``BEGIN IMMEDIATE``) between processes.
+Because no two write transactions ever overlap, notification IDs (rowids)
+become visible in increasing order, which is what lets a tailing reader
+resume from its last position without missing anything.
+
+In-memory databases (``:memory:`` or a ``file:...?mode=memory`` URI) live only
+as long as a connection to them is open, so each datastore keeps a single
+connection and serialises every statement on it with a lock shared by all
+datastores of the same database name in this process.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import weakref
+from contextlib import contextmanager
+from typing import Dict, Iterator, Optional, Type
+
+from eventsourcing.persistence import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+)
+
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "SQLiteDatastore", "translate_error"]
+
+DEFAULT_LOCK_TIMEOUT = 5.0
+
+_ERROR_TYPES: Dict[Type[sqlite3.Error], Type[PersistenceError]] = {
+    sqlite3.IntegrityError: IntegrityError,
+    sqlite3.OperationalError: OperationalError,
+    sqlite3.ProgrammingError: ProgrammingError,
+    sqlite3.DataError: DataError,
+    sqlite3.InterfaceError: InterfaceError,
+    sqlite3.InternalError: InternalError,
+    sqlite3.NotSupportedError: NotSupportedError,
+    sqlite3.DatabaseError: DatabaseError,
+}
+
+# Locks shared by every datastore of one database in this process.
+_locks: weakref.WeakValueDictionary[str, _LockBox] = weakref.WeakValueDictionary()
+_locks_guard = threading.Lock()
+
+
+class _LockBox:
+    """Holds a lock so that it can live in a WeakValueDictionary."""
+
+    __slots__ = ("__weakref__", "lock")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+def _shared_lock(key: str) -> _LockBox:
+    with _locks_guard:
+        box = _locks.get(key)
+        if box is None:
+            box = _LockBox()
+            _locks[key] = box
+        return box
+
+
+def is_memory_database(db_name: str) -> bool:
+    """Whether ``db_name`` names an in-memory database."""
+    if db_name == ":memory:":
+        return True
+    if db_name.startswith("file:"):
+        _, _, query = db_name.partition("?")
+        return "mode=memory" in query.split("&")
+    return False
+
+
+def translate_error(
+    error: Exception, db_name: str, table_name: Optional[str] = None
+) -> PersistenceError:
+    """Return the persistence exception for an error raised by ``sqlite3``.
+
+    Messages name the database, and the table when one is missing, so that a
+    wrong path or ``CREATE_TABLE=false`` on a fresh file is easy to diagnose.
+    """
+    if isinstance(error, PersistenceError):
+        return error
+    message = str(error)
+    if isinstance(error, OverflowError):
+        return DataError(f"Value out of range for SQLite database {db_name!r}: {message}")
+    if isinstance(error, sqlite3.ProgrammingError) and "closed" in message:
+        return InterfaceError(f"SQLite database {db_name!r} is closed: {message}")
+    if isinstance(error, sqlite3.OperationalError):
+        if message.startswith("no such table"):
+            hint = f" {table_name!r}" if table_name else ""
+            return ProgrammingError(
+                f"Table{hint} does not exist in SQLite database {db_name!r} ({message}); "
+                "create it (CREATE_TABLE is true by default) or check SQLITE_DBNAME"
+            )
+        if "locked" in message or "busy" in message:
+            return OperationalError(
+                f"Timed out waiting for the lock on SQLite database {db_name!r}: {message}"
+            )
+    for sqlite_type in type(error).__mro__:
+        persistence_type = _ERROR_TYPES.get(sqlite_type)
+        if persistence_type is not None:
+            return persistence_type(f"{message} (SQLite database {db_name!r})")
+    return DatabaseError(f"{message} (SQLite database {db_name!r})")
+
+
+class SQLiteDatastore:
+    """The database that SQLite recorders read from and write to.
+
+    ``lock_timeout`` is how many seconds a writer waits for the write lock
+    before :class:`~eventsourcing.persistence.OperationalError` is raised
+    (default 5; 0 means do not wait).
+    """
+
+    def __init__(self, db_name: str, lock_timeout: Optional[float] = None) -> None:
+        if not isinstance(db_name, str) or not db_name:
+            raise ValueError(
+                "SQLite database name must be a file path, ':memory:' or a "
+                f"'file:' URI, got {db_name!r}"
+            )
+        if lock_timeout is None:
+            lock_timeout = DEFAULT_LOCK_TIMEOUT
+        if lock_timeout < 0:
+            raise ValueError(f"lock_timeout must be >= 0 seconds, got {lock_timeout!r}")
+        self.db_name = db_name
+        self.lock_timeout = float(lock_timeout)
+        self.is_memory = is_memory_database(db_name)
+        lock_key = db_name if self.is_memory else os.path.realpath(db_name)
+        if db_name == ":memory:":
+            # Every ":memory:" connection is a new database: nothing to share.
+            self._lock_box = _LockBox()
+        else:
+            self._lock_box = _shared_lock(("memory:" if self.is_memory else "file:") + lock_key)
+        self._guard = threading.Lock()
+        self._closed = False
+        self._pid = os.getpid()
+        self._local = threading.local()
+        self._connections: Dict[threading.Thread, sqlite3.Connection] = {}
+        self._memory_connection: Optional[sqlite3.Connection] = None
+        if self.is_memory:
+            self._memory_connection = self._connect()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(db_name={self.db_name!r})"
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.db_name,
+                uri=True,
+                timeout=self.lock_timeout,
+                isolation_level=None,  # transactions are begun explicitly
+                check_same_thread=False,  # close() may run in another thread
+            )
+        except sqlite3.Error as e:
+            raise OperationalError(f"Cannot open SQLite database file {self.db_name!r}: {e}") from e
+        try:
+            if not self.is_memory:
+                # Also reads the header, so a file that is not a database fails here.
+                conn.execute("PRAGMA journal_mode=WAL").fetchall()
+            else:
+                conn.execute("PRAGMA schema_version").fetchall()
+        except sqlite3.Error as e:
+            conn.close()
+            raise OperationalError(f"Cannot use SQLite database file {self.db_name!r}: {e}") from e
+        return conn
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InterfaceError(f"SQLite database {self.db_name!r} is closed")
+
+    def connection(self) -> sqlite3.Connection:
+        """Return this thread's connection (file) or the shared one (memory).
+
+        Callers using an in-memory database must hold :meth:`lock`.
+        """
+        self._check_open()
+        if self._memory_connection is not None:
+            return self._memory_connection
+        conn: Optional[sqlite3.Connection] = getattr(self._local, "conn", None)
+        if conn is not None and self._pid == os.getpid():
+            return conn
+        return self._new_thread_connection()
+
+    def _new_thread_connection(self) -> sqlite3.Connection:
+        with self._guard:
+            self._check_open()
+            if self._pid != os.getpid():
+                # Forked: the parent's connections must not be used or closed here.
+                self._pid = os.getpid()
+                self._connections = {}
+                self._local = threading.local()
+            for thread in [t for t in self._connections if not t.is_alive()]:
+                self._connections.pop(thread).close()
+            conn = self._connect()
+            self._connections[threading.current_thread()] = conn
+            self._local.conn = conn
+            return conn
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the lock that serialises writers (and, in memory, everything)."""
+        lock = self._lock_box.lock
+        if not lock.acquire(timeout=self.lock_timeout):
+            raise OperationalError(
+                f"Timed out after {self.lock_timeout:g}s waiting for the lock on "
+                f"SQLite database {self.db_name!r} (SQLITE_LOCK_TIMEOUT)"
+            )
+        try:
+            yield
+        finally:
+            lock.release()
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection for one read statement."""
+        if self.is_memory:
+            with self.lock():
+                yield self.connection()
+        else:
+            yield self.connection()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction: committed on success, rolled back on any error.
+
+        ``BEGIN IMMEDIATE`` takes SQLite's write lock before anything is
+        read or written, so concurrent writers in other processes wait (up to
+        the lock timeout) instead of failing midway or interleaving.
+        """
+        with self.lock():
+            conn = self.connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:  # pragma: no cover - the original error matters
+                        pass
+                raise
+
+    def close(self) -> None:
+        """Close every connection; further use raises InterfaceError (idempotent).
+
+        Waits (up to the lock timeout) for a write in progress to finish, so
+        that a transaction is not cut short by closing its connection.
+        """
+        lock = self._lock_box.lock
+        acquired = lock.acquire(timeout=self.lock_timeout)
+        try:
+            self._close_connections()
+        finally:
+            if acquired:
+                lock.release()
+
+    def _close_connections(self) -> None:
+        with self._guard:
+            if self._closed:
+                return
+            self._closed = True
+            connections = list(self._connections.values())
+            self._connections.clear()
+            if self._memory_connection is not None:
+                connections.append(self._memory_connection)
+                self._memory_connection = None
+        for conn in connections:
+            conn.close()
+
+    def __del__(self) -> None:
+        # Never wait for a lock here: the collecting thread may hold it.
+        try:
+            self._close_connections()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass

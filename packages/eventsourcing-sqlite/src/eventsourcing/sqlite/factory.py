@@ -1,0 +1,113 @@
+"""The SQLite persistence module's infrastructure factory (``sqlite``)."""
+
+from __future__ import annotations
+
+import threading
+from typing import List, Mapping, Optional, TypeVar
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InfrastructureFactory,
+    InterfaceError,
+    ProcessRecorder,
+)
+from eventsourcing.sqlite.datastore import DEFAULT_LOCK_TIMEOUT, SQLiteDatastore
+from eventsourcing.sqlite.recorders import (
+    SQLiteAggregateRecorder,
+    SQLiteApplicationRecorder,
+    SQLiteProcessRecorder,
+    validate_table_name,
+)
+from eventsourcing.utils import ConfigurationError
+
+__all__ = ["Factory"]
+
+TRecorder = TypeVar("TRecorder", bound=SQLiteAggregateRecorder)
+
+
+class Factory(InfrastructureFactory):
+    """Constructs SQLite recorders that share one :class:`SQLiteDatastore`.
+
+    Settings: ``SQLITE_DBNAME`` (required: a file path, ``:memory:`` or a
+    ``file:`` URI), ``SQLITE_LOCK_TIMEOUT`` (seconds, default 5),
+    ``CREATE_TABLE`` (default true). The datastore is closed by
+    :meth:`close`, or when every recorder made by this factory is closed.
+    """
+
+    SQLITE_DBNAME = "SQLITE_DBNAME"
+    SQLITE_LOCK_TIMEOUT = "SQLITE_LOCK_TIMEOUT"
+    CREATE_TABLE = "CREATE_TABLE"
+
+    def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
+        super().__init__(application_name, env)
+        db_name = self.getenv(self.SQLITE_DBNAME)
+        if db_name is None or db_name.strip() == "":
+            raise ConfigurationError(
+                f"{self.SQLITE_DBNAME} is required by the SQLite persistence module: set "
+                "it to a database file path, ':memory:' or a 'file:' URI"
+                + (
+                    f" (or {self.application_name.upper()}_{self.SQLITE_DBNAME})"
+                    if self.application_name
+                    else ""
+                )
+            )
+        self.db_name = db_name
+        self.lock_timeout = self.getenv_float(
+            self.SQLITE_LOCK_TIMEOUT, default=DEFAULT_LOCK_TIMEOUT, minimum=0
+        )
+        self.create_table = self.getenv_bool(self.CREATE_TABLE, default=True)
+        self._lock = threading.Lock()
+        self._closed = False
+        self._open_recorders: List[SQLiteAggregateRecorder] = []
+        self._datastore: Optional[SQLiteDatastore] = None
+        # Open now, so that a wrong path fails at construction, naming the path.
+        self._datastore = SQLiteDatastore(self.db_name, lock_timeout=self.lock_timeout)
+
+    @property
+    def datastore(self) -> SQLiteDatastore:
+        """The datastore shared by this factory's recorders (reopened if released)."""
+        with self._lock:
+            if self._closed:
+                raise InterfaceError(f"SQLite factory for {self.db_name!r} is closed")
+            if self._datastore is None or self._datastore.closed:
+                self._datastore = SQLiteDatastore(self.db_name, lock_timeout=self.lock_timeout)
+            return self._datastore
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        table = validate_table_name(f"stored_{purpose}")
+        return self._track(SQLiteAggregateRecorder(self.datastore, table))
+
+    def application_recorder(self) -> ApplicationRecorder:
+        return self._track(SQLiteApplicationRecorder(self.datastore))
+
+    def process_recorder(self) -> ProcessRecorder:
+        return self._track(SQLiteProcessRecorder(self.datastore))
+
+    def _track(self, recorder: TRecorder) -> TRecorder:
+        if self.create_table:
+            recorder.create_table()
+        with self._lock:
+            self._open_recorders.append(recorder)
+        recorder.on_close = self._recorder_closed
+        return recorder
+
+    def _recorder_closed(self, recorder: SQLiteAggregateRecorder) -> None:
+        with self._lock:
+            if recorder in self._open_recorders:
+                self._open_recorders.remove(recorder)
+            datastore = self._datastore
+            if self._open_recorders or datastore is None or datastore.is_memory:
+                # An in-memory database would be lost: it lives until close().
+                return
+            self._datastore = None
+        datastore.close()
+
+    def close(self) -> None:
+        """Close the datastore: every recorder made here stops working (idempotent)."""
+        with self._lock:
+            self._closed = True
+            datastore, self._datastore = self._datastore, None
+            self._open_recorders.clear()
+        if datastore is not None:
+            datastore.close()

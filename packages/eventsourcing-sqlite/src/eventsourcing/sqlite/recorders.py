@@ -1,0 +1,380 @@
+"""SQLite recorders, in the table layout of eventsourcing 9.1.
+
+- aggregate recorders: ``stored_{purpose}`` ``WITHOUT ROWID``;
+- application recorders: ``stored_events`` with the notification ID as rowid;
+- process recorders: also ``tracking`` ``WITHOUT ROWID``.
+
+``originator_id`` is stored as the UUID's 36-character string. Statements
+are built once per recorder; an insert is one transaction with one
+``executemany``, and parameters are prepared before the write lock is taken.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from functools import lru_cache
+from typing import Any, Callable, List, Optional, Sequence, Tuple
+from uuid import UUID
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    IntegrityError,
+    InterfaceError,
+    Notification,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+)
+from eventsourcing.sqlite.datastore import SQLiteDatastore, translate_error
+
+__all__ = [
+    "SQLiteAggregateRecorder",
+    "SQLiteApplicationRecorder",
+    "SQLiteProcessRecorder",
+]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+EventRow = Tuple[str, int, str, bytes]
+
+
+def validate_table_name(name: str) -> str:
+    """Return ``name`` if it is a plain SQL identifier; it is put into SQL text."""
+    if not isinstance(name, str) or not _IDENTIFIER.match(name) or len(name) > 63:
+        raise ValueError(
+            f"Invalid SQLite table name {name!r}: expected letters, digits and "
+            "underscores, not starting with a digit, at most 63 characters"
+        )
+    return name
+
+
+def _event_rows(stored_events: Sequence[StoredEvent]) -> List[EventRow]:
+    """Check and convert stored events to statement parameters."""
+    if not isinstance(stored_events, (list, tuple)):
+        raise InterfaceError(
+            f"stored_events must be a list of StoredEvent, got {type(stored_events).__name__}"
+        )
+    rows = []
+    for s in stored_events:
+        if not isinstance(s, StoredEvent):
+            raise InterfaceError(f"Expected StoredEvent, got {type(s).__name__}")
+        originator_id = s.originator_id
+        version = s.originator_version
+        if not isinstance(originator_id, UUID):
+            raise InterfaceError(f"originator_id must be a UUID, got {originator_id!r}")
+        if type(version) is not int:
+            raise InterfaceError(f"originator_version must be an int, got {version!r}")
+        if not isinstance(s.topic, str):
+            raise InterfaceError(f"topic must be a str, got {type(s.topic).__name__}")
+        if not isinstance(s.state, bytes):
+            raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
+        rows.append((str(originator_id), version, s.topic, s.state))
+    return rows
+
+
+class SQLiteAggregateRecorder(AggregateRecorder):
+    """Records the stored events of aggregates (or snapshots) in one table."""
+
+    on_close: Optional[Callable[[SQLiteAggregateRecorder], None]] = None
+
+    def __init__(
+        self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
+    ) -> None:
+        if not isinstance(datastore, SQLiteDatastore):
+            raise TypeError(f"Expected SQLiteDatastore, got {type(datastore).__name__}")
+        self.datastore = datastore
+        self.events_table_name = validate_table_name(events_table_name)
+        self._closed = False
+        self.create_table_statements = self.construct_create_table_statements()
+        table = self.events_table_name
+        self.insert_events_statement = (
+            f"INSERT INTO {table} (originator_id, originator_version, topic, state) "
+            "VALUES (?, ?, ?, ?)"
+        )
+        # One statement per combination of select_events arguments, built now.
+        self._select_statements = {}
+        for has_gt in (False, True):
+            for has_lte in (False, True):
+                for desc in (False, True):
+                    for has_limit in (False, True):
+                        sql = (
+                            f"SELECT originator_version, topic, state FROM {table} "
+                            "WHERE originator_id = ?"
+                        )
+                        if has_gt:
+                            sql += " AND originator_version > ?"
+                        if has_lte:
+                            sql += " AND originator_version <= ?"
+                        sql += " ORDER BY originator_version"
+                        if desc:
+                            sql += " DESC"
+                        if has_limit:
+                            sql += " LIMIT ?"
+                        key = (has_gt, has_lte, desc, has_limit)
+                        self._select_statements[key] = sql
+
+    def construct_create_table_statements(self) -> List[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.events_table_name} ("
+            "originator_id TEXT, "
+            "originator_version INTEGER, "
+            "topic TEXT, "
+            "state BLOB, "
+            "PRIMARY KEY (originator_id, originator_version)) "
+            "WITHOUT ROWID"
+        ]
+
+    def create_table(self) -> None:
+        """Create the tables if they do not exist (idempotent)."""
+        self._check_open()
+        try:
+            with self.datastore.transaction() as conn:
+                for statement in self.create_table_statements:
+                    conn.execute(statement)
+        except Exception as e:
+            raise translate_error(e, self.datastore.db_name) from e
+
+    def close(self) -> None:
+        """Stop using the datastore, releasing it to the factory that made it."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.on_close is not None:
+            self.on_close(self)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InterfaceError(
+                f"{type(self).__name__} for {self.events_table_name!r} in "
+                f"SQLite database {self.datastore.db_name!r} is closed"
+            )
+
+    def insert_events(
+        self, stored_events: List[StoredEvent], **kwargs: Any
+    ) -> Optional[Sequence[int]]:
+        self._check_open()
+        rows = _event_rows(stored_events)
+        try:
+            with self.datastore.transaction() as conn:
+                self._insert_rows(conn, rows, **kwargs)
+        except Exception as e:
+            raise self._error(e) from e
+        return None
+
+    def _insert_rows(self, conn: sqlite3.Connection, rows: List[EventRow], **kwargs: Any) -> None:
+        if rows:
+            conn.executemany(self.insert_events_statement, rows)
+
+    def _error(self, error: Exception) -> Exception:
+        if isinstance(error, sqlite3.IntegrityError):
+            return IntegrityError(
+                f"Nothing recorded: a stored event or tracking record conflicts with one "
+                f"already in SQLite database {self.datastore.db_name!r} ({error})"
+            )
+        return translate_error(error, self.datastore.db_name, self.events_table_name)
+
+    def select_events(
+        self,
+        originator_id: UUID,
+        gt: Optional[int] = None,
+        lte: Optional[int] = None,
+        desc: bool = False,
+        limit: Optional[int] = None,
+    ) -> List[StoredEvent]:
+        self._check_open()
+        if not isinstance(originator_id, UUID):
+            raise InterfaceError(f"originator_id must be a UUID, got {originator_id!r}")
+        params: List[Any] = [str(originator_id)]
+        if gt is not None:
+            params.append(gt)
+        if lte is not None:
+            params.append(lte)
+        if limit is not None:
+            params.append(max(limit, 0))  # SQLite reads a negative LIMIT as none
+        statement = self._select_statements[
+            (gt is not None, lte is not None, bool(desc), limit is not None)
+        ]
+        try:
+            with self.datastore.reading() as conn:
+                rows = conn.execute(statement, params).fetchall()
+        except Exception as e:
+            raise self._error(e) from e
+        return [StoredEvent(originator_id, row[0], row[1], row[2]) for row in rows]
+
+
+class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
+    """Also gives each stored event a notification ID: the row's rowid."""
+
+    def __init__(
+        self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name)
+        table = self.events_table_name
+        self.select_notifications_statement = (
+            f"SELECT rowid, originator_id, originator_version, topic, state FROM {table} "
+            "WHERE rowid >= ?"
+        )
+        self.max_notification_id_statement = f"SELECT MAX(rowid) FROM {table}"
+
+    def construct_create_table_statements(self) -> List[str]:
+        return [
+            f"CREATE TABLE IF NOT EXISTS {self.events_table_name} ("
+            "originator_id TEXT, "
+            "originator_version INTEGER, "
+            "topic TEXT, "
+            "state BLOB, "
+            "PRIMARY KEY (originator_id, originator_version))"
+        ]
+
+    def insert_events(
+        self, stored_events: List[StoredEvent], **kwargs: Any
+    ) -> Optional[Sequence[int]]:
+        self._check_open()
+        rows = _event_rows(stored_events)
+        try:
+            with self.datastore.transaction() as conn:
+                self._insert_rows(conn, rows, **kwargs)
+                if not rows:
+                    return []
+                # Writers are serialised, and a table without AUTOINCREMENT gives
+                # each new row max(rowid) + 1, so the batch's IDs are consecutive.
+                last_id: int = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        except Exception as e:
+            raise self._error(e) from e
+        return list(range(last_id - len(rows) + 1, last_id + 1))
+
+    def select_notifications(
+        self,
+        start: int,
+        limit: int,
+        stop: Optional[int] = None,
+        topics: Sequence[str] = (),
+    ) -> List[Notification]:
+        self._check_open()
+        statement, params = self._notifications_query(start, limit, stop, topics)
+        try:
+            with self.datastore.reading() as conn:
+                rows = conn.execute(statement, params).fetchall()
+        except Exception as e:
+            raise self._error(e) from e
+        uuids: dict[str, UUID] = {}
+        notifications = []
+        for row in rows:
+            originator_id = uuids.get(row[1])
+            if originator_id is None:
+                originator_id = uuids[row[1]] = UUID(row[1])
+            notifications.append(
+                Notification(
+                    id=row[0],
+                    originator_id=originator_id,
+                    originator_version=row[2],
+                    topic=row[3],
+                    state=row[4],
+                )
+            )
+        return notifications
+
+    def _notifications_query(
+        self, start: int, limit: int, stop: Optional[int], topics: Sequence[str]
+    ) -> Tuple[str, List[Any]]:
+        params: List[Any] = [start]
+        statement = self.select_notifications_statement
+        if stop is not None:
+            statement += " AND rowid <= ?"
+            params.append(stop)
+        if topics:
+            if isinstance(topics, str):
+                raise InterfaceError(f"topics must be a sequence of str, got {topics!r}")
+            statement += _topics_clause(len(topics))
+            params.extend(topics)
+        statement += " ORDER BY rowid LIMIT ?"
+        params.append(max(limit, 0))  # SQLite reads a negative LIMIT as none
+        return statement, params
+
+    def max_notification_id(self) -> int:
+        self._check_open()
+        try:
+            with self.datastore.reading() as conn:
+                value = conn.execute(self.max_notification_id_statement).fetchone()[0]
+        except Exception as e:
+            raise self._error(e) from e
+        return int(value or 0)
+
+
+@lru_cache(maxsize=64)
+def _topics_clause(count: int) -> str:
+    return " AND topic IN (" + ", ".join("?" * count) + ")"
+
+
+class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
+    """Also records, in the same transaction as the events, a tracking record."""
+
+    def __init__(
+        self,
+        datastore: SQLiteDatastore,
+        events_table_name: str = "stored_events",
+        tracking_table_name: str = "tracking",
+    ) -> None:
+        self.tracking_table_name = validate_table_name(tracking_table_name)
+        super().__init__(datastore, events_table_name)
+        table = self.tracking_table_name
+        self.insert_tracking_statement = (
+            f"INSERT INTO {table} (application_name, notification_id) VALUES (?, ?)"
+        )
+        self.max_tracking_id_statement = (
+            f"SELECT MAX(notification_id) FROM {table} WHERE application_name = ?"
+        )
+        self.has_tracking_id_statement = (
+            f"SELECT 1 FROM {table} WHERE application_name = ? AND notification_id = ?"
+        )
+
+    def construct_create_table_statements(self) -> List[str]:
+        return [
+            *super().construct_create_table_statements(),
+            f"CREATE TABLE IF NOT EXISTS {self.tracking_table_name} ("
+            "application_name text, "
+            "notification_id int, "
+            "PRIMARY KEY (application_name, notification_id)) "
+            "WITHOUT ROWID",
+        ]
+
+    def insert_events(
+        self, stored_events: List[StoredEvent], **kwargs: Any
+    ) -> Optional[Sequence[int]]:
+        tracking = kwargs.get("tracking")
+        if tracking is not None and not isinstance(tracking, Tracking):
+            raise InterfaceError(f"Expected Tracking, got {type(tracking).__name__}")
+        return super().insert_events(stored_events, **kwargs)
+
+    def _insert_rows(self, conn: sqlite3.Connection, rows: List[EventRow], **kwargs: Any) -> None:
+        super()._insert_rows(conn, rows, **kwargs)
+        tracking: Optional[Tracking] = kwargs.get("tracking")
+        if tracking is not None:
+            conn.execute(
+                self.insert_tracking_statement,
+                (tracking.application_name, tracking.notification_id),
+            )
+
+    def max_tracking_id(self, application_name: str) -> int:
+        self._check_open()
+        try:
+            with self.datastore.reading() as conn:
+                value = conn.execute(
+                    self.max_tracking_id_statement, (application_name,)
+                ).fetchone()[0]
+        except Exception as e:
+            raise self._error(e) from e
+        return int(value or 0)
+
+    def has_tracking_id(self, application_name: str, notification_id: int) -> bool:
+        self._check_open()
+        try:
+            with self.datastore.reading() as conn:
+                row = conn.execute(
+                    self.has_tracking_id_statement, (application_name, notification_id)
+                ).fetchone()
+        except Exception as e:
+            raise self._error(e) from e
+        return row is not None
