@@ -11,8 +11,8 @@ import json
 import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from decimal import Decimal
 from datetime import datetime
+from decimal import Decimal
 from types import TracebackType
 from typing import (
     Any,
@@ -53,14 +53,14 @@ __all__ = [
     "InternalError",
     "JSONTranscoder",
     "Mapper",
-    "Notification",
     "NotSupportedError",
+    "Notification",
     "OperationalError",
     "PersistenceError",
     "ProcessRecorder",
     "ProgrammingError",
-    "Recorder",
     "RecordConflictError",
+    "Recorder",
     "StoredEvent",
     "Tracking",
     "Transcoder",
@@ -122,9 +122,33 @@ class JSONTranscoder(Transcoder):
         self.encoder = json.JSONEncoder(default=self._encode_obj)
         self.decoder = json.JSONDecoder(object_hook=self._decode_obj)
 
-    def register(self, transcoding: Transcoding) -> None:
-        self.types[transcoding.type] = transcoding
-        self.names[transcoding.name] = transcoding
+    def register(self, transcoding: Transcoding | type[Transcoding]) -> None:
+        """Register ``transcoding`` (an instance, or a class taking no arguments).
+
+        Registering again for the same type replaces the earlier transcoding,
+        so an application can override a plugin's. A name already used for a
+        different type is refused: stored data would decode ambiguously.
+        """
+        if isinstance(transcoding, type) and issubclass(transcoding, Transcoding):
+            transcoding = transcoding()
+        if not isinstance(transcoding, Transcoding):
+            raise TypeError(f"Expected a Transcoding instance or subclass, got {transcoding!r}")
+        cls = getattr(transcoding, "type", None)
+        name = getattr(transcoding, "name", None)
+        if not isinstance(cls, type) or not isinstance(name, str) or not name:
+            raise TypeError(
+                f"{type(transcoding).__name__} must set the class attributes 'type' "
+                f"(a class) and 'name' (a non-empty str); got type={cls!r}, name={name!r}"
+            )
+        existing = self.names.get(name)
+        if existing is not None and existing.type is not cls:
+            raise ValueError(
+                f"Transcoding name {name!r} is already registered for "
+                f"{existing.type!r} by {type(existing).__name__}; cannot register "
+                f"it for {cls!r} by {type(transcoding).__name__}"
+            )
+        self.types[cls] = transcoding
+        self.names[name] = transcoding
 
     def encode(self, obj: Any) -> bytes:
         return self.encoder.encode(obj).encode("utf8")
@@ -166,7 +190,6 @@ class UUIDAsHex(Transcoding):
         return obj.hex
 
     def decode(self, data: str) -> UUID:
-        assert isinstance(data, str)
         return UUID(data)
 
 
@@ -193,7 +216,6 @@ class DatetimeAsISO(Transcoding):
         return obj.isoformat()
 
     def decode(self, data: str) -> datetime:
-        assert isinstance(data, str)
         return datetime.fromisoformat(data)
 
 
@@ -270,22 +292,24 @@ TDomainEvent = TypeVar("TDomainEvent")
 class Mapper(Generic[TDomainEvent]):
     """Maps domain events to stored events and back.
 
-    Encoding order: transcode, compress, encrypt. Decoding reverses it, then
-    upcasts the state from the stored ``class_version`` to the class's current
-    one.
+    Encoding order: transcode, compress, encrypt; decoding reverses it, then
+    upcasts the state from its stored ``class_version`` to the class's
+    current one (``upcast_vN_vN+1`` static methods), so that old stored
+    events keep loading after their class evolved.
     """
 
     def __init__(
         self,
         transcoder: Transcoder,
-        cipher: Optional[Cipher] = None,
         compressor: Optional[Compressor] = None,
+        cipher: Optional[Cipher] = None,
     ) -> None:
         self.transcoder = transcoder
-        self.cipher = cipher
         self.compressor = compressor
+        self.cipher = cipher
 
     def from_domain_event(self, domain_event: TDomainEvent) -> StoredEvent:
+        """Convert a domain event to a stored event."""
         cls = type(domain_event)
         event_state = dict(domain_event.__dict__)
         originator_id = event_state.pop("originator_id")
@@ -306,38 +330,58 @@ class Mapper(Generic[TDomainEvent]):
         )
 
     def to_domain_event(self, stored: StoredEvent) -> TDomainEvent:
+        """Convert a stored event back to a domain event.
+
+        Damaged state raises :class:`DataError`, an unknown topic
+        :class:`~eventsourcing.utils.TopicError`, both naming the stored event;
+        an unregistered ``_type_`` raises the transcoder's ``TypeError``.
+        """
+        try:
+            cls = resolve_topic(stored.topic)
+        except TopicError as e:
+            raise TopicError(
+                f"Cannot reconstruct stored event {stored.originator_id} "
+                f"version {stored.originator_version}: {e}"
+            ) from e
         stored_state = stored.state
         if self.cipher is not None:
             stored_state = self.cipher.decrypt(stored_state)
         if self.compressor is not None:
             try:
                 stored_state = self.compressor.decompress(stored_state)
-            except DataError:
-                raise
             except Exception as e:
                 raise DataError(
-                    f"Failed to decompress the state of stored event "
-                    f"{stored.originator_id} v{stored.originator_version}: {e}"
+                    f"Cannot decompress the state of stored event "
+                    f"{stored.originator_id} version {stored.originator_version} "
+                    f"(topic {stored.topic!r}): {e}"
                 ) from e
-        event_state = self.transcoder.decode(stored_state)
+        try:
+            event_state = self.transcoder.decode(stored_state)
+        except ValueError as e:  # Malformed JSON or UTF-8, or a bad transcoded value.
+            raise DataError(
+                f"Cannot decode the state of stored event {stored.originator_id} "
+                f"version {stored.originator_version} (topic {stored.topic!r}): {e}"
+            ) from e
         if not isinstance(event_state, dict):
             raise DataError(
-                f"Stored event {stored.originator_id} v{stored.originator_version} "
-                f"has state that is not a JSON object"
+                f"The state of stored event {stored.originator_id} version "
+                f"{stored.originator_version} (topic {stored.topic!r}) is not a JSON "
+                f"object: {type(event_state).__name__}"
             )
-        try:
-            cls = resolve_topic(stored.topic)
-        except TopicError as e:
-            raise TopicError(
-                f"Cannot reconstruct stored event {stored.originator_id} "
-                f"v{stored.originator_version}: {e}"
-            ) from e
         event_state["originator_id"] = stored.originator_id
         event_state["originator_version"] = stored.originator_version
         class_version = getattr(cls, "class_version", 1)
         from_version = event_state.pop("class_version", 1)
         while from_version < class_version:
-            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(event_state)
+            method_name = f"upcast_v{from_version}_v{from_version + 1}"
+            upcast = getattr(cls, method_name, None)
+            if upcast is None:
+                raise AttributeError(
+                    f"{cls.__qualname__} has class_version {class_version} but no "
+                    f"method {method_name}() to upcast the state of stored event "
+                    f"{stored.originator_id} version {stored.originator_version}"
+                )
+            upcast(event_state)
             from_version += 1
         domain_event = object.__new__(cls)
         domain_event.__dict__.update(event_state)
@@ -394,10 +438,10 @@ class NotSupportedError(DatabaseError):
 # ---------------------------------------------------------------------------
 
 
-class Recorder(ABC):
+class Recorder(ABC):  # noqa: B024 (a marker base; subclasses add the abstract methods)
     """Abstract base class for stored event recorders."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional to override)
         """Release connections or files held by this recorder (idempotent)."""
 
 
@@ -475,15 +519,11 @@ class ProcessRecorder(ApplicationRecorder):
 class EventStore(Generic[TDomainEvent]):
     """Stores and retrieves domain events, through a mapper and a recorder."""
 
-    def __init__(
-        self, mapper: Mapper[TDomainEvent], recorder: AggregateRecorder
-    ) -> None:
+    def __init__(self, mapper: Mapper[TDomainEvent], recorder: AggregateRecorder) -> None:
         self.mapper = mapper
         self.recorder = recorder
 
-    def put(
-        self, events: Sequence[TDomainEvent], **kwargs: Any
-    ) -> Optional[Sequence[int]]:
+    def put(self, events: Sequence[TDomainEvent], **kwargs: Any) -> Optional[Sequence[int]]:
         """Store ``events`` in one atomic insert; return notification IDs if any."""
         return self.recorder.insert_events(
             [self.mapper.from_domain_event(e) for e in events], **kwargs
@@ -500,9 +540,7 @@ class EventStore(Generic[TDomainEvent]):
         """Retrieve the domain events of one aggregate sequence."""
         return map(
             self.mapper.to_domain_event,
-            self.recorder.select_events(
-                originator_id, gt=gt, lte=lte, desc=desc, limit=limit
-            ),
+            self.recorder.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit),
         )
 
 
@@ -530,22 +568,28 @@ class InfrastructureFactory(ABC):
     DEFAULT_CIPHER = "aes"
     COMPRESSOR_TOPIC = "COMPRESSOR_TOPIC"
     IS_SNAPSHOTTING_ENABLED = "IS_SNAPSHOTTING_ENABLED"
+    CREATE_TABLE = "CREATE_TABLE"
 
     @classmethod
     def construct(
         cls,
         application_name: str = "",
         env: Optional[Mapping[str, str]] = None,
-    ) -> "InfrastructureFactory":
+    ) -> InfrastructureFactory:
         """Construct the factory selected by the environment (default ``popo``)."""
         from eventsourcing.plugins import resolve_persistence_module
 
         if env is None:
             env = os.environ
-        for key in (cls.PERSISTENCE_MODULE, cls.INFRASTRUCTURE_FACTORY):
-            found = _getenv(env, key, application_name)
-            if found is not None:
-                variable, value = found
+        # Prefixed variables first, then the unprefixed ones; the newer name
+        # before the older at each level. An empty value counts as unset, as
+        # it did in eventsourcing 9.1.
+        keys = (cls.PERSISTENCE_MODULE, cls.INFRASTRUCTURE_FACTORY)
+        variables = [v for key in keys for v in _env_keys(key, application_name)[:-1]]
+        variables += list(keys)
+        for variable in variables:
+            value = env.get(variable)
+            if value is not None and value.strip():
                 factory_cls = resolve_persistence_module(value, variable=variable)
                 break
         else:
@@ -627,9 +671,18 @@ class InfrastructureFactory(ABC):
     ) -> Mapper[Any]:
         """Construct a mapper with the configured cipher and compressor."""
         application_name = application_name or self.application_name
-        mapper_topic = self.getenv(self.MAPPER_TOPIC, application_name=application_name)
-        if mapper_topic:
-            mapper_class = resolve_topic(mapper_topic)
+        found = _getenv(self.env, self.MAPPER_TOPIC, application_name)
+        if found is not None and found[1].strip():
+            variable, topic = found
+            try:
+                mapper_class = resolve_topic(topic.strip())
+            except TopicError as e:
+                raise TopicError(f"{variable}={topic!r} cannot be used: {e}") from e
+            if not (isinstance(mapper_class, type) and issubclass(mapper_class, Mapper)):
+                raise ConfigurationError(
+                    f"{variable}={topic!r} resolves to {mapper_class!r}, which is not "
+                    "a Mapper subclass: expected a topic such as 'package.module:Class'"
+                )
         return mapper_class(
             transcoder=transcoder,
             cipher=self.cipher(application_name),
@@ -671,12 +724,21 @@ class InfrastructureFactory(ABC):
         from eventsourcing.plugins import resolve_compressor
 
         application_name = application_name or self.application_name
-        topic = self.getenv(self.COMPRESSOR_TOPIC, application_name=application_name)
-        if not topic:
+        found = _getenv(self.env, self.COMPRESSOR_TOPIC, application_name)
+        if found is None or not found[1].strip():
             return None
-        compressor_cls = resolve_compressor(
-            topic, variable=self._variable(self.COMPRESSOR_TOPIC)
-        )
+        variable, topic = found
+        try:
+            compressor_cls = resolve_compressor(topic, variable=variable)
+        except ConfigurationError:
+            # eventsourcing 9.1 also accepted a module with compress() and
+            # decompress() functions (``COMPRESSOR_TOPIC=bz2``).
+            module = _compressor_module(topic.strip())
+            if module is None:
+                raise
+            from eventsourcing.compressor import ModuleCompressor
+
+            return ModuleCompressor(module)
         return compressor_cls()
 
     @staticmethod
@@ -700,7 +762,7 @@ class InfrastructureFactory(ABC):
         """Whether ``IS_SNAPSHOTTING_ENABLED`` is true (default: false)."""
         return self.getenv_bool(self.IS_SNAPSHOTTING_ENABLED, default=False)
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional to override)
         """Release connections, pools or files held by this factory (idempotent)."""
 
     def __enter__(self: TInfrastructureFactory) -> TInfrastructureFactory:
@@ -715,22 +777,41 @@ class InfrastructureFactory(ABC):
         self.close()
 
 
-def _env_prefix(application_name: str) -> str:
-    return application_name.upper().replace(" ", "_").replace(".", "_")
+def _env_keys(key: str, application_name: str) -> tuple[str, ...]:
+    """The variables that may hold ``key``, in order of precedence.
+
+    ``WORLDS_KEY`` for application ``Worlds``; for a name with characters
+    that a shell variable cannot hold (``my.app``), the 9.1 form
+    (``MY.APP_KEY``) and then the shell-safe form (``MY_APP_KEY``).
+    """
+    if not application_name:
+        return (key,)
+    upper = application_name.upper()
+    safe = "".join(c if c.isalnum() or c == "_" else "_" for c in upper)
+    if safe == upper:
+        return (f"{upper}_{key}", key)
+    return (f"{upper}_{key}", f"{safe}_{key}", key)
 
 
-def _getenv(
-    env: Mapping[str, str], key: str, application_name: str
-) -> Optional[tuple[str, str]]:
-    """Return ``(variable, value)`` for ``key``, the prefixed variable first."""
-    if application_name:
-        prefixed = f"{_env_prefix(application_name)}_{key}"
-        value = env.get(prefixed)
+def _getenv(env: Mapping[str, str], key: str, application_name: str) -> Optional[tuple[str, str]]:
+    """Return ``(variable, value)`` for ``key``, the prefixed variables first."""
+    for variable in _env_keys(key, application_name):
+        value = env.get(variable)
         if value is not None:
-            return prefixed, value
-    value = env.get(key)
-    if value is not None:
-        return key, value
+            return variable, value
     return None
 
 
+def _compressor_module(topic: str) -> Any:
+    """The object a 9.1-style compressor topic names, if it can compress."""
+    try:
+        obj = resolve_topic(topic)
+    except TopicError:
+        return None
+    if (
+        callable(getattr(obj, "compress", None))
+        and callable(getattr(obj, "decompress", None))
+        and not isinstance(obj, type)
+    ):
+        return obj
+    return None

@@ -1,20 +1,23 @@
 """In-memory ("plain old Python objects") recorders, registered as ``popo``.
 
-The fastest backend and the default. Nothing survives the process. One lock
-per recorder serialises writers, so notification IDs are assigned in the
-order inserts become visible.
+The default backend and the fastest: nothing survives the process. Each
+recorder has one lock. Arguments are checked before it is taken; conflicts
+are checked under it before anything changes, so a failed insert leaves the
+recorder as it was, and notification IDs (1, 2, 3, ... without gaps) are
+assigned in the order in which inserts become visible.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from threading import RLock
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
+from threading import Lock
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 from uuid import UUID
 
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    DataError,
     InfrastructureFactory,
     IntegrityError,
     InterfaceError,
@@ -33,68 +36,70 @@ __all__ = [
 
 
 class POPOAggregateRecorder(AggregateRecorder):
+    """Keeps the stored events of each aggregate in a list ordered by version."""
+
     def __init__(self) -> None:
-        self._lock = RLock()
-        # Per originator: versions (sorted) and events (same order).
+        self._lock = Lock()
+        # Per originator: sorted versions, and the stored events in the same order.
         self._versions: Dict[UUID, List[int]] = {}
         self._events: Dict[UUID, List[StoredEvent]] = {}
         self._closed = False
 
     def close(self) -> None:
+        """Refuse further use; what was recorded is kept."""
         self._closed = True
 
     def _check_open(self) -> None:
         if self._closed:
-            raise InterfaceError("Recorder is closed")
+            raise InterfaceError(f"{type(self).__name__} is closed")
 
     def insert_events(
         self, stored_events: List[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
+        _check_stored_events(stored_events)
         with self._lock:
             self._check_open()
-            self._validate(stored_events, **kwargs)
+            self._check_conflicts(stored_events)
             self._insert(stored_events)
         return None
 
-    def _validate(self, stored_events: List[StoredEvent], **kwargs: Any) -> None:
+    def _check_conflicts(self, stored_events: Sequence[StoredEvent]) -> None:
+        """Raise IntegrityError if any event's position is taken (call under the lock)."""
+        versions_of = self._versions
         seen: Set[Tuple[UUID, int]] = set()
+        check_batch = len(stored_events) > 1
         for s in stored_events:
-            if not isinstance(s, StoredEvent):
-                raise InterfaceError(f"Expected StoredEvent, got {type(s).__name__}")
-            if not isinstance(s.originator_id, UUID):
-                raise InterfaceError(
-                    f"originator_id must be a UUID, got {s.originator_id!r}"
-                )
-            if not isinstance(s.originator_version, int) or isinstance(
-                s.originator_version, bool
-            ):
-                raise InterfaceError(
-                    f"originator_version must be an int, got {s.originator_version!r}"
-                )
-            if not isinstance(s.topic, str) or not isinstance(s.state, bytes):
-                raise InterfaceError("topic must be str and state must be bytes")
-            key = (s.originator_id, s.originator_version)
-            versions = self._versions.get(s.originator_id)
-            if key in seen or (
-                versions is not None and _contains(versions, s.originator_version)
-            ):
-                raise IntegrityError(
-                    f"Stored event already exists: originator_id={s.originator_id} "
-                    f"originator_version={s.originator_version}"
-                )
-            seen.add(key)
+            versions = versions_of.get(s.originator_id)
+            if versions and s.originator_version <= versions[-1]:
+                i = bisect_left(versions, s.originator_version)
+                if versions[i] == s.originator_version:
+                    raise IntegrityError(
+                        f"Stored event already recorded: originator_id={s.originator_id} "
+                        f"originator_version={s.originator_version}"
+                    )
+            if check_batch:
+                key = (s.originator_id, s.originator_version)
+                if key in seen:
+                    raise IntegrityError(
+                        f"Stored event given twice in one batch: originator_id="
+                        f"{s.originator_id} originator_version={s.originator_version}"
+                    )
+                seen.add(key)
 
-    def _insert(self, stored_events: List[StoredEvent]) -> None:
+    def _insert(self, stored_events: Sequence[StoredEvent]) -> None:
+        """Record events already checked for conflicts (call under the lock)."""
         for s in stored_events:
-            versions = self._versions.setdefault(s.originator_id, [])
-            events = self._events.setdefault(s.originator_id, [])
-            if not versions or s.originator_version > versions[-1]:
+            versions = self._versions.get(s.originator_id)
+            if versions is None:
+                self._versions[s.originator_id] = [s.originator_version]
+                self._events[s.originator_id] = [s]
+            elif s.originator_version > versions[-1]:
                 versions.append(s.originator_version)
-                events.append(s)
+                self._events[s.originator_id].append(s)
             else:
                 i = bisect_left(versions, s.originator_version)
                 versions.insert(i, s.originator_version)
-                events.insert(i, s)
+                self._events[s.originator_id].insert(i, s)
 
     def select_events(
         self,
@@ -104,6 +109,16 @@ class POPOAggregateRecorder(AggregateRecorder):
         desc: bool = False,
         limit: Optional[int] = None,
     ) -> List[StoredEvent]:
+        if not isinstance(originator_id, UUID):
+            raise InterfaceError(
+                f"originator_id must be a UUID, got {type(originator_id).__name__}: "
+                f"{originator_id!r}"
+            )
+        _check_optional_int("gt", gt)
+        _check_optional_int("lte", lte)
+        _check_optional_int("limit", limit)
+        if limit is not None and limit < 0:
+            raise DataError(f"limit must not be negative, got {limit}")
         with self._lock:
             self._check_open()
             versions = self._versions.get(originator_id)
@@ -111,49 +126,52 @@ class POPOAggregateRecorder(AggregateRecorder):
                 return []
             lo = 0 if gt is None else bisect_right(versions, gt)
             hi = len(versions) if lte is None else bisect_right(versions, lte)
-            selected = self._events[originator_id][lo:hi]
-        if desc:
-            selected.reverse()
-        if limit is not None:
-            selected = selected[: max(limit, 0)]
+            if lo >= hi:
+                return []
+            events = self._events[originator_id]
+            if not desc:
+                if limit is not None and limit < hi - lo:
+                    hi = lo + limit
+                return events[lo:hi]
+            if limit is not None and limit < hi - lo:
+                lo = hi - limit
+            selected = events[lo:hi]
+        selected.reverse()
         return selected
 
 
-def _contains(sorted_list: List[int], value: int) -> bool:
-    i = bisect_left(sorted_list, value)
-    return i < len(sorted_list) and sorted_list[i] == value
-
-
 class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
+    """Also keeps every stored event as a notification, in insertion order."""
+
     def __init__(self) -> None:
         super().__init__()
+        # The notification with ID n is at index n - 1: IDs have no gaps.
         self._notifications: List[Notification] = []
 
     def insert_events(
         self, stored_events: List[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
+        _check_stored_events(stored_events)
         with self._lock:
             self._check_open()
-            self._validate(stored_events, **kwargs)
+            self._check_conflicts(stored_events)
             self._insert(stored_events)
-            return self._insert_notifications(stored_events)
+            return self._append_notifications(stored_events)
 
-    def _insert_notifications(self, stored_events: List[StoredEvent]) -> List[int]:
-        ids = []
-        next_id = len(self._notifications) + 1
-        for s in stored_events:
-            self._notifications.append(
+    def _append_notifications(self, stored_events: Sequence[StoredEvent]) -> List[int]:
+        notifications = self._notifications
+        first_id = len(notifications) + 1
+        for i, s in enumerate(stored_events, first_id):
+            notifications.append(
                 Notification(
                     originator_id=s.originator_id,
                     originator_version=s.originator_version,
                     topic=s.topic,
                     state=s.state,
-                    id=next_id,
+                    id=i,
                 )
             )
-            ids.append(next_id)
-            next_id += 1
-        return ids
+        return list(range(first_id, len(notifications) + 1))
 
     def select_notifications(
         self,
@@ -162,21 +180,31 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
         stop: Optional[int] = None,
         topics: Sequence[str] = (),
     ) -> List[Notification]:
+        _check_int("start", start)
+        _check_int("limit", limit)
+        _check_optional_int("stop", stop)
+        if limit < 0:
+            raise DataError(f"limit must not be negative, got {limit}")
+        if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
+            raise InterfaceError(f"topics must be a sequence of str, got {topics!r}")
         with self._lock:
             self._check_open()
-            # IDs are 1..n without gaps, so the ID is the index plus one.
+            notifications = self._notifications
             first = max(start, 1) - 1
-            last = len(self._notifications) if stop is None else min(stop, len(self._notifications))
-            if topics:
-                wanted = set(topics)
-                result = []
-                for n in self._notifications[first:last]:
-                    if n.topic in wanted:
-                        result.append(n)
-                        if len(result) >= limit:
-                            break
-                return result
-            return self._notifications[first : min(last, first + max(limit, 0))]
+            last = len(notifications) if stop is None else max(0, min(stop, len(notifications)))
+            if not topics:
+                return notifications[first : min(last, first + limit)]
+            wanted = set(topics)
+            selected: List[Notification] = []
+            if limit == 0:
+                return selected
+            for i in range(first, last):
+                n = notifications[i]
+                if n.topic in wanted:
+                    selected.append(n)
+                    if len(selected) == limit:
+                        break
+            return selected
 
     def max_notification_id(self) -> int:
         with self._lock:
@@ -185,31 +213,32 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
 
 
 class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
+    """Also records tracking objects, atomically with stored events."""
+
     def __init__(self) -> None:
         super().__init__()
         self._tracking: Dict[str, Set[int]] = {}
         self._max_tracking: Dict[str, int] = {}
 
-    def _validate(self, stored_events: List[StoredEvent], **kwargs: Any) -> None:
-        super()._validate(stored_events, **kwargs)
-        tracking = kwargs.get("tracking")
-        if tracking is not None:
-            if not isinstance(tracking, Tracking):
-                raise InterfaceError(f"Expected Tracking, got {type(tracking).__name__}")
-            if tracking.notification_id in self._tracking.get(
-                tracking.application_name, ()
-            ):
-                raise IntegrityError(
-                    f"Tracking record already exists: {tracking.application_name!r} "
-                    f"notification {tracking.notification_id}"
-                )
-
     def insert_events(
         self, stored_events: List[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
+        _check_stored_events(stored_events)
+        tracking = kwargs.get("tracking")
+        if tracking is not None:
+            _check_tracking(tracking)
         with self._lock:
-            ids = super().insert_events(stored_events, **kwargs)
-            tracking = kwargs.get("tracking")
+            self._check_open()
+            self._check_conflicts(stored_events)
+            if tracking is not None and tracking.notification_id in self._tracking.get(
+                tracking.application_name, ()
+            ):
+                raise IntegrityError(
+                    f"Tracking already recorded: notification {tracking.notification_id} "
+                    f"of {tracking.application_name!r} was processed before"
+                )
+            self._insert(stored_events)
+            ids = self._append_notifications(stored_events)
             if tracking is not None:
                 name = tracking.application_name
                 self._tracking.setdefault(name, set()).add(tracking.notification_id)
@@ -218,21 +247,21 @@ class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
             return ids
 
     def max_tracking_id(self, application_name: str) -> int:
+        _check_str("application_name", application_name)
         with self._lock:
             self._check_open()
             return self._max_tracking.get(application_name, 0)
 
     def has_tracking_id(self, application_name: str, notification_id: int) -> bool:
+        _check_str("application_name", application_name)
+        _check_int("notification_id", notification_id)
         with self._lock:
             self._check_open()
             return notification_id in self._tracking.get(application_name, ())
 
 
 class Factory(InfrastructureFactory):
-    """Constructs in-memory recorders."""
-
-    def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
-        super().__init__(application_name, env)
+    """Constructs in-memory recorders; each call gives a new, empty recorder."""
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         return POPOAggregateRecorder()
@@ -242,3 +271,53 @@ class Factory(InfrastructureFactory):
 
     def process_recorder(self) -> ProcessRecorder:
         return POPOProcessRecorder()
+
+
+# Argument checks: done before taking the lock, so that bad input is refused
+# with a clear message and never reaches the stored state.
+
+
+def _check_stored_events(stored_events: Sequence[StoredEvent]) -> None:
+    if not isinstance(stored_events, (list, tuple)):
+        raise InterfaceError(
+            f"stored_events must be a list of StoredEvent, got {type(stored_events).__name__}"
+        )
+    for s in stored_events:
+        if not isinstance(s, StoredEvent):
+            raise InterfaceError(f"Expected a StoredEvent, got {type(s).__name__}: {s!r}")
+        if not isinstance(s.originator_id, UUID):
+            raise InterfaceError(
+                f"originator_id must be a UUID, got {type(s.originator_id).__name__}: "
+                f"{s.originator_id!r}"
+            )
+        v = s.originator_version
+        if type(v) is not int and (not isinstance(v, int) or isinstance(v, bool)):
+            raise InterfaceError(
+                f"originator_version must be an int, got {type(v).__name__}: {v!r}"
+            )
+        if not isinstance(s.topic, str):
+            raise InterfaceError(f"topic must be a str, got {type(s.topic).__name__}: {s.topic!r}")
+        if not isinstance(s.state, bytes):
+            raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
+
+
+def _check_tracking(tracking: Any) -> None:
+    if not isinstance(tracking, Tracking):
+        raise InterfaceError(f"tracking must be a Tracking, got {type(tracking).__name__}")
+    _check_str("tracking.application_name", tracking.application_name)
+    _check_int("tracking.notification_id", tracking.notification_id)
+
+
+def _check_int(name: str, value: Any) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InterfaceError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
+
+
+def _check_optional_int(name: str, value: Any) -> None:
+    if value is not None:
+        _check_int(name, value)
+
+
+def _check_str(name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise InterfaceError(f"{name} must be a str, got {type(value).__name__}: {value!r}")
