@@ -150,6 +150,9 @@ class SQLiteDatastore:
         self._memory_connection: Optional[sqlite3.Connection] = None
         if self.is_memory:
             self._memory_connection = self._connect()
+        else:
+            # Fail now, naming the path, if the file cannot be opened as a database.
+            self.connection()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(db_name={self.db_name!r})"
