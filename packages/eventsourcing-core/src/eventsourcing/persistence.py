@@ -345,7 +345,19 @@ class Mapper(Generic[TDomainEvent]):
             ) from e
         stored_state = stored.state
         if self.cipher is not None:
-            stored_state = self.cipher.decrypt(stored_state)
+            try:
+                stored_state = self.cipher.decrypt(stored_state)
+            except DataError as e:
+                # Keep the cipher's exception type, adding which event it was.
+                message = (
+                    f"Cannot decrypt the state of stored event {stored.originator_id} "
+                    f"version {stored.originator_version} (topic {stored.topic!r}): {e}"
+                )
+                try:
+                    error = type(e)(message)
+                except Exception:
+                    error = DataError(message)
+                raise error from e
         if self.compressor is not None:
             try:
                 stored_state = self.compressor.decompress(stored_state)
@@ -704,7 +716,16 @@ class InfrastructureFactory(ABC):
             if not key:
                 return None
             topic = self.DEFAULT_CIPHER
-        cipher_cls = resolve_cipher(topic, variable=self._variable(self.CIPHER_TOPIC))
+            try:
+                cipher_cls = resolve_cipher(topic, variable=self.CIPHER_TOPIC)
+            except ConfigurationError as e:
+                raise ConfigurationError(
+                    f"{self._variable(self.CIPHER_KEY)} is set without "
+                    f"{self.CIPHER_TOPIC}, which selects the default cipher "
+                    f"{topic!r}: {e}"
+                ) from e
+        else:
+            cipher_cls = resolve_cipher(topic, variable=self._variable(self.CIPHER_TOPIC))
         if not key:
             raise ConfigurationError(
                 f"{self._variable(self.CIPHER_TOPIC)}={topic!r} selects a cipher but "
