@@ -1,0 +1,462 @@
+"""Hypothesis state machines, one per recorder kind, checked against the model.
+
+Each step does something a user of the recorder does (insert a batch, read
+events or notifications, record tracking, close and reopen) and compares
+every answer with :class:`~eventsourcing_conformance.model.RecorderModel`.
+A wrong answer raises :class:`~eventsourcing_conformance.properties.PropertyViolation`
+naming the broken property.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Any, ClassVar, List, Optional, Sequence, Tuple
+from uuid import UUID
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    Notification,
+    ProcessRecorder,
+    Recorder,
+    StoredEvent,
+    Tracking,
+)
+from eventsourcing_conformance.backend import Backend
+from eventsourcing_conformance.model import RecorderModel
+from eventsourcing_conformance.properties import (
+    ATOMICITY,
+    DURABILITY,
+    GAPS,
+    ORDERING,
+    TRACKING,
+    UNIQUENESS,
+    violated,
+)
+
+__all__ = [
+    "AggregateRecorderMachine",
+    "ApplicationRecorderMachine",
+    "ProcessRecorderMachine",
+    "conformance_settings",
+    "run_machine",
+]
+
+ORIGINATORS = tuple(UUID(f"00000000-0000-4000-8000-00000000000{i}") for i in (1, 2, 3))
+TOPICS = ("conformance.events:Opened", "conformance.events:Credited", "conformance.events:Closed")
+UPSTREAMS = ("upstream", "other-upstream")
+
+stored_events = st.builds(
+    StoredEvent,
+    originator_id=st.sampled_from(ORIGINATORS),
+    originator_version=st.integers(1, 6),
+    topic=st.sampled_from(TOPICS),
+    state=st.binary(max_size=12),
+)
+batches = st.lists(stored_events, max_size=5)
+bounds = st.one_of(st.none(), st.integers(0, 7))
+limits = st.one_of(st.none(), st.integers(1, 5))
+
+
+def _truthy(value: Optional[str]) -> bool:
+    return (value or "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def conformance_settings(
+    max_examples: Optional[int] = None, derandomize: Optional[bool] = None
+) -> settings:
+    """Settings for the state machines.
+
+    Derandomized (the same examples every run, no example database) when the
+    ``CI`` environment variable is true, so a CI failure reproduces locally
+    with ``CI=true``. ``EVENTSOURCING_CONFORMANCE_EXAMPLES`` sets the number
+    of examples (default 25).
+    """
+    if max_examples is None:
+        max_examples = int(os.environ.get("EVENTSOURCING_CONFORMANCE_EXAMPLES", "25"))
+    if derandomize is None:
+        derandomize = _truthy(os.environ.get("CI"))
+    kwargs: dict[str, Any] = {}
+    if derandomize:
+        kwargs["database"] = None
+    return settings(
+        max_examples=max_examples,
+        stateful_step_count=25,
+        deadline=None,
+        derandomize=derandomize,
+        suppress_health_check=list(HealthCheck),
+        **kwargs,
+    )
+
+
+def _key(e: StoredEvent) -> Tuple[Any, ...]:
+    return (e.originator_id, e.originator_version, e.topic, e.state)
+
+
+def _nkey(n: Notification) -> Tuple[Any, ...]:
+    return (getattr(n, "id", None), n.originator_id, n.originator_version, n.topic, n.state)
+
+
+def _describe(batch: Sequence[StoredEvent]) -> str:
+    shown = ", ".join(f"({str(e.originator_id)[-4:]}, v{e.originator_version})" for e in batch[:6])
+    more = f", ... {len(batch)} events" if len(batch) > 6 else ""
+    return f"[{shown}{more}]"
+
+
+class AggregateRecorderMachine(RuleBasedStateMachine):
+    """Uniqueness, atomicity, ordering and durability of an aggregate recorder."""
+
+    backend: ClassVar[Backend]
+    factory: Optional[InfrastructureFactory]
+    recorder: Any
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model = RecorderModel()
+        self.max_id_returned = 0
+        self.factory = None
+        self.recorder = None
+        self._stack = contextlib.ExitStack()
+        try:
+            self.env = self._stack.enter_context(self.backend.store())
+            self._open()
+        except BaseException:
+            self._stack.close()
+            raise
+
+    # -- lifecycle ------------------------------------------------------
+
+    def make_recorder(self, factory: InfrastructureFactory) -> Recorder:
+        return factory.aggregate_recorder()
+
+    def _open(self) -> None:
+        self.factory = self.backend.open(self.env)
+        self.recorder = self.make_recorder(self.factory)
+
+    def _close(self) -> None:
+        if self.recorder is not None:
+            self.recorder.close()
+            self.recorder = None
+        if self.factory is not None:
+            self.factory.close()
+            self.factory = None
+
+    def teardown(self) -> None:
+        try:
+            self._close()
+        finally:
+            self._stack.close()
+
+    # -- comparisons ----------------------------------------------------
+
+    def check_events(self, prop: str, originators: Any, context: str) -> None:
+        for o in sorted(set(originators)):
+            actual = [_key(e) for e in self.recorder.select_events(o)]
+            expected = [_key(e) for e in self.model.select_events(o)]
+            if actual != expected:
+                violated(
+                    prop,
+                    f"{context}: select_events({o}) returned versions "
+                    f"{[k[1] for k in actual]}, expected {[k[1] for k in expected]}"
+                    + ("" if [k[1] for k in actual] != [k[1] for k in expected] else
+                       " (same versions, different topic, state or types: "
+                       f"got {actual!r}, expected {expected!r})"),
+                )
+
+    def check_everything(self, prop: str, context: str) -> None:
+        self.check_events(prop, ORIGINATORS, context)
+
+    # -- inserting ------------------------------------------------------
+
+    def insert(self, batch: List[StoredEvent], tracking: Optional[Tracking] = None) -> None:
+        event_conflict = self.model.conflicts(batch)
+        tracking_conflict = self.model.tracking_conflicts(tracking)
+        expect_failure = event_conflict or tracking_conflict
+        what = f"insert_events({_describe(batch)}" + (
+            f", tracking={tracking})" if tracking is not None else ")"
+        )
+        kwargs: dict[str, Any] = {} if tracking is None else {"tracking": tracking}
+        affected = {e.originator_id for e in batch}
+        try:
+            ids = self.recorder.insert_events(batch, **kwargs)
+        except IntegrityError as e:
+            if not expect_failure:
+                violated(UNIQUENESS, f"{what} raised IntegrityError with no conflict: {e}")
+            self.after_failed_insert(batch, tracking, event_conflict, what)
+            return
+        except Exception as e:
+            if expect_failure:
+                prop = UNIQUENESS if event_conflict else TRACKING
+                violated(
+                    prop, f"{what} should raise IntegrityError, raised {type(e).__name__}: {e}"
+                )
+            raise
+        if event_conflict:
+            violated(UNIQUENESS, f"{what} recorded a batch whose events conflict")
+        if tracking_conflict:
+            violated(TRACKING, f"{what} accepted a repeated tracking record")
+        self.check_returned_ids(batch, ids, what)
+        self.model.record(batch, self.notification_ids(batch, ids), tracking)
+        self.after_insert(affected, tracking, what)
+
+    def notification_ids(
+        self, batch: Sequence[StoredEvent], ids: Any
+    ) -> Optional[Sequence[int]]:
+        return None
+
+    def check_returned_ids(self, batch: Sequence[StoredEvent], ids: Any, what: str) -> None:
+        pass
+
+    def after_failed_insert(
+        self,
+        batch: Sequence[StoredEvent],
+        tracking: Optional[Tracking],
+        event_conflict: bool,
+        what: str,
+    ) -> None:
+        self.check_events(
+            ATOMICITY,
+            {e.originator_id for e in batch},
+            f"after {what} raised IntegrityError, the store changed",
+        )
+
+    def after_insert(self, affected: Any, tracking: Optional[Tracking], what: str) -> None:
+        self.check_events(ATOMICITY, affected, f"after {what} succeeded")
+
+    # -- rules ----------------------------------------------------------
+
+    @rule(batch=batches)
+    def insert_batch(self, batch: List[StoredEvent]) -> None:
+        self.insert(batch)
+
+    @rule(
+        originator=st.sampled_from(ORIGINATORS),
+        size=st.integers(40, 250),
+        conflict_at_end=st.booleans(),
+        state=st.binary(max_size=40),
+    )
+    def insert_large_batch(
+        self, originator: UUID, size: int, conflict_at_end: bool, state: bytes
+    ) -> None:
+        start = max((v for o, v in self.model.events if o == originator), default=0) + 1
+        batch = [
+            StoredEvent(originator, v, TOPICS[v % len(TOPICS)], state + v.to_bytes(4, "big"))
+            for v in range(start, start + size)
+        ]
+        if conflict_at_end:
+            batch.append(StoredEvent(originator, start, TOPICS[0], b"conflict"))
+        self.insert(batch)
+
+    @rule(originator=st.sampled_from(ORIGINATORS), gt=bounds, lte=bounds,
+          desc=st.booleans(), limit=limits)
+    def select_events(
+        self,
+        originator: UUID,
+        gt: Optional[int],
+        lte: Optional[int],
+        desc: bool,
+        limit: Optional[int],
+    ) -> None:
+        actual = self.recorder.select_events(originator, gt=gt, lte=lte, desc=desc, limit=limit)
+        expected = self.model.select_events(originator, gt=gt, lte=lte, desc=desc, limit=limit)
+        if [_key(e) for e in actual] != [_key(e) for e in expected]:
+            violated(
+                ORDERING,
+                f"select_events({originator}, gt={gt}, lte={lte}, desc={desc}, "
+                f"limit={limit}) returned versions {[e.originator_version for e in actual]}, "
+                f"expected {[e.originator_version for e in expected]}",
+            )
+
+    @precondition(lambda self: self.backend.durable)
+    @rule()
+    def close_and_reopen(self) -> None:
+        self._close()
+        self._open()
+        self.check_everything(DURABILITY, "after closing and reopening the store")
+
+
+class ApplicationRecorderMachine(AggregateRecorderMachine):
+    """Adds notification IDs: positive, increasing, never reused, gaps allowed."""
+
+    def make_recorder(self, factory: InfrastructureFactory) -> Recorder:
+        return factory.application_recorder()
+
+    def notification_ids(
+        self, batch: Sequence[StoredEvent], ids: Any
+    ) -> Optional[Sequence[int]]:
+        return list(ids)
+
+    def check_returned_ids(self, batch: Sequence[StoredEvent], ids: Any, what: str) -> None:
+        if ids is None or len(ids) != len(batch):
+            violated(
+                ORDERING,
+                f"{what} returned {ids!r}: expected one notification ID per event "
+                f"({len(batch)})",
+            )
+        ids = list(ids)
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            violated(ORDERING, f"{what} returned non-integer notification IDs {ids!r}")
+        if ids and ids[0] <= self.max_id_returned:
+            violated(
+                ORDERING,
+                f"{what} returned notification ID {ids[0]}, not above ID "
+                f"{self.max_id_returned} already returned (IDs must increase, never reused)",
+            )
+        if any(b <= a for a, b in zip(ids, ids[1:])) or any(i < 1 for i in ids):
+            violated(ORDERING, f"{what} returned IDs {ids}: must be positive and increasing")
+        if ids:
+            self.max_id_returned = ids[-1]
+
+    def check_notifications(self, prop: str, context: str) -> None:
+        expected = self.model.select_notifications(1, len(self.model.notifications) + 10)
+        actual = self.recorder.select_notifications(1, len(self.model.notifications) + 10)
+        if [_nkey(n) for n in actual] != [_nkey(n) for n in expected]:
+            violated(
+                prop,
+                f"{context}: select_notifications(1, ...) returned IDs "
+                f"{[n.id for n in actual][:30]}, expected {[n.id for n in expected][:30]}",
+            )
+        if self.recorder.max_notification_id() != self.model.max_notification_id():
+            violated(
+                prop,
+                f"{context}: max_notification_id() returned "
+                f"{self.recorder.max_notification_id()}, expected "
+                f"{self.model.max_notification_id()}",
+            )
+
+    def after_failed_insert(
+        self,
+        batch: Sequence[StoredEvent],
+        tracking: Optional[Tracking],
+        event_conflict: bool,
+        what: str,
+    ) -> None:
+        super().after_failed_insert(batch, tracking, event_conflict, what)
+        self.check_notifications(ATOMICITY, f"after {what} raised IntegrityError")
+
+    def after_insert(self, affected: Any, tracking: Optional[Tracking], what: str) -> None:
+        super().after_insert(affected, tracking, what)
+        self.check_notifications(ATOMICITY, f"after {what} succeeded")
+
+    def check_everything(self, prop: str, context: str) -> None:
+        super().check_everything(prop, context)
+        self.check_notifications(prop, context)
+
+    @rule(data=st.data(), topics=st.lists(st.sampled_from(TOPICS), max_size=2, unique=True))
+    def select_notifications(self, data: st.DataObject, topics: List[str]) -> None:
+        top = self.model.max_notification_id() + 2
+        start = data.draw(st.integers(0, top), label="start")
+        limit = data.draw(st.integers(1, 10), label="limit")
+        stop = data.draw(st.one_of(st.none(), st.integers(0, top)), label="stop")
+        actual = self.recorder.select_notifications(start, limit, stop=stop, topics=topics)
+        expected = self.model.select_notifications(start, limit, stop=stop, topics=topics)
+        if [_nkey(n) for n in actual] != [_nkey(n) for n in expected]:
+            present = {n.id for n in self.model.notifications}
+            lo = max(start, 1)
+            hi = expected[-1].id if expected else self.model.max_notification_id()
+            across_gap = any(i not in present for i in range(lo, hi + 1))
+            violated(
+                GAPS if across_gap else ORDERING,
+                f"select_notifications(start={start}, limit={limit}, stop={stop}, "
+                f"topics={topics}) returned IDs {[n.id for n in actual]}, expected "
+                f"{[n.id for n in expected]}"
+                + (" (the store's notification IDs have a gap in that range)"
+                   if across_gap else ""),
+            )
+
+    @rule()
+    def max_notification_id(self) -> None:
+        actual = self.recorder.max_notification_id()
+        if actual != self.model.max_notification_id():
+            violated(
+                ORDERING,
+                f"max_notification_id() returned {actual}, expected "
+                f"{self.model.max_notification_id()}",
+            )
+
+
+class ProcessRecorderMachine(ApplicationRecorderMachine):
+    """Adds tracking: recorded atomically with events, never twice."""
+
+    def make_recorder(self, factory: InfrastructureFactory) -> Recorder:
+        return factory.process_recorder()
+
+    def check_tracking(self, prop: str, context: str) -> None:
+        for name in UPSTREAMS:
+            actual = self.recorder.max_tracking_id(name)
+            if actual != self.model.max_tracking_id(name):
+                violated(
+                    prop,
+                    f"{context}: max_tracking_id({name!r}) returned {actual}, expected "
+                    f"{self.model.max_tracking_id(name)}",
+                )
+            for nid in range(1, 13):
+                has = self.recorder.has_tracking_id(name, nid)
+                if bool(has) != self.model.has_tracking_id(name, nid):
+                    violated(
+                        prop,
+                        f"{context}: has_tracking_id({name!r}, {nid}) returned {has!r}",
+                    )
+
+    def after_failed_insert(
+        self,
+        batch: Sequence[StoredEvent],
+        tracking: Optional[Tracking],
+        event_conflict: bool,
+        what: str,
+    ) -> None:
+        prop = TRACKING if tracking is not None else ATOMICITY
+        self.check_events(prop, {e.originator_id for e in batch},
+                          f"after {what} raised IntegrityError, the store changed")
+        self.check_notifications(prop, f"after {what} raised IntegrityError")
+        self.check_tracking(TRACKING, f"after {what} raised IntegrityError")
+
+    def after_insert(self, affected: Any, tracking: Optional[Tracking], what: str) -> None:
+        super().after_insert(affected, tracking, what)
+        self.check_tracking(TRACKING, f"after {what} succeeded")
+
+    def check_everything(self, prop: str, context: str) -> None:
+        super().check_everything(prop, context)
+        self.check_tracking(prop, context)
+
+    @rule(
+        batch=st.lists(stored_events, max_size=3),
+        upstream=st.sampled_from(UPSTREAMS),
+        notification_id=st.integers(1, 12),
+    )
+    def insert_with_tracking(
+        self, batch: List[StoredEvent], upstream: str, notification_id: int
+    ) -> None:
+        self.insert(batch, Tracking(upstream, notification_id))
+
+    @rule(upstream=st.sampled_from(UPSTREAMS), notification_id=st.integers(1, 12))
+    def read_tracking(self, upstream: str, notification_id: int) -> None:
+        self.check_tracking(TRACKING, "reading tracking records")
+
+
+MACHINES: dict[str, type[AggregateRecorderMachine]] = {
+    "aggregate": AggregateRecorderMachine,
+    "application": ApplicationRecorderMachine,
+    "process": ProcessRecorderMachine,
+}
+
+
+def run_machine(
+    kind: str, backend: Backend, settings_: Optional[settings] = None
+) -> None:
+    """Run the state machine for one recorder kind against ``backend``."""
+    machine = MACHINES[kind]
+    bound = type(f"{machine.__name__}_{backend.name}", (machine,), {"backend": backend})
+    run_state_machine_as_test(bound, settings=settings_ or conformance_settings())

@@ -1,0 +1,7 @@
+"""The suite, once per backend chosen with ``--eventsourcing-backend``."""
+
+from eventsourcing_conformance.suite import RecorderConformance
+
+
+class TestConformance(RecorderConformance):
+    """Uses the plugin's ``conformance_backend`` fixture (selection by name)."""
