@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from eventsourcing.persistence import (
+    DataError,
     IntegrityError,
     InterfaceError,
     Notification,
@@ -70,7 +71,10 @@ def test_aggregate_recorder_selects_by_version_range_order_and_limit(
     assert versions(gt=1, lte=3, desc=True, limit=1) == [3]
     assert versions(limit=2) == [1, 2]
     assert versions(limit=0) == []
-    assert versions(limit=-1) == []
+    with pytest.raises(DataError, match="limit"):
+        versions(limit=-1)
+    with pytest.raises(InterfaceError, match="gt must be an int"):
+        versions(gt="1")
     assert recorder.select_events(uuid4()) == []
     assert recorder.select_events(a)[1] == event(a, 2)
 
@@ -124,8 +128,15 @@ def test_select_notifications_start_limit_stop_topics(datastore: SQLiteDatastore
     assert ids(1, 2, topics=("m:A", "m:B")) == [1, 3]
     assert ids(4, 10, stop=8, topics=["m:B"]) == [4, 7]
     assert ids(1, 0) == []
+    assert ids(1, 0, topics=["m:A"]) == []
     with pytest.raises(InterfaceError):
         recorder.select_notifications(1, 10, topics="m:A")
+    with pytest.raises(InterfaceError):
+        recorder.select_notifications(1, 10, topics=[1])  # type: ignore[list-item]
+    with pytest.raises(DataError):
+        recorder.select_notifications(1, -1)
+    with pytest.raises(InterfaceError, match="start must be an int"):
+        recorder.select_notifications("1", 1)  # type: ignore[arg-type]
 
 
 def test_select_notifications_reads_across_gaps(tmp_path: Path) -> None:
@@ -165,7 +176,7 @@ def test_tracking_is_recorded_atomically_with_events(datastore: SQLiteDatastore)
 
     assert recorder.insert_events([], tracking=Tracking("upstream", 7)) == []
     assert recorder.max_tracking_id("upstream") == 7
-    with pytest.raises(InterfaceError, match="Expected Tracking"):
+    with pytest.raises(InterfaceError, match="tracking must be a Tracking"):
         recorder.insert_events([event(a, 2)], tracking=("upstream", 8))
     assert recorder.select_events(a) == [event(a, 1)]
 
@@ -194,8 +205,6 @@ def test_bad_input_is_rejected_before_anything_is_written(
 
 
 def test_oversized_version_is_a_data_error(datastore: SQLiteDatastore) -> None:
-    from eventsourcing.persistence import DataError
-
     recorder = application_recorder(datastore)
     with pytest.raises(DataError):
         recorder.insert_events([event(uuid4(), 1), event(uuid4(), 2**64)])

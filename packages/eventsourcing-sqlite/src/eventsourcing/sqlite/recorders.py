@@ -20,6 +20,7 @@ from uuid import UUID
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    DataError,
     IntegrityError,
     InterfaceError,
     Notification,
@@ -65,13 +66,27 @@ def _event_rows(stored_events: Sequence[StoredEvent]) -> List[EventRow]:
         if not isinstance(originator_id, UUID):
             raise InterfaceError(f"originator_id must be a UUID, got {originator_id!r}")
         if type(version) is not int:
-            raise InterfaceError(f"originator_version must be an int, got {version!r}")
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise InterfaceError(f"originator_version must be an int, got {version!r}")
+            version = int(version)
         if not isinstance(s.topic, str):
             raise InterfaceError(f"topic must be a str, got {type(s.topic).__name__}")
         if not isinstance(s.state, bytes):
             raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
         rows.append((str(originator_id), version, s.topic, s.state))
     return rows
+
+
+def _check_int(name: str, value: Any, minimum: Optional[int] = None) -> None:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InterfaceError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
+    if minimum is not None and value < minimum:
+        raise DataError(f"{name} must not be less than {minimum}, got {value}")
+
+
+def _check_str(name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise InterfaceError(f"{name} must be a str, got {type(value).__name__}: {value!r}")
 
 
 class SQLiteAggregateRecorder(AggregateRecorder):
@@ -188,11 +203,14 @@ class SQLiteAggregateRecorder(AggregateRecorder):
             raise InterfaceError(f"originator_id must be a UUID, got {originator_id!r}")
         params: List[Any] = [str(originator_id)]
         if gt is not None:
+            _check_int("gt", gt)
             params.append(gt)
         if lte is not None:
+            _check_int("lte", lte)
             params.append(lte)
         if limit is not None:
-            params.append(max(limit, 0))  # SQLite reads a negative LIMIT as none
+            _check_int("limit", limit, minimum=0)  # SQLite reads LIMIT -1 as no limit
+            params.append(limit)
         statement = self._select_statements[
             (gt is not None, lte is not None, bool(desc), limit is not None)
         ]
@@ -253,6 +271,12 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
         topics: Sequence[str] = (),
     ) -> List[Notification]:
         self._check_open()
+        _check_int("start", start)
+        _check_int("limit", limit, minimum=0)  # SQLite reads LIMIT -1 as no limit
+        if stop is not None:
+            _check_int("stop", stop)
+        if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
+            raise InterfaceError(f"topics must be a sequence of str, got {topics!r}")
         statement, params = self._notifications_query(start, limit, stop, topics)
         try:
             with self.datastore.reading() as conn:
@@ -285,12 +309,10 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
             statement += " AND rowid <= ?"
             params.append(stop)
         if topics:
-            if isinstance(topics, str):
-                raise InterfaceError(f"topics must be a sequence of str, got {topics!r}")
             statement += _topics_clause(len(topics))
             params.extend(topics)
         statement += " ORDER BY rowid LIMIT ?"
-        params.append(max(limit, 0))  # SQLite reads a negative LIMIT as none
+        params.append(limit)
         return statement, params
 
     def max_notification_id(self) -> int:
@@ -344,8 +366,11 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
         self, stored_events: List[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
         tracking = kwargs.get("tracking")
-        if tracking is not None and not isinstance(tracking, Tracking):
-            raise InterfaceError(f"Expected Tracking, got {type(tracking).__name__}")
+        if tracking is not None:
+            if not isinstance(tracking, Tracking):
+                raise InterfaceError(f"tracking must be a Tracking, got {type(tracking).__name__}")
+            _check_str("tracking.application_name", tracking.application_name)
+            _check_int("tracking.notification_id", tracking.notification_id)
         return super().insert_events(stored_events, **kwargs)
 
     def _insert_rows(self, conn: sqlite3.Connection, rows: List[EventRow], **kwargs: Any) -> None:
@@ -359,6 +384,7 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
 
     def max_tracking_id(self, application_name: str) -> int:
         self._check_open()
+        _check_str("application_name", application_name)
         try:
             with self.datastore.reading() as conn:
                 value = conn.execute(
@@ -370,6 +396,8 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
 
     def has_tracking_id(self, application_name: str, notification_id: int) -> bool:
         self._check_open()
+        _check_str("application_name", application_name)
+        _check_int("notification_id", notification_id)
         try:
             with self.datastore.reading() as conn:
                 row = conn.execute(
