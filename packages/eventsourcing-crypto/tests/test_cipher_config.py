@@ -316,7 +316,11 @@ def test_wrong_key_fails_clearly_and_the_store_is_unaffected(
             notifications = reader.select_notifications(1, 10)
             assert len(notifications) == len(events)
             for n in notifications:
-                with pytest.raises(DecryptionError, match="could not be authenticated"):
+                with pytest.raises(
+                    DecryptionError,
+                    match=f"stored event {n.originator_id} version "
+                    f"{n.originator_version} .*could not be authenticated",
+                ):
                     wrong_mapper.to_domain_event(n)
 
         # Nothing was changed by the failed reads; the right key still works.
@@ -351,6 +355,8 @@ def test_tampered_state_fails_clearly_and_other_events_are_unaffected(
     with pytest.raises(DecryptionError, match="could not be authenticated") as info:
         mapper.to_domain_event(bad)
     assert isinstance(info.value, DataError)  # caught by persistence error handlers
+    # The mapper names the event whose state failed.
+    assert f"stored event {bad.originator_id} version 1" in str(info.value)
 
     notifications = recorder.select_notifications(1, 100)
     assert len(notifications) == len(before) + 1 + len(after)

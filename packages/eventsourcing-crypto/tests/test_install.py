@@ -73,6 +73,9 @@ def test_core_without_crypto_says_to_install_it(tmp_path: Path) -> None:
     assert without["name"]["error"] == "ConfigurationError"
     assert without["name"]["message"].startswith("CIPHER_TOPIC='aes' is not an installed cipher")
     assert without["key-only"]["error"] == "ConfigurationError"
+    assert without["key-only"]["message"].startswith(
+        "CIPHER_KEY is set without CIPHER_TOPIC, which selects the default cipher 'aes'"
+    )
     assert without["topic"]["error"] == "TopicError"
     for name in ("name", "topic", "key-only"):
         assert "pip install eventsourcing-crypto" in without[name]["message"]
