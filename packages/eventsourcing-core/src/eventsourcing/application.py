@@ -1,0 +1,617 @@
+"""Applications: an event-sourced domain model with a repository and a log.
+
+An :class:`Application` brings the domain model and the persistence ports
+together. Its command methods change aggregates and :meth:`~Application.save`
+them; its query methods read aggregates from the :class:`Repository`; its
+:class:`LocalNotificationLog` presents everything it ever recorded, in order,
+so that other applications can follow it.
+
+Saving is split into steps that a process application (``eventsourcing.system``)
+reuses to record its new events atomically with a tracking record:
+
+1. a :class:`ProcessingEvent` collects the pending events of aggregates
+   (and, for a process application, carries a :class:`Tracking` object);
+2. :meth:`Application.record` puts all of them in ONE recorder insert;
+3. :meth:`Application.take_snapshots` takes automatic snapshots;
+4. :meth:`Application.notify` is told about the new events.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from abc import ABC, abstractmethod
+from collections import OrderedDict
+from copy import deepcopy
+from dataclasses import dataclass
+from types import TracebackType
+from typing import (
+    Any,
+    ClassVar,
+    Dict,
+    Generic,
+    Iterable,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Type,
+    TypeVar,
+)
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, Snapshot
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    EventStore,
+    InfrastructureFactory,
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    Notification,
+    Recorder,
+    Tracking,
+    Transcoder,
+)
+from eventsourcing.plugins import transcodings as plugin_transcodings
+from eventsourcing.utils import ConfigurationError
+
+__all__ = [
+    "AggregateNotFound",
+    "Application",
+    "LocalNotificationLog",
+    "NotificationLog",
+    "ProcessingEvent",
+    "Recording",
+    "Repository",
+    "Section",
+    "TAggregate",
+]
+
+TAggregate = TypeVar("TAggregate", bound=Aggregate)
+
+
+class AggregateNotFound(Exception):
+    """Raised when a repository has no events (or snapshot) for an aggregate ID."""
+
+
+# ---------------------------------------------------------------------------
+# Repository
+# ---------------------------------------------------------------------------
+
+
+class AggregateCache:
+    """A thread-safe LRU cache of aggregates, keyed by aggregate ID.
+
+    Holds private copies: callers get copies and put copies, so that an
+    aggregate changed but not saved by a caller never reaches the cache.
+    """
+
+    def __init__(self, maxsize: int) -> None:
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be >= 1, got {maxsize}")
+        self.maxsize = maxsize
+        self._items: OrderedDict[UUID, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, aggregate_id: UUID) -> Optional[Any]:
+        with self._lock:
+            aggregate = self._items.get(aggregate_id)
+            if aggregate is not None:
+                self._items.move_to_end(aggregate_id)
+            return aggregate
+
+    def put(self, aggregate: Any) -> None:
+        """Keep ``aggregate`` unless a later version of it is already cached.
+
+        Saves by several threads can finish in any order; the version check
+        stops an earlier version from replacing a later one.
+        """
+        with self._lock:
+            cached = self._items.get(aggregate.id)
+            if cached is not None and cached.version >= aggregate.version:
+                self._items.move_to_end(aggregate.id)
+                return
+            self._items[aggregate.id] = aggregate
+            self._items.move_to_end(aggregate.id)
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+
+    def evict(self, aggregate_id: UUID) -> None:
+        with self._lock:
+            self._items.pop(aggregate_id, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._items)
+
+
+class Repository(Generic[TAggregate]):
+    """Reconstructs aggregates from their events, starting from a snapshot
+    when one is available, and optionally from a cache of recent aggregates.
+    """
+
+    def __init__(
+        self,
+        event_store: EventStore[Any],
+        snapshot_store: Optional[EventStore[Any]] = None,
+        cache_maxsize: Optional[int] = None,
+        fastforward: bool = True,
+    ) -> None:
+        self.event_store = event_store
+        self.snapshot_store = snapshot_store
+        self.cache: Optional[AggregateCache] = (
+            AggregateCache(cache_maxsize) if cache_maxsize else None
+        )
+        self.fastforward = fastforward
+
+    def get(self, aggregate_id: UUID, version: Optional[int] = None) -> TAggregate:
+        """Return the aggregate, at ``version`` if given (or the latest version
+        at or below it); raise :class:`AggregateNotFound` if there is none."""
+        cache = self.cache
+        if cache is not None and version is None:
+            cached = cache.get(aggregate_id)
+            if cached is not None:
+                aggregate: TAggregate = deepcopy(cached)
+                if self.fastforward:
+                    advanced = self._replay(
+                        aggregate, self.event_store.get(aggregate_id, gt=aggregate.version)
+                    )
+                    if advanced is not None and advanced.version > cached.version:
+                        cache.put(deepcopy(advanced))
+                        aggregate = advanced
+                return aggregate
+        aggregate_or_none = self._reconstruct(aggregate_id, version)
+        if aggregate_or_none is None:
+            at = "" if version is None else f" at version {version}"
+            raise AggregateNotFound(f"Aggregate {aggregate_id} not found{at}")
+        if cache is not None and version is None:
+            cache.put(deepcopy(aggregate_or_none))
+        return aggregate_or_none
+
+    def __contains__(self, aggregate_id: UUID) -> bool:
+        try:
+            self.get(aggregate_id)
+        except AggregateNotFound:
+            return False
+        return True
+
+    def _reconstruct(self, aggregate_id: UUID, version: Optional[int]) -> Optional[TAggregate]:
+        aggregate: Optional[TAggregate] = None
+        gt: Optional[int] = None
+        if self.snapshot_store is not None:
+            for snapshot in self.snapshot_store.get(aggregate_id, lte=version, desc=True, limit=1):
+                aggregate = snapshot.mutate(None)
+                gt = snapshot.originator_version
+        events = self.event_store.get(aggregate_id, gt=gt, lte=version)
+        return self._replay(aggregate, events)
+
+    @staticmethod
+    def _replay(aggregate: Optional[TAggregate], events: Iterable[Any]) -> Optional[TAggregate]:
+        for domain_event in events:
+            aggregate = domain_event.mutate(aggregate)
+        return aggregate
+
+
+# ---------------------------------------------------------------------------
+# Notification log
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Section:
+    """A section of a notification log.
+
+    ``id`` is ``"first,last"``: the IDs of the first and last notifications in
+    ``items`` (``None`` when empty). ``next_id`` is the ID to request next, or
+    ``None`` when the section was not full (the reader has caught up).
+    """
+
+    id: Optional[str]
+    items: List[Notification]
+    next_id: Optional[str]
+
+
+class NotificationLog(ABC):
+    """Presents the notifications of an application, in sections."""
+
+    @abstractmethod
+    def __getitem__(self, section_id: str) -> Section:
+        """Return the section for ``section_id`` (``"first,last"``)."""
+
+    @abstractmethod
+    def select(
+        self,
+        start: int,
+        limit: int,
+        stop: Optional[int] = None,
+        topics: Sequence[str] = (),
+    ) -> List[Notification]:
+        """Return up to ``limit`` notifications from ID ``start`` (to ``stop``)."""
+
+
+def parse_section_id(section_id: str) -> tuple[int, int]:
+    """Return ``(first, last)`` from ``"first,last"``; raise ValueError if malformed."""
+    try:
+        first_str, last_str = section_id.split(",")
+        first, last = int(first_str), int(last_str)
+    except (AttributeError, ValueError):
+        raise ValueError(
+            f"Invalid section ID {section_id!r}: expected two integers separated "
+            "by a comma, such as '1,10'"
+        ) from None
+    if first < 1 or last < first:
+        raise ValueError(f"Invalid section ID {section_id!r}: expected 1 <= first <= last")
+    return first, last
+
+
+def format_section_id(first: int, last: int) -> str:
+    return f"{first},{last}"
+
+
+class LocalNotificationLog(NotificationLog):
+    """Notification log read directly from an application recorder."""
+
+    DEFAULT_SECTION_SIZE = 10
+
+    def __init__(
+        self, recorder: ApplicationRecorder, section_size: int = DEFAULT_SECTION_SIZE
+    ) -> None:
+        if not isinstance(section_size, int) or section_size < 1:
+            raise ValueError(f"section_size must be an int >= 1, got {section_size!r}")
+        self.recorder = recorder
+        self.section_size = section_size
+
+    def __getitem__(self, requested_section_id: str) -> Section:
+        """Return at most ``section_size`` notifications from the requested first ID.
+
+        The returned section's ID describes what it actually holds, which can
+        differ from the request: fewer notifications may exist, and gaps in the
+        IDs can make the last ID larger than the one requested.
+        """
+        first, last = parse_section_id(requested_section_id)
+        limit = min(last - first + 1, self.section_size)
+        items = self.recorder.select_notifications(first, limit)
+        if not items:
+            return Section(id=None, items=[], next_id=None)
+        section_id = format_section_id(items[0].id, items[-1].id)
+        next_id: Optional[str] = None
+        if len(items) == limit:
+            next_first = items[-1].id + 1
+            next_id = format_section_id(next_first, next_first + limit - 1)
+        return Section(id=section_id, items=items, next_id=next_id)
+
+    def select(
+        self,
+        start: int,
+        limit: int,
+        stop: Optional[int] = None,
+        topics: Sequence[str] = (),
+    ) -> List[Notification]:
+        """Return up to ``limit`` (at most ``section_size``) notifications."""
+        if limit > self.section_size:
+            raise ValueError(
+                f"Requested limit {limit} is greater than the section size "
+                f"{self.section_size} of this notification log"
+            )
+        return self.recorder.select_notifications(start, limit, stop=stop, topics=topics)
+
+
+# ---------------------------------------------------------------------------
+# Saving
+# ---------------------------------------------------------------------------
+
+
+class ProcessingEvent:
+    """The new events of one unit of work, recorded atomically.
+
+    ``tracking`` (set by process applications) is the position in an upstream
+    log that this unit of work processed; it is recorded in the same insert.
+    """
+
+    def __init__(self, tracking: Optional[Tracking] = None) -> None:
+        self.tracking = tracking
+        self.events: List[Any] = []
+        self.aggregates: Dict[UUID, Aggregate] = {}
+        self.saved_kwargs: Dict[str, Any] = {}
+
+    def collect_events(self, *objs: Any, **kwargs: Any) -> None:
+        """Collect pending events of aggregates (``None`` is skipped; a domain
+        event is taken as it is)."""
+        for obj in objs:
+            if obj is None:
+                continue
+            collect = getattr(obj, "collect_events", None)
+            if collect is not None:
+                self.events.extend(collect())
+                self.aggregates[obj.id] = obj
+            else:
+                self.events.append(obj)
+        self.saved_kwargs.update(kwargs)
+
+    # 9.1's ProcessEvent.save(): a policy "saves" aggregates to the process event.
+    save = collect_events
+
+
+@dataclass(frozen=True)
+class Recording:
+    """A domain event and the notification it was recorded as.
+
+    ``notification`` is ``None`` when the recorder does not number events
+    (an aggregate recorder).
+    """
+
+    domain_event: Any
+    notification: Optional[Notification]
+
+
+# ---------------------------------------------------------------------------
+# Application
+# ---------------------------------------------------------------------------
+
+
+class Application(Generic[TAggregate]):
+    """Base class for event-sourced applications.
+
+    Configuration is read from a mapping built, lowest precedence first, from
+    the class attribute ``env``, the class attributes ``is_snapshotting_enabled``
+    and ``snapshotting_intervals`` (which imply ``IS_SNAPSHOTTING_ENABLED=y``),
+    ``os.environ``, and the ``env`` argument. A key prefixed with the
+    application's name in upper case (``WORLDS_PERSISTENCE_MODULE``) wins over
+    the plain key wherever it comes from.
+    """
+
+    name: ClassVar[str] = "Application"
+    env: Mapping[str, str] = {}
+    is_snapshotting_enabled: ClassVar[bool] = False
+    snapshotting_intervals: ClassVar[Optional[Mapping[Type[Aggregate], int]]] = None
+    snapshot_class: ClassVar[Type[Snapshot]] = Snapshot
+    log_section_size: ClassVar[int] = LocalNotificationLog.DEFAULT_SECTION_SIZE
+
+    AGGREGATE_CACHE_MAXSIZE: ClassVar[str] = "AGGREGATE_CACHE_MAXSIZE"
+    AGGREGATE_CACHE_FASTFORWARD: ClassVar[str] = "AGGREGATE_CACHE_FASTFORWARD"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
+
+    def __init__(self, env: Optional[Mapping[str, str]] = None) -> None:
+        self._check_snapshotting_intervals()
+        # Instance attribute shadows the class attribute: the effective settings.
+        self.env = self.construct_env(env)
+        self._closed = False
+        self.factory = self.construct_factory()
+        try:
+            self.mapper = self.construct_mapper()
+            self.recorder = self.construct_recorder()
+            self.events = self.construct_event_store()
+            self.snapshots = self.construct_snapshot_store()
+            self.repository = self.construct_repository()
+            self.log = self.construct_notification_log()
+        except BaseException:
+            self.close()
+            raise
+
+    # -- construction (each step can be overridden) -------------------------
+
+    def construct_env(self, env: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+        """Merge the configuration sources, lowest precedence first."""
+        cls = type(self)
+        merged: Dict[str, str] = dict(cls.env)
+        if cls.is_snapshotting_enabled or cls.snapshotting_intervals:
+            merged[InfrastructureFactory.IS_SNAPSHOTTING_ENABLED] = "y"
+        merged.update(os.environ)
+        if env is not None:
+            merged.update(env)
+        return merged
+
+    def construct_factory(self) -> InfrastructureFactory:
+        return InfrastructureFactory.construct(application_name=self.name, env=self.env)
+
+    def construct_mapper(self, application_name: str = "") -> Mapper[Any]:
+        return self.factory.mapper(
+            transcoder=self.construct_transcoder(),
+            application_name=application_name or self.name,
+        )
+
+    def construct_transcoder(self) -> Transcoder:
+        """A JSON transcoder with every plugin's transcodings, then the application's."""
+        transcoder = JSONTranscoder()
+        for transcoding in plugin_transcodings():
+            transcoder.register(transcoding)
+        self.register_transcodings(transcoder)
+        return transcoder
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        """Extend to register transcodings for the application's own value types.
+
+        The installed plugins' transcodings (UUID, Decimal, datetime, ...) are
+        already registered when this is called.
+        """
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return self.factory.application_recorder()
+
+    def construct_event_store(self) -> EventStore[Any]:
+        return self.factory.event_store(mapper=self.mapper, recorder=self.recorder)
+
+    def construct_snapshot_store(self) -> Optional[EventStore[Any]]:
+        if not self.factory.is_snapshotting_enabled():
+            return None
+        recorder = self.factory.aggregate_recorder(purpose="snapshots")
+        return self.factory.event_store(mapper=self.mapper, recorder=recorder)
+
+    def construct_repository(self) -> Repository[TAggregate]:
+        maxsize = self.factory.getenv_int(self.AGGREGATE_CACHE_MAXSIZE, minimum=0)
+        fastforward = self.factory.getenv_bool(self.AGGREGATE_CACHE_FASTFORWARD, default=True)
+        return Repository(
+            event_store=self.events,
+            snapshot_store=self.snapshots,
+            cache_maxsize=maxsize,
+            fastforward=fastforward,
+        )
+
+    def construct_notification_log(self) -> LocalNotificationLog:
+        return LocalNotificationLog(self.recorder, section_size=self.log_section_size)
+
+    def _check_snapshotting_intervals(self) -> None:
+        intervals = type(self).snapshotting_intervals
+        if not intervals:
+            return
+        for aggregate_class, interval in intervals.items():
+            if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
+                raise ConfigurationError(
+                    f"{type(self).__name__}.snapshotting_intervals[{aggregate_class!r}]"
+                    f"={interval!r} is not valid: expected an integer >= 1"
+                )
+
+    # -- saving ---------------------------------------------------------------
+
+    def save(self, *aggregates: Any, **kwargs: Any) -> List[Recording]:
+        """Record the pending events of all ``aggregates`` in one atomic insert.
+
+        Either every event is recorded or none is (a conflict raises
+        :class:`~eventsourcing.persistence.IntegrityError`, a
+        ``RecordConflictError``). Returns what was recorded.
+        """
+        processing_event = ProcessingEvent()
+        processing_event.collect_events(*aggregates, **kwargs)
+        recordings = self.record(processing_event)
+        self.take_snapshots(processing_event)
+        self.notify(processing_event.events)
+        return recordings
+
+    def record(self, processing_event: ProcessingEvent) -> List[Recording]:
+        """Put the events (and tracking, if any) of ``processing_event`` in one
+        recorder insert, then refresh the aggregate cache.
+
+        The one place where an application writes events: process applications
+        pass a :class:`ProcessingEvent` with ``tracking`` set, and their
+        recorder stores that tracking record atomically with the events.
+        """
+        events = processing_event.events
+        if not events and processing_event.tracking is None:
+            return []
+        mapper = self.events.mapper
+        stored_events = [mapper.from_domain_event(e) for e in events]
+        kwargs = dict(processing_event.saved_kwargs)
+        if processing_event.tracking is not None:
+            kwargs["tracking"] = processing_event.tracking
+        cache = self.repository.cache
+        try:
+            ids = self.events.recorder.insert_events(stored_events, **kwargs)
+        except IntegrityError:
+            if cache is not None:
+                # The cached versions may be behind what another writer recorded.
+                for aggregate_id in processing_event.aggregates:
+                    cache.evict(aggregate_id)
+            raise
+        if cache is not None:
+            for aggregate in processing_event.aggregates.values():
+                cache.put(deepcopy(aggregate))
+        if ids is None or len(ids) != len(stored_events):
+            return [Recording(e, None) for e in events]
+        return [
+            Recording(
+                e,
+                Notification(
+                    originator_id=s.originator_id,
+                    originator_version=s.originator_version,
+                    topic=s.topic,
+                    state=s.state,
+                    id=i,
+                ),
+            )
+            for e, s, i in zip(events, stored_events, ids, strict=True)
+        ]
+
+    def take_snapshots(self, processing_event: ProcessingEvent) -> None:
+        """Take automatic snapshots (``snapshotting_intervals``) of saved aggregates.
+
+        A snapshot is taken of an aggregate's saved state when the saved
+        events reached a multiple of its class's interval.
+        """
+        intervals = type(self).snapshotting_intervals
+        if not intervals or self.snapshots is None:
+            return
+        for aggregate in processing_event.aggregates.values():
+            interval = intervals.get(type(aggregate))
+            if not interval:
+                continue
+            previous = self._version_before(processing_event, aggregate)
+            if aggregate.version // interval > previous // interval:
+                self._put_snapshot(aggregate)
+
+    @staticmethod
+    def _version_before(processing_event: ProcessingEvent, aggregate: Aggregate) -> int:
+        versions = [
+            e.originator_version for e in processing_event.events if e.originator_id == aggregate.id
+        ]
+        return (min(versions) - 1) if versions else aggregate.version
+
+    def notify(self, new_events: List[Any]) -> None:
+        """Called after new events were recorded; does nothing here.
+
+        Override to act on new events (a leader prompts its followers).
+        """
+
+    def take_snapshot(self, aggregate_id: UUID, version: Optional[int] = None) -> None:
+        """Snapshot the recorded state of an aggregate (at ``version`` if given).
+
+        Takes the ID rather than an aggregate object so that only recorded
+        state, never unsaved changes, can be snapshotted.
+        """
+        if self.snapshots is None:
+            raise ConfigurationError(
+                f"Cannot take a snapshot: snapshotting is not enabled for application "
+                f"{self.name!r}; set IS_SNAPSHOTTING_ENABLED to a true value ('y', "
+                f"'yes', 't', 'true', 'on', '1') or set is_snapshotting_enabled = True "
+                f"on the application class"
+            )
+        aggregate = self.repository.get(aggregate_id, version=version)
+        self._put_snapshot(aggregate)
+
+    def _put_snapshot(self, aggregate: Aggregate) -> None:
+        assert self.snapshots is not None
+        snapshot = self.snapshot_class.take(aggregate)
+        try:
+            self.snapshots.put([snapshot])
+        except IntegrityError:
+            # A snapshot of this version exists already: the same state.
+            pass
+
+    # -- resources ------------------------------------------------------------
+
+    def close(self) -> None:
+        """Release the connections, pools and files held by this application."""
+        if getattr(self, "_closed", True):
+            return
+        self._closed = True
+        recorders: List[Recorder] = []
+        for name in ("recorder", "snapshots"):
+            obj = getattr(self, name, None)
+            if isinstance(obj, EventStore):
+                recorders.append(obj.recorder)
+            elif isinstance(obj, (AggregateRecorder, Recorder)):
+                recorders.append(obj)
+        try:
+            for recorder in recorders:
+                recorder.close()
+        finally:
+            self.factory.close()
+
+    def __enter__(self: TApplication) -> TApplication:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc_val: Optional[BaseException],
+        exc_tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+
+TApplication = TypeVar("TApplication", bound=Application[Any])
