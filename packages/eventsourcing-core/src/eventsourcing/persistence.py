@@ -12,7 +12,7 @@ import os
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import (
     Any,
@@ -203,7 +203,10 @@ class DecimalAsStr(Transcoding):
         return str(obj)
 
     def decode(self, data: str) -> Decimal:
-        return Decimal(data)
+        try:
+            return Decimal(data)
+        except InvalidOperation:
+            raise ValueError(f"Invalid decimal string: {data!r}") from None
 
 
 class DatetimeAsISO(Transcoding):
