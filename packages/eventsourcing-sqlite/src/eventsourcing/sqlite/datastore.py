@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import weakref
 from contextlib import contextmanager
-from typing import Dict, Iterator, Optional, Type
+from typing import Dict, Iterator, List, Optional, Type
 
 from eventsourcing.persistence import (
     DatabaseError,
@@ -52,6 +52,9 @@ _ERROR_TYPES: Dict[Type[sqlite3.Error], Type[PersistenceError]] = {
 # Locks shared by every datastore of one database in this process.
 _locks: weakref.WeakValueDictionary[str, _LockBox] = weakref.WeakValueDictionary()
 _locks_guard = threading.Lock()
+
+# Connections inherited from a parent process, kept so they are never closed.
+_forked_away: List[sqlite3.Connection] = []
 
 
 class _LockBox:
@@ -204,8 +207,10 @@ class SQLiteDatastore:
         with self._guard:
             self._check_open()
             if self._pid != os.getpid():
-                # Forked: the parent's connections must not be used or closed here.
+                # Forked: the parent's connections must not be used here, nor
+                # closed (closing could checkpoint and remove the parent's WAL).
                 self._pid = os.getpid()
+                _forked_away.extend(self._connections.values())
                 self._connections = {}
                 self._local = threading.local()
             for thread in [t for t in self._connections if not t.is_alive()]:

@@ -1,0 +1,127 @@
+"""Several writer processes and one tailing reader on one SQLite file.
+
+The reader always resumes from the last ID it has seen. If two writers'
+inserts could interleave (a lower ID committed after a higher one was
+visible), the reader would skip that lower ID for ever: this test would see
+it missing.
+"""
+
+from __future__ import annotations
+
+import itertools
+import multiprocessing
+import threading
+from pathlib import Path
+from typing import Any, Dict, List, Tuple
+from uuid import UUID, uuid4
+
+import pytest
+
+from eventsourcing.persistence import InfrastructureFactory, StoredEvent
+
+WRITERS = 4
+INSERTS_PER_WRITER = 40
+
+fork = pytest.mark.skipif(
+    "fork" not in multiprocessing.get_all_start_methods(),
+    reason="needs the 'fork' start method to run a local function in child processes",
+)
+
+
+def write(db_name: str, writer: int, go: Any, rounds: Any, results: Any) -> None:
+    """Insert batches of 1-3 events; report (id, originator_id, version) recorded.
+
+    Writers meet at a barrier before each insert, so that they all contend
+    for the write lock in every round (otherwise one process tends to win the
+    lock many times in a row, and the test would prove less).
+    """
+    try:
+        factory = InfrastructureFactory.construct(
+            env={"PERSISTENCE_MODULE": "sqlite", "SQLITE_DBNAME": db_name}
+        )
+        recorder = factory.application_recorder()
+        originator_id = uuid4()
+        version = 0
+        recorded: List[Tuple[int, str, int]] = []
+        go.wait()
+        for i in range(INSERTS_PER_WRITER):
+            rounds.wait(timeout=60)
+            batch = []
+            for _ in range(1 + (i + writer) % 3):
+                version += 1
+                batch.append(StoredEvent(originator_id, version, f"w:{writer}", b"{}"))
+            ids = recorder.insert_events(batch)
+            assert ids is not None
+            recorded.extend(
+                (n, str(s.originator_id), s.originator_version)
+                for n, s in zip(ids, batch, strict=True)
+            )
+        factory.close()
+        results.put((writer, recorded, None))
+    except BaseException as e:  # reported to the parent, which fails the test
+        results.put((writer, [], repr(e)))
+
+
+@fork
+@pytest.mark.slow
+def test_writer_processes_and_tailing_reader(tmp_path: Path) -> None:
+    db_name = str(tmp_path / "shared.sqlite")
+    env = {"PERSISTENCE_MODULE": "sqlite", "SQLITE_DBNAME": db_name}
+    factory = InfrastructureFactory.construct(env=env)
+    reader = factory.application_recorder()  # also creates the table
+
+    context = multiprocessing.get_context("fork")
+    go = context.Event()
+    rounds = context.Barrier(WRITERS)
+    results = context.Queue()
+    processes = [
+        context.Process(target=write, args=(db_name, w, go, rounds, results))
+        for w in range(WRITERS)
+    ]
+    for p in processes:
+        p.start()
+
+    seen: List[Tuple[int, UUID, int]] = []
+    writers_done = threading.Event()
+    reader_errors: List[BaseException] = []
+
+    def tail() -> None:
+        try:
+            while True:
+                finished = writers_done.is_set()
+                last = seen[-1][0] if seen else 0
+                notifications = reader.select_notifications(last + 1, 10)
+                seen.extend((n.id, n.originator_id, n.originator_version) for n in notifications)
+                if finished and not notifications:
+                    return
+        except BaseException as e:  # pragma: no cover - reported below
+            reader_errors.append(e)
+
+    tailer = threading.Thread(target=tail)
+    tailer.start()
+    go.set()
+    reports: Dict[int, Tuple[List[Tuple[int, str, int]], Any]] = {}
+    for _ in processes:
+        writer, recorded, error = results.get(timeout=120)
+        reports[writer] = (recorded, error)
+    for p in processes:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    writers_done.set()
+    tailer.join()
+    factory.close()
+
+    assert reader_errors == []
+    assert {w: e for w, (_, e) in reports.items() if e is not None} == {}
+    ids_seen = [i for i, _, _ in seen]
+    # Strictly increasing as seen by the reader, so nothing duplicated.
+    assert all(a < b for a, b in itertools.pairwise(ids_seen))
+    # Nothing missed: everything the writers were told was recorded, and no more.
+    written = sorted((i, UUID(o), v) for recorded, _ in reports.values() for i, o, v in recorded)
+    assert seen == written
+    expected_total = sum(1 + (i + w) % 3 for w in range(WRITERS) for i in range(INSERTS_PER_WRITER))
+    assert len(seen) == expected_total
+    # The writers really ran concurrently: their inserts alternate in the log.
+    writer_order = [o for _, o, _ in seen]
+    changes = sum(1 for a, b in itertools.pairwise(writer_order) if a != b)
+    assert changes >= INSERTS_PER_WRITER, changes
