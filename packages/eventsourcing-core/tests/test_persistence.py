@@ -1,0 +1,256 @@
+"""Stored events, notifications, tracking, exceptions, recorder ports and the
+event store, with the domain layer's own events going through the mapper."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, List, Optional
+from uuid import UUID, uuid4
+
+import pytest
+
+from eventsourcing.compressor import ZlibCompressor
+from eventsourcing.domain import TZINFO, Aggregate, DomainEvent, Snapshot, event
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    DatabaseError,
+    DataError,
+    DatetimeAsISO,
+    DecimalAsStr,
+    EventStore,
+    InfrastructureFactory,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    JSONTranscoder,
+    Mapper,
+    Notification,
+    NotSupportedError,
+    OperationalError,
+    PersistenceError,
+    ProcessRecorder,
+    ProgrammingError,
+    RecordConflictError,
+    Recorder,
+    StoredEvent,
+    Tracking,
+    UUIDAsHex,
+)
+from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder, POPOProcessRecorder
+
+
+def transcoder() -> JSONTranscoder:
+    t = JSONTranscoder()
+    for transcoding in (UUIDAsHex(), DatetimeAsISO(), DecimalAsStr()):
+        t.register(transcoding)
+    return t
+
+
+# --- Stored events, notifications, tracking ------------------------------------------
+
+
+def test_stored_event_is_a_frozen_dataclass_with_the_reference_fields() -> None:
+    id1 = uuid4()
+    s = StoredEvent(originator_id=id1, originator_version=1, topic="a.b:C", state=b"{}")
+    assert [f.name for f in dataclasses.fields(StoredEvent)] == [
+        "originator_id",
+        "originator_version",
+        "topic",
+        "state",
+    ]
+    assert s == StoredEvent(id1, 1, "a.b:C", b"{}")
+    assert hash(s) == hash(StoredEvent(id1, 1, "a.b:C", b"{}"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.state = b"[]"  # type: ignore[misc]
+
+
+def test_notification_is_a_stored_event_with_an_id() -> None:
+    id1 = uuid4()
+    n = Notification(id=123, originator_id=id1, originator_version=1, topic="a:B", state=b"{}")
+    assert isinstance(n, StoredEvent)
+    assert [f.name for f in dataclasses.fields(Notification)][-1] == "id"
+    assert n.id == 123
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        n.id = 124  # type: ignore[misc]
+    # A notification is not equal to the stored event it was made from.
+    assert n != StoredEvent(id1, 1, "a:B", b"{}")
+
+
+def test_tracking_is_a_frozen_dataclass() -> None:
+    t = Tracking(notification_id=123, application_name="bounded_context1")
+    assert (t.application_name, t.notification_id) == ("bounded_context1", 123)
+    assert Tracking("bounded_context1", 123) == t
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        t.notification_id = 1  # type: ignore[misc]
+
+
+# --- Exceptions ------------------------------------------------------------------------
+
+
+def test_exception_hierarchy_follows_pep_249() -> None:
+    assert issubclass(PersistenceError, Exception)
+    assert issubclass(InterfaceError, PersistenceError)
+    assert issubclass(DatabaseError, PersistenceError)
+    for cls in (
+        DataError,
+        OperationalError,
+        IntegrityError,
+        InternalError,
+        ProgrammingError,
+        NotSupportedError,
+    ):
+        assert cls.__bases__[0] is DatabaseError, cls
+    assert not issubclass(InterfaceError, DatabaseError)
+    # The legacy conflict error still catches conflicts.
+    assert issubclass(IntegrityError, RecordConflictError)
+    assert not issubclass(RecordConflictError, PersistenceError)
+
+
+# --- Recorder ports ------------------------------------------------------------------
+
+
+def test_recorder_flavours_extend_each_other() -> None:
+    assert issubclass(AggregateRecorder, Recorder)
+    assert issubclass(ApplicationRecorder, AggregateRecorder)
+    assert issubclass(ProcessRecorder, ApplicationRecorder)
+
+
+def test_recorder_ports_cannot_be_instantiated_without_their_methods() -> None:
+    class Incomplete(ApplicationRecorder):
+        def insert_events(self, stored_events: List[StoredEvent], **kwargs: Any) -> None:
+            pass
+
+        def select_events(
+            self,
+            originator_id: UUID,
+            gt: Optional[int] = None,
+            lte: Optional[int] = None,
+            desc: bool = False,
+            limit: Optional[int] = None,
+        ) -> List[StoredEvent]:
+            return []
+
+    with pytest.raises(TypeError, match="abstract"):
+        Incomplete()  # type: ignore[abstract]
+    with pytest.raises(TypeError, match="abstract"):
+        InfrastructureFactory("", {})  # type: ignore[abstract]
+
+
+# --- Event store ---------------------------------------------------------------------
+
+
+def domain_event(id1: UUID, version: int) -> DomainEvent:
+    return DomainEvent(
+        originator_id=id1, originator_version=version, timestamp=datetime.now(tz=TZINFO)
+    )
+
+
+def test_event_store_puts_and_gets_domain_events() -> None:
+    store: EventStore[DomainEvent] = EventStore(
+        mapper=Mapper(transcoder=transcoder()), recorder=POPOApplicationRecorder()
+    )
+    id1 = uuid4()
+    events = [domain_event(id1, v) for v in range(1, 6)]
+    assert store.put(events[:2]) == [1, 2]
+    assert store.put(events[2:]) == [3, 4, 5]
+    got = store.get(id1)
+    assert not isinstance(got, list)  # an iterator, decoded lazily
+    assert list(got) == events
+    assert list(store.get(id1, gt=3)) == events[3:]
+    assert list(store.get(id1, lte=2)) == events[:2]
+    assert list(store.get(id1, desc=True, limit=2)) == [events[4], events[3]]
+    assert list(store.get(id1, gt=1, lte=4, limit=2)) == events[1:3]
+    assert list(store.get(uuid4())) == []
+
+
+def test_event_store_with_an_aggregate_recorder_returns_no_notification_ids() -> None:
+    store: EventStore[DomainEvent] = EventStore(
+        mapper=Mapper(transcoder=transcoder()), recorder=POPOAggregateRecorder()
+    )
+    id1 = uuid4()
+    assert store.put([domain_event(id1, 1)]) is None
+    assert len(list(store.get(id1))) == 1
+
+
+def test_event_store_conflict_stores_none_of_the_new_events() -> None:
+    recorder = POPOApplicationRecorder()
+    store: EventStore[DomainEvent] = EventStore(Mapper(transcoder=transcoder()), recorder)
+    id1, id2 = uuid4(), uuid4()
+    first = domain_event(id1, 1)
+    store.put([first])
+    with pytest.raises(IntegrityError):
+        store.put([domain_event(id2, 1), domain_event(id1, 2), domain_event(id1, 1)])
+    assert list(store.get(id1)) == [first]
+    assert list(store.get(id2)) == []
+    assert recorder.max_notification_id() == 1
+
+
+def test_event_store_passes_tracking_to_a_process_recorder() -> None:
+    recorder = POPOProcessRecorder()
+    store: EventStore[DomainEvent] = EventStore(Mapper(transcoder=transcoder()), recorder)
+    id1 = uuid4()
+    store.put([domain_event(id1, 1)], tracking=Tracking("upstream", 5))
+    assert recorder.max_tracking_id("upstream") == 5
+    with pytest.raises(IntegrityError):
+        store.put([domain_event(id1, 2)], tracking=Tracking("upstream", 5))
+    assert len(list(store.get(id1))) == 1
+
+
+# --- The domain layer's events through the mapper ---------------------------------------
+
+
+class Account(Aggregate):
+    @event("Opened")
+    def __init__(self, owner: str, balance: Decimal) -> None:
+        self.owner = owner
+        self.balance = balance
+
+    @event("Credited")
+    def credit(self, amount: Decimal) -> None:
+        self.balance += amount
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_aggregate_events_round_trip_and_rebuild_the_aggregate(compress: bool) -> None:
+    mapper: Mapper[Any] = Mapper(
+        transcoder=transcoder(), compressor=ZlibCompressor() if compress else None
+    )
+    store: EventStore[Any] = EventStore(mapper, POPOApplicationRecorder())
+    account = Account(owner="Alice", balance=Decimal("10.00"))
+    account.credit(Decimal("2.50"))
+    pending = account.collect_events()
+    store.put(pending)
+
+    copies = list(store.get(account.id))
+    assert copies == pending
+    assert [type(e).__qualname__ for e in copies] == ["Account.Opened", "Account.Credited"]
+    rebuilt = None
+    for e in copies:
+        rebuilt = e.mutate(rebuilt)
+    assert isinstance(rebuilt, Account)
+    assert (rebuilt.id, rebuilt.version, rebuilt.owner, rebuilt.balance) == (
+        account.id,
+        2,
+        "Alice",
+        Decimal("12.50"),
+    )
+    if not compress:
+        stored = store.recorder.select_events(account.id)
+        assert stored[0].topic == f"{__name__}:Account.Opened"
+        assert b'"owner": "Alice"' in stored[0].state
+
+
+def test_snapshots_round_trip() -> None:
+    mapper: Mapper[Any] = Mapper(transcoder=transcoder())
+    store: EventStore[Any] = EventStore(mapper, POPOAggregateRecorder())
+    account = Account(owner="Bob", balance=Decimal("1"))
+    account.credit(Decimal("1"))
+    snapshot = Snapshot.take(account)
+    store.put([snapshot])
+    (copy,) = store.get(account.id, desc=True, limit=1)
+    assert copy == snapshot
+    restored = copy.mutate()
+    assert (restored.id, restored.version, restored.balance) == (account.id, 2, Decimal("2"))
