@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import weakref
 from contextlib import contextmanager
-from typing import Dict, Iterator, List, Optional, Type
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Type, TypeVar
 
 from eventsourcing.persistence import (
     DatabaseError,
@@ -37,6 +37,8 @@ from eventsourcing.persistence import (
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "SQLiteDatastore", "translate_error"]
 
 DEFAULT_LOCK_TIMEOUT = 5.0
+
+T = TypeVar("T")
 
 _ERROR_TYPES: Dict[Type[sqlite3.Error], Type[PersistenceError]] = {
     sqlite3.IntegrityError: IntegrityError,
@@ -220,37 +222,63 @@ class SQLiteDatastore:
             self._local.conn = conn
             return conn
 
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the lock that serialises writers (and, in memory, everything)."""
+    def _acquire(self) -> threading.Lock:
         lock = self._lock_box.lock
         if not lock.acquire(timeout=self.lock_timeout):
             raise OperationalError(
                 f"Timed out after {self.lock_timeout:g}s waiting for the lock on "
                 f"SQLite database {self.db_name!r} (SQLITE_LOCK_TIMEOUT)"
             )
+        return lock
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the lock that serialises writers (and, in memory, everything)."""
+        lock = self._acquire()
         try:
             yield
         finally:
             lock.release()
 
-    @contextmanager
-    def reading(self) -> Iterator[sqlite3.Connection]:
-        """A connection for one read statement."""
-        if self.is_memory:
-            with self.lock():
-                yield self.connection()
-        else:
-            yield self.connection()
+    def select(self, statement: str, params: Sequence[Any] = ()) -> List[Any]:
+        """Run one read statement and return its rows (no lock for files: WAL)."""
+        if not self.is_memory:
+            return self.connection().execute(statement, params).fetchall()
+        lock = self._acquire()
+        try:
+            return self.connection().execute(statement, params).fetchall()
+        finally:
+            lock.release()
+
+    def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Call ``work`` in one write transaction: committed if it returns,
+        rolled back if anything raises.
+
+        ``BEGIN IMMEDIATE`` takes SQLite's write lock before anything is read
+        or written, so writers in other processes wait (up to the lock timeout)
+        instead of failing midway, and no two write transactions overlap.
+        """
+        lock = self._acquire()
+        try:
+            conn = self.connection()
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    try:
+                        conn.execute("ROLLBACK")
+                    except sqlite3.Error:  # pragma: no cover - the original error matters
+                        pass
+                raise
+            return result
+        finally:
+            lock.release()
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction: committed on success, rolled back on any error.
-
-        ``BEGIN IMMEDIATE`` takes SQLite's write lock before anything is
-        read or written, so concurrent writers in other processes wait (up to
-        the lock timeout) instead of failing midway or interleaving.
-        """
+        """A write transaction as a context manager (see :meth:`write`)."""
         with self.lock():
             conn = self.connection()
             conn.execute("BEGIN IMMEDIATE")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from functools import lru_cache
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -58,6 +58,8 @@ def _event_rows(stored_events: Sequence[StoredEvent]) -> List[EventRow]:
             f"stored_events must be a list of StoredEvent, got {type(stored_events).__name__}"
         )
     rows = []
+    last_id: Any = None
+    last_str = ""
     for s in stored_events:
         if not isinstance(s, StoredEvent):
             raise InterfaceError(f"Expected StoredEvent, got {type(s).__name__}")
@@ -73,8 +75,24 @@ def _event_rows(stored_events: Sequence[StoredEvent]) -> List[EventRow]:
             raise InterfaceError(f"topic must be a str, got {type(s.topic).__name__}")
         if not isinstance(s.state, bytes):
             raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
-        rows.append((str(originator_id), version, s.topic, s.state))
+        if originator_id is not last_id:  # batches are mostly of one aggregate
+            last_id, last_str = originator_id, _uuid_str(originator_id)
+        rows.append((last_str, version, s.topic, s.state))
     return rows
+
+
+_uuid_strs: Dict[UUID, str] = {}
+
+
+def _uuid_str(originator_id: UUID) -> str:
+    """``str(originator_id)``, remembered: aggregates are saved again and again."""
+    try:
+        return _uuid_strs[originator_id]
+    except KeyError:
+        if len(_uuid_strs) >= 10_000:
+            _uuid_strs.clear()
+        text = _uuid_strs[originator_id] = str(originator_id)
+        return text
 
 
 def _check_int(name: str, value: Any, minimum: Optional[int] = None) -> None:
@@ -145,11 +163,13 @@ class SQLiteAggregateRecorder(AggregateRecorder):
         """Create the tables if they do not exist (idempotent)."""
         self._check_open()
         try:
-            with self.datastore.transaction() as conn:
-                for statement in self.create_table_statements:
-                    conn.execute(statement)
+            self.datastore.write(self._create_tables)
         except Exception as e:
             raise translate_error(e, self.datastore.db_name) from e
+
+    def _create_tables(self, conn: sqlite3.Connection) -> None:
+        for statement in self.create_table_statements:
+            conn.execute(statement)
 
     def close(self) -> None:
         """Stop using the datastore, releasing it to the factory that made it."""
@@ -170,17 +190,25 @@ class SQLiteAggregateRecorder(AggregateRecorder):
         self, stored_events: List[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
         self._check_open()
-        rows = _event_rows(stored_events)
+        rows = _event_rows(stored_events)  # before the lock: only SQL runs under it
+        tracking = self._tracking_row(kwargs.get("tracking"))
         try:
-            with self.datastore.transaction() as conn:
-                self._insert_rows(conn, rows, **kwargs)
+            return self.datastore.write(lambda conn: self._record(conn, rows, tracking))
         except Exception as e:
             raise self._error(e) from e
-        return None
 
-    def _insert_rows(self, conn: sqlite3.Connection, rows: List[EventRow], **kwargs: Any) -> None:
-        if rows:
+    def _tracking_row(self, tracking: Any) -> Optional[Tuple[str, int]]:
+        return None  # aggregate and application recorders do not track
+
+    def _record(
+        self, conn: sqlite3.Connection, rows: List[EventRow], tracking: Optional[Tuple[str, int]]
+    ) -> Optional[List[int]]:
+        """Insert the rows in the open transaction; return notification IDs, if any."""
+        if len(rows) == 1:
+            conn.execute(self.insert_events_statement, rows[0])
+        elif rows:
             conn.executemany(self.insert_events_statement, rows)
+        return None
 
     def _error(self, error: Exception) -> Exception:
         if isinstance(error, sqlite3.IntegrityError):
@@ -201,7 +229,7 @@ class SQLiteAggregateRecorder(AggregateRecorder):
         self._check_open()
         if not isinstance(originator_id, UUID):
             raise InterfaceError(f"originator_id must be a UUID, got {originator_id!r}")
-        params: List[Any] = [str(originator_id)]
+        params: List[Any] = [_uuid_str(originator_id)]
         if gt is not None:
             _check_int("gt", gt)
             params.append(gt)
@@ -215,8 +243,7 @@ class SQLiteAggregateRecorder(AggregateRecorder):
             (gt is not None, lte is not None, bool(desc), limit is not None)
         ]
         try:
-            with self.datastore.reading() as conn:
-                rows = conn.execute(statement, params).fetchall()
+            rows = self.datastore.select(statement, params)
         except Exception as e:
             raise self._error(e) from e
         return [StoredEvent(originator_id, row[0], row[1], row[2]) for row in rows]
@@ -246,21 +273,19 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
             "PRIMARY KEY (originator_id, originator_version))"
         ]
 
-    def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
-    ) -> Optional[Sequence[int]]:
-        self._check_open()
-        rows = _event_rows(stored_events)
-        try:
-            with self.datastore.transaction() as conn:
-                self._insert_rows(conn, rows, **kwargs)
-                if not rows:
-                    return []
-                # Writers are serialised, and a table without AUTOINCREMENT gives
-                # each new row max(rowid) + 1, so the batch's IDs are consecutive.
-                last_id: int = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
-        except Exception as e:
-            raise self._error(e) from e
+    def _record(
+        self, conn: sqlite3.Connection, rows: List[EventRow], tracking: Optional[Tuple[str, int]]
+    ) -> Optional[List[int]]:
+        if not rows:
+            return []
+        if len(rows) == 1:
+            last_id = conn.execute(self.insert_events_statement, rows[0]).lastrowid
+        else:
+            conn.executemany(self.insert_events_statement, rows)
+            last_id = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
+        assert last_id is not None
+        # Writers are serialised, and a table without AUTOINCREMENT gives each
+        # new row max(rowid) + 1, so the IDs of one insert are consecutive.
         return list(range(last_id - len(rows) + 1, last_id + 1))
 
     def select_notifications(
@@ -279,8 +304,7 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
             raise InterfaceError(f"topics must be a sequence of str, got {topics!r}")
         statement, params = self._notifications_query(start, limit, stop, topics)
         try:
-            with self.datastore.reading() as conn:
-                rows = conn.execute(statement, params).fetchall()
+            rows = self.datastore.select(statement, params)
         except Exception as e:
             raise self._error(e) from e
         uuids: dict[str, UUID] = {}
@@ -318,8 +342,7 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
     def max_notification_id(self) -> int:
         self._check_open()
         try:
-            with self.datastore.reading() as conn:
-                value = conn.execute(self.max_notification_id_statement).fetchone()[0]
+            value = self.datastore.select(self.max_notification_id_statement)[0][0]
         except Exception as e:
             raise self._error(e) from e
         return int(value or 0)
@@ -362,34 +385,27 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
             "WITHOUT ROWID",
         ]
 
-    def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
-    ) -> Optional[Sequence[int]]:
-        tracking = kwargs.get("tracking")
-        if tracking is not None:
-            if not isinstance(tracking, Tracking):
-                raise InterfaceError(f"tracking must be a Tracking, got {type(tracking).__name__}")
-            _check_str("tracking.application_name", tracking.application_name)
-            _check_int("tracking.notification_id", tracking.notification_id)
-        return super().insert_events(stored_events, **kwargs)
+    def _tracking_row(self, tracking: Any) -> Optional[Tuple[str, int]]:
+        if tracking is None:
+            return None
+        if not isinstance(tracking, Tracking):
+            raise InterfaceError(f"tracking must be a Tracking, got {type(tracking).__name__}")
+        _check_str("tracking.application_name", tracking.application_name)
+        _check_int("tracking.notification_id", tracking.notification_id)
+        return (tracking.application_name, tracking.notification_id)
 
-    def _insert_rows(self, conn: sqlite3.Connection, rows: List[EventRow], **kwargs: Any) -> None:
-        super()._insert_rows(conn, rows, **kwargs)
-        tracking: Optional[Tracking] = kwargs.get("tracking")
+    def _record(
+        self, conn: sqlite3.Connection, rows: List[EventRow], tracking: Optional[Tuple[str, int]]
+    ) -> Optional[List[int]]:
         if tracking is not None:
-            conn.execute(
-                self.insert_tracking_statement,
-                (tracking.application_name, tracking.notification_id),
-            )
+            conn.execute(self.insert_tracking_statement, tracking)
+        return super()._record(conn, rows, tracking)
 
     def max_tracking_id(self, application_name: str) -> int:
         self._check_open()
         _check_str("application_name", application_name)
         try:
-            with self.datastore.reading() as conn:
-                value = conn.execute(
-                    self.max_tracking_id_statement, (application_name,)
-                ).fetchone()[0]
+            value = self.datastore.select(self.max_tracking_id_statement, (application_name,))[0][0]
         except Exception as e:
             raise self._error(e) from e
         return int(value or 0)
@@ -399,10 +415,9 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
         _check_str("application_name", application_name)
         _check_int("notification_id", notification_id)
         try:
-            with self.datastore.reading() as conn:
-                row = conn.execute(
-                    self.has_tracking_id_statement, (application_name, notification_id)
-                ).fetchone()
+            rows = self.datastore.select(
+                self.has_tracking_id_statement, (application_name, notification_id)
+            )
         except Exception as e:
             raise self._error(e) from e
-        return row is not None
+        return bool(rows)
