@@ -1,23 +1,34 @@
-"""PostgreSQL persistence module (placeholder until its own issue lands)."""
+"""PostgreSQL persistence module (psycopg 3, psycopg_pool), registered as ``postgres``.
+
+Reads and extends databases written by eventsourcing 9.1: same tables, same
+columns, same stored format.
+"""
 
 from __future__ import annotations
 
-from eventsourcing.persistence import (
-    AggregateRecorder,
-    ApplicationRecorder,
-    InfrastructureFactory,
-    ProcessRecorder,
+from eventsourcing.postgres.datastore import PostgresDatastore
+from eventsourcing.postgres.factory import Factory
+from eventsourcing.postgres.recorders import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresProcessRecorder,
 )
 
+__all__ = [
+    "Factory",
+    "PostgresAggregateRecorder",
+    "PostgresApplicationRecorder",
+    "PostgresDatastore",
+    "PostgresProcessRecorder",
+]
 
-class Factory(InfrastructureFactory):
-    """Placeholder: the PostgreSQL recorders are not built yet."""
-
-    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
-        raise NotImplementedError("PostgreSQL recorders are not built yet")
-
-    def application_recorder(self) -> ApplicationRecorder:
-        raise NotImplementedError("PostgreSQL recorders are not built yet")
-
-    def process_recorder(self) -> ProcessRecorder:
-        raise NotImplementedError("PostgreSQL recorders are not built yet")
+# Public classes are known by the reference's topics (``eventsourcing.postgres:Factory``).
+for _cls in (
+    Factory,
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresProcessRecorder,
+):
+    _cls.__module__ = __name__
+del _cls

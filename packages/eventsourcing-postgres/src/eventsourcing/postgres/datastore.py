@@ -1,0 +1,194 @@
+"""Connections to one PostgreSQL database: a pool, sessions settings, retries."""
+
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, Optional, TypeVar
+
+import psycopg
+import psycopg_pool
+from psycopg import sql
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.postgres.errors import ConnectionLost, translate
+from eventsourcing.postgres.identifiers import validate_schema_name, validate_table_name
+
+__all__ = ["Connection", "PostgresDatastore"]
+
+T = TypeVar("T")
+Connection = psycopg.Connection[Any]
+
+# A long time, for "no maximum age" (psycopg_pool needs a number).
+_FOREVER = 10.0 * 365 * 24 * 3600
+
+
+class PostgresDatastore:
+    """A pool of connections to one database, and the schema the tables live in.
+
+    Connections are in autocommit mode: recorders send their own ``BEGIN`` and
+    ``COMMIT`` in the same pipeline as the statements, one round trip per
+    write. ``lock_timeout`` and ``idle_in_transaction_session_timeout`` (whole
+    seconds, 0 meaning none) are session settings sent at connect time.
+    """
+
+    def __init__(
+        self,
+        dbname: str,
+        host: str,
+        port: str | int,
+        user: str,
+        password: str,
+        conn_max_age: Optional[float] = None,
+        pre_ping: bool = False,
+        lock_timeout: int = 0,
+        idle_in_transaction_session_timeout: int = 0,
+        schema: str = "public",
+        pool_size: int = 5,
+        max_overflow: int = 10,
+        connect_timeout: float = 30,
+        read_attempts: int = 3,
+    ) -> None:
+        self.dbname = dbname
+        self.host = host
+        self.port = int(port)
+        self.user = user
+        self.password = password
+        self.conn_max_age = conn_max_age
+        self.pre_ping = pre_ping
+        self.lock_timeout = lock_timeout
+        self.idle_in_transaction_session_timeout = idle_in_transaction_session_timeout
+        self.schema = validate_schema_name(schema)
+        self.pool_size = pool_size
+        self.max_overflow = max_overflow
+        self.connect_timeout = connect_timeout
+        self.read_attempts = max(1, read_attempts)
+        self._closed = False
+        self._lock = threading.Lock()
+        options = (
+            f"-c lock_timeout={int(lock_timeout) * 1000} "
+            f"-c idle_in_transaction_session_timeout="
+            f"{int(idle_in_transaction_session_timeout) * 1000}"
+        )
+        self.connect_kwargs: Dict[str, Any] = {
+            "dbname": dbname,
+            "host": host,
+            "port": self.port,
+            "user": user,
+            "password": password,
+            "connect_timeout": max(1, int(connect_timeout)),
+            "options": options,
+            "application_name": "eventsourcing",
+        }
+        self.pool: psycopg_pool.ConnectionPool[Connection] = psycopg_pool.ConnectionPool(
+            conninfo="",
+            kwargs={**self.connect_kwargs, "autocommit": True},
+            min_size=pool_size,
+            max_size=pool_size + max_overflow,
+            max_lifetime=_FOREVER if not conn_max_age else conn_max_age,
+            check=psycopg_pool.ConnectionPool.check_connection if pre_ping else None,
+            timeout=connect_timeout,
+            open=False,
+            name=f"eventsourcing-{dbname}",
+        )
+        self._opened = False
+
+    def table(self, name: str) -> sql.Composable:
+        """The schema-qualified, quoted identifier of table ``name``."""
+        return sql.Identifier(self.schema, validate_table_name(name))
+
+    def _open(self) -> None:
+        with self._lock:
+            if self._closed:
+                raise InterfaceError("The PostgreSQL datastore is closed")
+            if not self._opened:
+                self.pool.open(wait=False)
+                self._opened = True
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """Lend a pooled connection; errors come out as persistence exceptions.
+
+        A connection that broke is discarded by the pool; a connection older
+        than ``conn_max_age`` (or used once, when it is 0) is closed after use.
+        """
+        if not self._opened or self._closed:
+            self._open()
+        try:
+            conn = self.pool.getconn()
+        except psycopg_pool.PoolTimeout as e:
+            raise self._diagnose_timeout(e) from e
+        except psycopg.Error as e:
+            raise translate(e) from e
+        try:
+            yield conn
+        except psycopg.Error as e:
+            raise translate(e) from e
+        finally:
+            if self.conn_max_age == 0 and not conn.closed:
+                conn.close()
+            self.pool.putconn(conn)
+
+    def read(self, func: Callable[[Connection], T]) -> T:
+        """Run ``func`` on a pooled connection; retry if the connection was lost.
+
+        Reads change nothing, so repeating one on a fresh connection is safe.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            conn: Optional[Connection] = None
+            try:
+                with self.connection() as conn:
+                    return func(conn)
+            except OperationalError as e:
+                if conn is None or not is_lost(conn) or attempt >= self.read_attempts:
+                    if conn is not None and is_lost(conn):
+                        raise ConnectionLost(str(e)) from e
+                    raise
+                self.discard_broken_connections()
+
+    def discard_broken_connections(self) -> None:
+        """Check idle pooled connections, replacing those the server dropped."""
+        try:
+            self.pool.check()
+        except psycopg.Error:  # pragma: no cover - check() reports, never raises
+            pass
+
+    def _diagnose_timeout(self, error: psycopg_pool.PoolTimeout) -> OperationalError:
+        # The pool only says it timed out; a direct attempt says why.
+        try:
+            with psycopg.connect(**self.connect_kwargs):
+                pass
+        except psycopg.Error as e:
+            return OperationalError(
+                f"Cannot connect to PostgreSQL at {self.host}:{self.port} "
+                f"(database {self.dbname!r}, user {self.user!r}): {e}".strip()
+            )
+        return OperationalError(
+            f"No pooled connection became free within {self.connect_timeout}s "
+            f"(pool size {self.pool_size}, max overflow {self.max_overflow}): {error}"
+        )
+
+    def close(self) -> None:
+        """Close every pooled connection (idempotent)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        self.pool.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __enter__(self) -> PostgresDatastore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def is_lost(conn: Connection) -> bool:
+    """Whether ``conn`` can no longer be used (dropped by server or network)."""
+    return conn.closed or conn.broken

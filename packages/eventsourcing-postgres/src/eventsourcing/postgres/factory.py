@@ -1,0 +1,154 @@
+"""The PostgreSQL infrastructure factory: settings from the environment."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    InfrastructureFactory,
+    ProcessRecorder,
+    ProgrammingError,
+)
+from eventsourcing.postgres.datastore import PostgresDatastore
+from eventsourcing.postgres.identifiers import validate_schema_name, validate_table_name
+from eventsourcing.postgres.recorders import (
+    PostgresAggregateRecorder,
+    PostgresApplicationRecorder,
+    PostgresProcessRecorder,
+)
+from eventsourcing.utils import ConfigurationError
+
+__all__ = ["Factory"]
+
+
+class Factory(InfrastructureFactory):
+    """Constructs PostgreSQL recorders sharing one pool of connections.
+
+    Table names follow eventsourcing 9.1: ``{name}_events``,
+    ``{name}_snapshots`` and ``{name}_tracking``, where ``name`` is the
+    application name in lower case (``stored`` / ``notification`` when empty).
+    """
+
+    POSTGRES_DBNAME = "POSTGRES_DBNAME"
+    POSTGRES_HOST = "POSTGRES_HOST"
+    POSTGRES_PORT = "POSTGRES_PORT"
+    POSTGRES_USER = "POSTGRES_USER"
+    POSTGRES_PASSWORD = "POSTGRES_PASSWORD"
+    POSTGRES_CONN_MAX_AGE = "POSTGRES_CONN_MAX_AGE"
+    POSTGRES_PRE_PING = "POSTGRES_PRE_PING"
+    POSTGRES_LOCK_TIMEOUT = "POSTGRES_LOCK_TIMEOUT"
+    POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT = "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"
+    POSTGRES_SCHEMA = "POSTGRES_SCHEMA"
+    POSTGRES_POOL_SIZE = "POSTGRES_POOL_SIZE"
+    POSTGRES_MAX_OVERFLOW = "POSTGRES_MAX_OVERFLOW"
+    POSTGRES_CONNECT_TIMEOUT = "POSTGRES_CONNECT_TIMEOUT"
+    CREATE_TABLE = "CREATE_TABLE"
+
+    def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
+        super().__init__(application_name, env)
+        dbname = self._required(self.POSTGRES_DBNAME)
+        host = self._required(self.POSTGRES_HOST)
+        port = self._port()
+        user = self._required(self.POSTGRES_USER)
+        password = self._required(self.POSTGRES_PASSWORD, allow_empty=True)
+        conn_max_age = self.getenv_float(self.POSTGRES_CONN_MAX_AGE, default=None, minimum=0)
+        pre_ping = self.getenv_bool(self.POSTGRES_PRE_PING, default=False)
+        lock_timeout = self.getenv_int(self.POSTGRES_LOCK_TIMEOUT, default=0, minimum=0)
+        idle_timeout = self.getenv_int(
+            self.POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT, default=0, minimum=0
+        )
+        schema = self._schema()
+        pool_size = self.getenv_int(self.POSTGRES_POOL_SIZE, default=5, minimum=1)
+        max_overflow = self.getenv_int(self.POSTGRES_MAX_OVERFLOW, default=10, minimum=0)
+        connect_timeout = self.getenv_float(self.POSTGRES_CONNECT_TIMEOUT, default=30.0, minimum=1)
+        self.create_table = self.getenv_bool(self.CREATE_TABLE, default=True)
+        assert lock_timeout is not None and idle_timeout is not None
+        assert pool_size is not None and max_overflow is not None
+        assert connect_timeout is not None
+        self.datastore = PostgresDatastore(
+            dbname=dbname,
+            host=host,
+            port=port,
+            user=user,
+            password=password,
+            conn_max_age=conn_max_age,
+            pre_ping=pre_ping,
+            lock_timeout=lock_timeout,
+            idle_in_transaction_session_timeout=idle_timeout,
+            schema=schema,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            connect_timeout=connect_timeout,
+        )
+
+    def _required(self, key: str, allow_empty: bool = False) -> str:
+        value = self.getenv(key)
+        if value is None or (not allow_empty and not value.strip()):
+            state = "not set" if value is None else "empty"
+            raise ConfigurationError(
+                f"PostgreSQL environment variable {key} is {state}: it is required "
+                f"by the persistence module 'postgres'"
+            )
+        return value
+
+    def _port(self) -> int:
+        value = self._required(self.POSTGRES_PORT)
+        try:
+            port = int(value)
+        except ValueError:
+            port = 0
+        if not 0 < port < 65536:
+            raise ConfigurationError(
+                f"{self._variable(self.POSTGRES_PORT)}={value!r} is not valid: "
+                "expected a port number from 1 to 65535"
+            )
+        return port
+
+    def _schema(self) -> str:
+        value = self.getenv(self.POSTGRES_SCHEMA)
+        if value is None or not value.strip():
+            return "public"
+        try:
+            return validate_schema_name(value.strip())
+        except ProgrammingError as e:
+            raise ConfigurationError(
+                f"{self._variable(self.POSTGRES_SCHEMA)}={value!r} is not valid: {e}"
+            ) from None
+
+    def _table_name(self, default_prefix: str, purpose: str) -> str:
+        prefix = self.application_name.lower() or default_prefix
+        name = f"{prefix}_{purpose}"
+        try:
+            return validate_table_name(name)
+        except ProgrammingError as e:
+            raise ConfigurationError(
+                f"Application name {self.application_name!r} cannot name a PostgreSQL table: {e}"
+            ) from None
+
+    def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
+        recorder = PostgresAggregateRecorder(self.datastore, self._table_name("stored", purpose))
+        self._maybe_create(recorder)
+        return recorder
+
+    def application_recorder(self) -> ApplicationRecorder:
+        recorder = PostgresApplicationRecorder(self.datastore, self._table_name("stored", "events"))
+        self._maybe_create(recorder)
+        return recorder
+
+    def process_recorder(self) -> ProcessRecorder:
+        recorder = PostgresProcessRecorder(
+            self.datastore,
+            self._table_name("stored", "events"),
+            self._table_name("notification", "tracking"),
+        )
+        self._maybe_create(recorder)
+        return recorder
+
+    def _maybe_create(self, recorder: PostgresAggregateRecorder) -> None:
+        if self.create_table:
+            recorder.create_table()
+
+    def close(self) -> None:
+        self.datastore.close()

@@ -1,0 +1,540 @@
+"""Recorders storing events in PostgreSQL tables of the eventsourcing 9.1 format."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    Notification,
+    OperationalError,
+    ProcessRecorder,
+    StoredEvent,
+    Tracking,
+)
+from eventsourcing.postgres.datastore import Connection, PostgresDatastore, is_lost
+from eventsourcing.postgres.identifiers import validate_table_name
+from eventsourcing.postgres.wire import (
+    Statement,
+    Step,
+    array_of_bytes,
+    array_of_int4,
+    array_of_text,
+    array_of_uuid,
+    decode_int8_array,
+    encode_int4,
+    run_pipeline,
+)
+
+__all__ = [
+    "PostgresAggregateRecorder",
+    "PostgresApplicationRecorder",
+    "PostgresProcessRecorder",
+]
+
+_INT4_MIN = -(2**31)
+_INT4_MAX = 2**31 - 1
+# Key of the advisory lock that serialises table creation across processes.
+_DDL_LOCK_KEY = 0x6576656E74  # "event"
+# How many times a write whose connection broke is re-sent, after checking
+# that it was not recorded.
+_WRITE_ATTEMPTS = 3
+
+_BEGIN = Statement.from_sql("BEGIN")
+_COMMIT = Statement.from_sql("COMMIT")
+
+
+class PostgresAggregateRecorder(AggregateRecorder):
+    """Stores the events of aggregates in one table (events or snapshots)."""
+
+    def __init__(
+        self, datastore: PostgresDatastore, events_table_name: str = "stored_events"
+    ) -> None:
+        self.datastore = datastore
+        self.events_table_name = validate_table_name(events_table_name)
+        self.events_table = datastore.table(self.events_table_name)
+        self._select_events_cache: Dict[Tuple[bool, bool, bool, bool], bytes] = {}
+        self._select_events_lock = threading.Lock()
+        self._insert_statement = Statement.from_sql(self._render(self._insert_events_sql()))
+        self.create_table_statements = self.construct_create_table_statements()
+
+    # -- schema -------------------------------------------------------------
+
+    @staticmethod
+    def _render(query: sql.Composable) -> str:
+        return query.as_string(None)
+
+    def construct_create_table_statements(self) -> List[sql.Composed]:
+        return [
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "originator_id uuid NOT NULL, "
+                "originator_version integer NOT NULL, "
+                "topic text, "
+                "state bytea, "
+                "PRIMARY KEY (originator_id, originator_version))"
+            ).format(self.events_table)
+        ]
+
+    def create_table(self) -> None:
+        """Create the schema (if missing) and tables (if missing), in one transaction."""
+        schema = self.datastore.schema
+
+        def create(conn: Connection) -> None:
+            with conn.transaction():
+                # Concurrent "IF NOT EXISTS" can still collide in the catalogue.
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_KEY,))
+                exists = conn.execute(
+                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
+                ).fetchone()
+                if not exists:
+                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+                for statement in self.create_table_statements:
+                    conn.execute(statement)
+
+        self.datastore.read(create)
+
+    # -- writing ------------------------------------------------------------
+
+    def _insert_events_sql(self) -> sql.Composable:
+        return sql.SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) "
+            "SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::bytea[])"
+        ).format(self.events_table)
+
+    def insert_events(
+        self, stored_events: List[StoredEvent], **kwargs: Any
+    ) -> Optional[Sequence[int]]:
+        self._check_stored_events(stored_events)
+        if not stored_events:
+            return None
+        self._write(stored_events, None)
+        return None
+
+    def _check_stored_events(self, stored_events: List[StoredEvent]) -> None:
+        if not isinstance(stored_events, (list, tuple)):
+            raise InterfaceError(
+                f"Expected a list of StoredEvent, got {type(stored_events).__name__}"
+            )
+        for s in stored_events:
+            if not isinstance(s, StoredEvent):
+                raise InterfaceError(f"Expected StoredEvent, got {type(s).__name__}")
+            if not isinstance(s.originator_id, UUID):
+                raise InterfaceError(f"originator_id must be a UUID, got {s.originator_id!r}")
+            version = s.originator_version
+            if not isinstance(version, int) or isinstance(version, bool):
+                raise InterfaceError(f"originator_version must be an int, got {version!r}")
+            if not _INT4_MIN <= version <= _INT4_MAX:
+                raise DataError(
+                    f"originator_version {version} of {s.originator_id} is out of the "
+                    "range of the PostgreSQL integer column"
+                )
+            if not isinstance(s.topic, str):
+                raise InterfaceError(f"topic must be a str, got {type(s.topic).__name__}")
+            if not isinstance(s.state, bytes):
+                raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
+
+    def _events_params(self, stored_events: List[StoredEvent]) -> List[bytes]:
+        return [
+            array_of_uuid([s.originator_id for s in stored_events]),
+            array_of_int4([s.originator_version for s in stored_events]),
+            array_of_text([s.topic for s in stored_events]),
+            array_of_bytes([s.state for s in stored_events]),
+        ]
+
+    def _steps(self, stored_events: List[StoredEvent], tracking: Optional[Tracking]) -> List[Step]:
+        return [Step(self._insert_statement, self._events_params(stored_events))]
+
+    def _notification_ids(self, results: List[Any]) -> Optional[List[int]]:
+        return None
+
+    def _write(
+        self, stored_events: List[StoredEvent], tracking: Optional[Tracking]
+    ) -> Optional[List[int]]:
+        """Send one transaction; if the connection broke, find out what happened.
+
+        After a broken connection the commit may or may not have happened.
+        The old server process is made to end, then the rows are looked for:
+        found means recorded (the IDs are returned), absent means not
+        recorded, and only then is the transaction sent again.
+        """
+        steps = self._steps(stored_events, tracking)
+        attempt = 0
+        while True:
+            attempt += 1
+            pid: Optional[int] = None
+            conn: Optional[Connection] = None
+            try:
+                with self.datastore.connection() as conn:
+                    pid = conn.info.backend_pid
+                    try:
+                        results = run_pipeline(conn, steps)
+                    except psycopg.Error:
+                        raise
+                    except BaseException:
+                        # Protocol state unknown: never reuse this connection.
+                        conn.close()
+                        raise
+                    return self._notification_ids(results)
+            except OperationalError as e:
+                if conn is None or not is_lost(conn):
+                    raise
+                outcome = self._resolve_unknown_outcome(pid, stored_events, tracking, e)
+                if outcome is not None:
+                    return outcome[0]
+                if attempt >= _WRITE_ATTEMPTS:
+                    raise OperationalError(
+                        f"Not recorded: the connection to PostgreSQL was lost {attempt} "
+                        f"times while recording {len(stored_events)} event(s): {e}"
+                    ) from e
+
+    def _resolve_unknown_outcome(
+        self,
+        pid: Optional[int],
+        stored_events: List[StoredEvent],
+        tracking: Optional[Tracking],
+        error: Exception,
+    ) -> Optional[Tuple[Optional[List[int]]]]:
+        """Return ``(ids,)`` if the write was committed, None if it was not."""
+
+        def inspect(conn: Connection) -> Tuple[int, int, Optional[List[int]], bool]:
+            if pid is not None:
+                # Until the old session is gone it might still commit.
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE pid = %s",
+                    (pid,),
+                )
+            return self._find_recorded(conn, stored_events, tracking)
+
+        try:
+            expected = len(stored_events)
+            found, matching, ids, tracked = self.datastore.read(inspect)
+        except OperationalError as e:
+            raise OperationalError(
+                f"The connection to PostgreSQL was lost while recording "
+                f"{len(stored_events)} event(s) and whether they were recorded could "
+                f"not be checked: {e}"
+            ) from error
+        if found == 0 and not tracked:
+            return None
+        if matching == expected and (tracking is None or tracked):
+            return (ids,)
+        raise IntegrityError(
+            f"The connection to PostgreSQL was lost while recording {expected} event(s); "
+            f"afterwards {found} of them existed and {matching} matched what was sent: "
+            "another writer recorded events with the same originator IDs and versions"
+        ) from error
+
+    def _find_recorded(
+        self,
+        conn: Connection,
+        stored_events: List[StoredEvent],
+        tracking: Optional[Tracking],
+    ) -> Tuple[int, int, Optional[List[int]], bool]:
+        rows = conn.execute(
+            sql.SQL(
+                "SELECT e.originator_id, e.originator_version, e.topic, e.state{} "
+                "FROM {} e JOIN unnest(%s::uuid[], %s::integer[]) AS k(id, v) "
+                "ON e.originator_id = k.id AND e.originator_version = k.v"
+            ).format(self._notification_id_column(), self.events_table),
+            (
+                [s.originator_id for s in stored_events],
+                [s.originator_version for s in stored_events],
+            ),
+            binary=True,
+        ).fetchall()
+        sent = {(s.originator_id, s.originator_version): s for s in stored_events}
+        matching = [
+            r for r in rows if (s := sent.get((r[0], r[1]))) and (r[2], r[3]) == (s.topic, s.state)
+        ]
+        ids = sorted(r[4] for r in matching) if self._returns_ids() else None
+        return len(rows), len(matching), ids, self._has_tracking(conn, tracking)
+
+    def _notification_id_column(self) -> sql.Composable:
+        return sql.SQL("")
+
+    def _returns_ids(self) -> bool:
+        return False
+
+    def _has_tracking(self, conn: Connection, tracking: Optional[Tracking]) -> bool:
+        return False
+
+    # -- reading ------------------------------------------------------------
+
+    def select_events(
+        self,
+        originator_id: UUID,
+        gt: Optional[int] = None,
+        lte: Optional[int] = None,
+        desc: bool = False,
+        limit: Optional[int] = None,
+    ) -> List[StoredEvent]:
+        key = (gt is not None, lte is not None, bool(desc), limit is not None)
+        query = self._select_events_cache.get(key)
+        if query is None:
+            query = self._select_events_query(*key)
+        params: List[Any] = [originator_id]
+        if gt is not None:
+            params.append(gt)
+        if lte is not None:
+            params.append(lte)
+        if limit is not None:
+            params.append(max(limit, 0))
+
+        def select(conn: Connection) -> List[StoredEvent]:
+            cursor = conn.execute(query, params, binary=True)
+            return [StoredEvent(*row) for row in cursor.fetchall()]
+
+        return self.datastore.read(select)
+
+    def _select_events_query(self, gt: bool, lte: bool, desc: bool, limit: bool) -> bytes:
+        text = "SELECT originator_id, originator_version, topic, state FROM {} "
+        text += "WHERE originator_id = %s"
+        if gt:
+            text += " AND originator_version > %s"
+        if lte:
+            text += " AND originator_version <= %s"
+        text += " ORDER BY originator_version"
+        if desc:
+            text += " DESC"
+        if limit:
+            text += " LIMIT %s"
+        query = self._render(sql.SQL(text).format(self.events_table)).encode()
+        with self._select_events_lock:
+            self._select_events_cache[(gt, lte, desc, limit)] = query
+        return query
+
+    def close(self) -> None:
+        """Close the datastore's connections (shared with this factory's other recorders)."""
+        self.datastore.close()
+
+
+class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder):
+    """Also gives each event a notification ID, in commit order.
+
+    Each insert takes the table's ``EXCLUSIVE`` lock (as eventsourcing 9.1
+    did), so notification IDs are assigned and committed one transaction at a
+    time: a reader that has seen ID n will never later find an ID below n
+    appear. Readers take ``ACCESS SHARE`` locks, which that lock does not block.
+    """
+
+    def __init__(
+        self, datastore: PostgresDatastore, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name)
+        self._lock_statement = Statement.from_sql(
+            self._render(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.events_table))
+        )
+        self._notifications_cache: Dict[Tuple[bool, bool], bytes] = {}
+        self._max_notification_id_query = self._render(
+            sql.SQL("SELECT max(notification_id) FROM {}").format(self.events_table)
+        ).encode()
+
+    def construct_create_table_statements(self) -> List[sql.Composed]:
+        index = sql.Identifier(f"{self.events_table_name}_notification_id_idx")
+        return [
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "originator_id uuid NOT NULL, "
+                "originator_version integer NOT NULL, "
+                "topic text, "
+                "state bytea, "
+                "notification_id BIGSERIAL, "
+                "PRIMARY KEY (originator_id, originator_version))"
+            ).format(self.events_table),
+            sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (notification_id ASC)").format(
+                index, self.events_table
+            ),
+        ]
+
+    def _insert_events_sql(self) -> sql.Composable:
+        return sql.SQL(
+            "WITH new AS ({} RETURNING notification_id) "
+            "SELECT array_agg(notification_id ORDER BY notification_id) FROM new"
+        ).format(super()._insert_events_sql())
+
+    def insert_events(
+        self, stored_events: List[StoredEvent], **kwargs: Any
+    ) -> Optional[Sequence[int]]:
+        self._check_stored_events(stored_events)
+        if not stored_events:
+            return []
+        return self._write(stored_events, None)
+
+    def _steps(self, stored_events: List[StoredEvent], tracking: Optional[Tracking]) -> List[Step]:
+        steps = [Step(_BEGIN)]
+        if stored_events:
+            steps.append(Step(self._lock_statement))
+        steps.extend(self._tracking_steps(tracking))
+        if stored_events:
+            steps.append(Step(self._insert_statement, self._events_params(stored_events)))
+        steps.append(Step(_COMMIT))
+        return steps
+
+    def _tracking_steps(self, tracking: Optional[Tracking]) -> List[Step]:
+        return []
+
+    def _notification_ids(self, results: List[Any]) -> Optional[List[int]]:
+        for result in results:
+            if result.ntuples == 1 and result.nfields == 1:
+                return decode_int8_array(result.get_value(0, 0))
+        return []
+
+    def _notification_id_column(self) -> sql.Composable:
+        return sql.SQL(", e.notification_id")
+
+    def _returns_ids(self) -> bool:
+        return True
+
+    def select_notifications(
+        self,
+        start: int,
+        limit: int,
+        stop: Optional[int] = None,
+        topics: Sequence[str] = (),
+    ) -> List[Notification]:
+        key = (stop is not None, bool(topics))
+        query = self._notifications_cache.get(key)
+        if query is None:
+            query = self._select_notifications_query(*key)
+        params: List[Any] = [start]
+        if stop is not None:
+            params.append(stop)
+        if topics:
+            params.append(list(topics))
+        params.append(max(limit, 0))
+
+        def select(conn: Connection) -> List[Notification]:
+            cursor = conn.execute(query, params, binary=True)
+            return [Notification(*row) for row in cursor.fetchall()]
+
+        return self.datastore.read(select)
+
+    def _select_notifications_query(self, stop: bool, topics: bool) -> bytes:
+        text = (
+            "SELECT originator_id, originator_version, topic, state, notification_id "
+            "FROM {} WHERE notification_id >= %s"
+        )
+        if stop:
+            text += " AND notification_id <= %s"
+        if topics:
+            text += " AND topic = ANY(%s::text[])"
+        text += " ORDER BY notification_id LIMIT %s"
+        query = self._render(sql.SQL(text).format(self.events_table)).encode()
+        with self._select_events_lock:
+            self._notifications_cache[(stop, topics)] = query
+        return query
+
+    def max_notification_id(self) -> int:
+        def select(conn: Connection) -> int:
+            row = conn.execute(self._max_notification_id_query).fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
+
+        return self.datastore.read(select)
+
+
+class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
+    """Also records, in the same transaction as the events, what was processed."""
+
+    def __init__(
+        self,
+        datastore: PostgresDatastore,
+        events_table_name: str = "stored_events",
+        tracking_table_name: str = "notification_tracking",
+    ) -> None:
+        self.tracking_table_name = validate_table_name(tracking_table_name)
+        self.tracking_table = datastore.table(self.tracking_table_name)
+        super().__init__(datastore, events_table_name)
+        self._insert_tracking_statement = Statement.from_sql(
+            self._render(
+                sql.SQL(
+                    "INSERT INTO {} (application_name, notification_id) "
+                    "VALUES ($1::text, $2::integer)"
+                ).format(self.tracking_table)
+            )
+        )
+        self._max_tracking_query = self._render(
+            sql.SQL("SELECT max(notification_id) FROM {} WHERE application_name = %s").format(
+                self.tracking_table
+            )
+        ).encode()
+        self._has_tracking_query = self._render(
+            sql.SQL(
+                "SELECT EXISTS (SELECT 1 FROM {} WHERE application_name = %s "
+                "AND notification_id = %s)"
+            ).format(self.tracking_table)
+        ).encode()
+
+    def construct_create_table_statements(self) -> List[sql.Composed]:
+        return [
+            *super().construct_create_table_statements(),
+            sql.SQL(
+                "CREATE TABLE IF NOT EXISTS {} ("
+                "application_name text, "
+                "notification_id int, "
+                "PRIMARY KEY (application_name, notification_id))"
+            ).format(self.tracking_table),
+        ]
+
+    def insert_events(
+        self, stored_events: List[StoredEvent], **kwargs: Any
+    ) -> Optional[Sequence[int]]:
+        self._check_stored_events(stored_events)
+        tracking = kwargs.get("tracking")
+        if tracking is not None:
+            if not isinstance(tracking, Tracking):
+                raise InterfaceError(f"Expected Tracking, got {type(tracking).__name__}")
+            if not isinstance(tracking.application_name, str):
+                raise InterfaceError("Tracking application_name must be a str")
+            if not isinstance(tracking.notification_id, int) or not (
+                _INT4_MIN <= tracking.notification_id <= _INT4_MAX
+            ):
+                raise DataError(
+                    f"Tracking notification_id {tracking.notification_id!r} is not an "
+                    "integer in the range of the PostgreSQL integer column"
+                )
+        elif not stored_events:
+            return []
+        return self._write(stored_events, tracking)
+
+    def _tracking_steps(self, tracking: Optional[Tracking]) -> List[Step]:
+        if tracking is None:
+            return []
+        params = [
+            tracking.application_name.encode("utf8"),
+            encode_int4(tracking.notification_id),
+        ]
+        return [Step(self._insert_tracking_statement, params)]
+
+    def _has_tracking(self, conn: Connection, tracking: Optional[Tracking]) -> bool:
+        if tracking is None:
+            return False
+        row = conn.execute(
+            self._has_tracking_query, (tracking.application_name, tracking.notification_id)
+        ).fetchone()
+        return bool(row and row[0])
+
+    def max_tracking_id(self, application_name: str) -> int:
+        def select(conn: Connection) -> int:
+            row = conn.execute(self._max_tracking_query, (application_name,)).fetchone()
+            return int(row[0]) if row and row[0] is not None else 0
+
+        return self.datastore.read(select)
+
+    def has_tracking_id(self, application_name: str, notification_id: int) -> bool:
+        def select(conn: Connection) -> bool:
+            row = conn.execute(
+                self._has_tracking_query, (application_name, notification_id)
+            ).fetchone()
+            return bool(row and row[0])
+
+        return self.datastore.read(select)

@@ -1,0 +1,226 @@
+"""One-round-trip transactions over libpq's pipeline mode, with binary parameters.
+
+A save is ``BEGIN``, (``LOCK``), ``INSERT ... RETURNING``, ``COMMIT``: sent
+together, followed by one sync, so the client waits for the server once.
+Statements are prepared on each connection the first time they are used
+there, inside the same pipeline. Parameters are encoded here, in PostgreSQL's
+binary format, which avoids the text escaping of ``bytea`` and arrays.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import select
+import struct
+import weakref
+from dataclasses import dataclass
+from typing import Iterable, List, Optional, Sequence
+from uuid import UUID
+
+import psycopg
+from psycopg import pq
+from psycopg.errors import error_from_result
+
+__all__ = [
+    "BYTEA_OID",
+    "INT4_OID",
+    "INT8_OID",
+    "TEXT_OID",
+    "UUID_OID",
+    "Statement",
+    "Step",
+    "array_of_bytes",
+    "array_of_int4",
+    "array_of_text",
+    "array_of_uuid",
+    "decode_int8_array",
+    "encode_int4",
+    "run_pipeline",
+]
+
+BYTEA_OID = 17
+INT8_OID = 20
+INT4_OID = 23
+TEXT_OID = 25
+UUID_OID = 2950
+
+_OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
+
+
+@dataclass(frozen=True)
+class Statement:
+    """SQL prepared under a name derived from its text (so recorders share it)."""
+
+    sql: bytes
+    name: bytes
+
+    @classmethod
+    def from_sql(cls, sql: str) -> Statement:
+        encoded = sql.encode("utf8")
+        return cls(encoded, b"es_" + hashlib.sha1(encoded).hexdigest()[:20].encode())
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement of a pipeline and its binary parameters."""
+
+    statement: Statement
+    params: Optional[Sequence[bytes]] = None
+
+
+# Statements prepared on each connection, forgotten with the connection.
+_prepared: weakref.WeakKeyDictionary[psycopg.Connection[object], set[bytes]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> List[pq.abc.PGresult]:
+    """Send ``steps`` in one pipeline and return their results, in order.
+
+    Raises the driver's exception for the first statement that failed. The
+    caller must close the connection if anything but a server error is raised,
+    as its protocol state is then unknown.
+    """
+    pgconn = conn.pgconn
+    prepared = _prepared.setdefault(conn, set())
+    # Per sent command: the name it prepares, or None for a caller's step.
+    sent: list[Optional[bytes]] = []
+    preparing: set[bytes] = set()
+    pgconn.enter_pipeline_mode()
+    try:
+        for step in steps:
+            name = step.statement.name
+            if name not in prepared and name not in preparing:
+                pgconn.send_prepare(name, step.statement.sql)
+                preparing.add(name)
+                sent.append(name)
+            params = step.params
+            pgconn.send_query_prepared(
+                name,
+                params,
+                param_formats=None if params is None else [1] * len(params),
+                result_format=1,
+            )
+            sent.append(None)
+        pgconn.pipeline_sync()
+        _flush(pgconn)
+        results: list[pq.abc.PGresult] = []
+        error: Optional[psycopg.Error] = None
+        for prepares in sent:
+            result = _next_result(pgconn)
+            status = result.status
+            if status == pq.ExecStatus.FATAL_ERROR and error is None:
+                error = error_from_result(result, encoding=conn.info.encoding)
+            if prepares is None:
+                results.append(result)
+            elif status == pq.ExecStatus.COMMAND_OK:
+                # Prepared statements outlive the transaction, even a failed one.
+                prepared.add(prepares)
+            _expect_end_of_command(pgconn)
+        sync = _next_result(pgconn)
+        if sync.status != pq.ExecStatus.PIPELINE_SYNC:
+            raise psycopg.OperationalError(
+                f"unexpected result in pipeline: {pq.ExecStatus(sync.status).name}"
+            )
+    finally:
+        if pgconn.status == pq.ConnStatus.OK and pgconn.pipeline_status:
+            pgconn.exit_pipeline_mode()
+    if error is not None:
+        if pgconn.transaction_status != pq.TransactionStatus.IDLE:
+            _rollback(conn)
+        raise error
+    return results
+
+
+def _rollback(conn: psycopg.Connection[object]) -> None:
+    pgconn = conn.pgconn
+    pgconn.send_query(b"ROLLBACK")
+    _flush(pgconn)
+    result = _next_result(pgconn, pipeline=False)
+    while _poll_result(pgconn) is not None:
+        pass
+    if result.status not in _OK:
+        raise error_from_result(result, encoding=conn.info.encoding)
+
+
+def _flush(pgconn: pq.abc.PGconn) -> None:
+    while pgconn.flush():
+        readable, _, _ = select.select([pgconn.socket], [pgconn.socket], [])
+        if readable:
+            pgconn.consume_input()
+
+
+def _poll_result(pgconn: pq.abc.PGconn) -> Optional[pq.abc.PGresult]:
+    # Wait without holding the GIL: other threads keep working meanwhile.
+    while pgconn.is_busy():
+        select.select([pgconn.socket], [], [])
+        pgconn.consume_input()
+    return pgconn.get_result()
+
+
+def _next_result(pgconn: pq.abc.PGconn, pipeline: bool = True) -> pq.abc.PGresult:
+    result = _poll_result(pgconn)
+    if result is None:
+        raise psycopg.OperationalError("the server closed the connection unexpectedly")
+    if result.status == pq.ExecStatus.FATAL_ERROR and pgconn.status != pq.ConnStatus.OK:
+        raise error_from_result(result)
+    return result
+
+
+def _expect_end_of_command(pgconn: pq.abc.PGconn) -> None:
+    if _poll_result(pgconn) is not None:
+        raise psycopg.OperationalError("unexpected extra result in pipeline")
+
+
+# -- binary encoding ---------------------------------------------------------
+
+_array_header = struct.Struct("!iiiii").pack
+_int4 = struct.Struct("!i").pack
+_UUID_ITEM = _int4(16)
+_INT4_ITEM = _int4(4)
+
+
+def encode_int4(value: int) -> bytes:
+    return _int4(value)
+
+
+def _array(oid: int, count: int, body: bytes) -> bytes:
+    return _array_header(1, 0, oid, count, 1) + body
+
+
+def array_of_uuid(values: Sequence[UUID]) -> bytes:
+    return _array(
+        UUID_OID,
+        len(values),
+        _UUID_ITEM + _UUID_ITEM.join(v.bytes for v in values) if values else b"",
+    )
+
+
+def array_of_int4(values: Sequence[int]) -> bytes:
+    n = len(values)
+    body = struct.pack(f"!{2 * n}i", *[x for v in values for x in (4, v)])
+    return _array(INT4_OID, n, body)
+
+
+def array_of_bytes(values: Sequence[bytes], oid: int = BYTEA_OID) -> bytes:
+    parts: list[bytes] = []
+    append = parts.append
+    for v in values:
+        append(_int4(len(v)))
+        append(v)
+    return _array(oid, len(values), b"".join(parts))
+
+
+def array_of_text(values: Sequence[str]) -> bytes:
+    return array_of_bytes([v.encode("utf8") for v in values], TEXT_OID)
+
+
+def decode_int8_array(data: Optional[bytes]) -> List[int]:
+    """Decode a one-dimensional binary ``bigint[]`` without NULLs."""
+    if data is None:
+        return []
+    ndim = struct.unpack_from("!i", data)[0]
+    if ndim == 0:
+        return []
+    count = struct.unpack_from("!i", data, 12)[0]
+    return list(struct.unpack_from("!" + "4xq" * count, data, 20))
