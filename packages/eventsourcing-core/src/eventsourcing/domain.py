@@ -227,6 +227,12 @@ class AggregateCreated(AggregateEvent[TAggregate]):
         if aggregate_class._init_mentions_id:
             kwargs["id"] = originator_id
         obj.__init__(**kwargs)
+        if obj._pending_events:
+            raise TypeError(
+                f"{aggregate_class.__qualname__}.__init__() must not trigger events: "
+                "it runs again whenever the aggregate is reconstructed; set "
+                "attributes directly instead"
+            )
         return cast(TAggregate, obj)
 
 
@@ -497,15 +503,15 @@ class CommandMethodDecorator:
             event_class: Any = self.event_class
             if not (isinstance(event_class, type) and issubclass(event_class, AggregateEvent)):
                 raise TypeError(f"{self.what}: {event_class!r} is not an AggregateEvent class")
+            if event_class.__dict__.get("_decorated_method") is not None:
+                raise TypeError(
+                    f"{self.what}: event class {event_class.__qualname__} is already "
+                    "used by another @event decorated method"
+                )
             if "apply" in event_class.__dict__:
                 raise TypeError(
                     f"{self.what}: event class {event_class.__qualname__} defines its own "
                     "apply(); the decorated method body is its apply(), so remove one of them"
-                )
-            if getattr(event_class, "_decorated_method", None) is not None:
-                raise TypeError(
-                    f"{self.what}: event class {event_class.__qualname__} is already "
-                    "used by another @event decorated method"
                 )
             missing = [p.name for p in params if p.name not in _event_field_names(event_class)]
             if missing:
@@ -754,7 +760,8 @@ class MetaAggregate(ABCMeta):
         if "__init__" not in namespace and namespace.get("__annotations__"):
             _generate_dataclass_init(cls)
 
-        init_params = list(inspect.signature(cast(Any, cls).__init__).parameters.values())[1:]
+        all_init_params = list(inspect.signature(cast(Any, cls).__init__).parameters.values())
+        init_params = all_init_params[1:]
         cls._init_mentions_id = any(p.name == "id" for p in init_params)
 
         # The created event class.
@@ -780,7 +787,7 @@ class MetaAggregate(ABCMeta):
             signature = inspect.signature(cast(Any, cls).__init__)
 
             def bind_init(*args: Any, **kwargs: Any) -> Dict[str, Any]:
-                bound = signature.bind(None, *args, **kwargs)
+                bound = signature.bind(*args, **kwargs)
                 bound.apply_defaults()
                 arguments = dict(bound.arguments)
                 arguments.pop(next(iter(signature.parameters)))
@@ -799,7 +806,7 @@ class MetaAggregate(ABCMeta):
                 _make_function(
                     "__init__",
                     f"{cls.__qualname__}.__init__",
-                    init_params,
+                    all_init_params,
                     f"return {{{items}}}",
                     {},
                 )
@@ -1074,13 +1081,13 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 Aggregate._created_event_class = Aggregate.Created
 Aggregate._init_mentions_id = False
 Aggregate._create_id_params = ()
-Aggregate._bind_init = staticmethod(lambda: {})
+Aggregate._bind_init = staticmethod(lambda self: {})
 _aggregate_classes[get_topic(Aggregate)] = Aggregate
 
 
 def _metaaggregate_call(cls: Any, *args: Any, **kwargs: Any) -> Any:
     """Calling an aggregate class creates an aggregate from a new created event."""
-    return cls._create(cls._created_event_class, **cls._bind_init(*args, **kwargs))
+    return cls._create(cls._created_event_class, **cls._bind_init(cls, *args, **kwargs))
 
 
 MetaAggregate.__call__ = _metaaggregate_call  # type: ignore[method-assign,assignment]
