@@ -231,7 +231,10 @@ def test_insert_returns_notification_ids_and_notifications_are_selected(
         Notification(id2, 1, TOPIC_B, b'{"v": 1}', id=2),
         Notification(id1, 2, TOPIC_B, b'{"v": 2}', id=3),
     ]
-    assert all(isinstance(n, StoredEvent) for n in notifications)
+    assert all(type(n) is Notification for n in notifications)
+    expected = Notification(id1, 1, TOPIC_A, b'{"v": 1}', id=1)
+    assert hash(notifications[0]) == hash(expected)
+    assert repr(notifications[0]) == repr(expected)
     # Selecting events still gives stored events, not notifications.
     assert app_recorder.select_events(id1) == [stored(id1, 1), stored(id1, 2, TOPIC_B)]
 

@@ -66,8 +66,8 @@ class POPOAggregateRecorder(AggregateRecorder):
     def _check_conflicts(self, stored_events: Sequence[StoredEvent]) -> None:
         """Raise IntegrityError if any event's position is taken (call under the lock)."""
         versions_of = self._versions
-        seen: Set[Tuple[UUID, int]] = set()
         check_batch = len(stored_events) > 1
+        seen: Set[Tuple[UUID, int]] = set() if check_batch else _NO_KEYS
         for s in stored_events:
             versions = versions_of.get(s.originator_id)
             if versions and s.originator_version <= versions[-1]:
@@ -162,15 +162,7 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
         notifications = self._notifications
         first_id = len(notifications) + 1
         for i, s in enumerate(stored_events, first_id):
-            notifications.append(
-                Notification(
-                    originator_id=s.originator_id,
-                    originator_version=s.originator_version,
-                    topic=s.topic,
-                    state=s.state,
-                    id=i,
-                )
-            )
+            notifications.append(_notification(s, i))
         return list(range(first_id, len(notifications) + 1))
 
     def select_notifications(
@@ -271,6 +263,29 @@ class Factory(InfrastructureFactory):
 
     def process_recorder(self) -> ProcessRecorder:
         return POPOProcessRecorder()
+
+
+_NO_KEYS: Set[Tuple[UUID, int]] = set()  # never added to: a batch of one cannot clash
+
+
+def _notification(s: StoredEvent, notification_id: int) -> Notification:
+    """Make a notification without the frozen dataclass's slower ``__init__``.
+
+    Creating notifications is most of the cost of an insert; equality, hashing
+    and ``repr`` of the result are the dataclass's own.
+    """
+    n = _new_notification(Notification)
+    n.__dict__.update(
+        originator_id=s.originator_id,
+        originator_version=s.originator_version,
+        topic=s.topic,
+        state=s.state,
+        id=notification_id,
+    )
+    return n
+
+
+_new_notification = object.__new__
 
 
 # Argument checks: done before taking the lock, so that bad input is refused
