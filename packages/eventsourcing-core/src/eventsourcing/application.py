@@ -40,7 +40,7 @@ from typing import (
 )
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, Snapshot
+from eventsourcing.domain import Aggregate, DomainEvent, Snapshot, TAggregate
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -68,8 +68,6 @@ __all__ = [
     "Section",
     "TAggregate",
 ]
-
-TAggregate = TypeVar("TAggregate", bound=Aggregate)
 
 
 class AggregateNotFound(Exception):
@@ -188,7 +186,9 @@ class Repository(Generic[TAggregate]):
         return self._replay(aggregate, events)
 
     @staticmethod
-    def _replay(aggregate: Optional[TAggregate], events: Iterable[Any]) -> Optional[TAggregate]:
+    def _replay(
+        aggregate: Optional[TAggregate], events: Iterable[DomainEvent]
+    ) -> Optional[TAggregate]:
         for domain_event in events:
             aggregate = domain_event.mutate(aggregate)
         return aggregate
@@ -312,7 +312,7 @@ class ProcessingEvent:
 
     def __init__(self, tracking: Optional[Tracking] = None) -> None:
         self.tracking = tracking
-        self.events: List[Any] = []
+        self.events: List[DomainEvent] = []
         self.aggregates: Dict[UUID, Aggregate] = {}
         self.saved_kwargs: Dict[str, Any] = {}
 
@@ -342,7 +342,7 @@ class Recording:
     (an aggregate recorder).
     """
 
-    domain_event: Any
+    domain_event: DomainEvent
     notification: Optional[Notification]
 
 
@@ -551,7 +551,7 @@ class Application(Generic[TAggregate]):
         ]
         return (min(versions) - 1) if versions else aggregate.version
 
-    def notify(self, new_events: List[Any]) -> None:
+    def notify(self, new_events: List[DomainEvent]) -> None:
         """Called after new events were recorded; does nothing here.
 
         Override to act on new events (a leader prompts its followers).

@@ -1,0 +1,176 @@
+"""Application throughput on every backend: saving, replaying, reading the log.
+
+Each case builds an application on a store of its own (a fresh SQLite file
+from the harness, a fresh PostgreSQL schema here) and returns how many events
+(or notifications) it handled. Set-up is part of the timed call, so cases do
+enough work for it not to matter.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List, Optional, Type
+
+from benchmarks.harness import case
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+
+class Account(Aggregate):
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.balance = 0
+
+    @event("Credited")
+    def credit(self, amount: int) -> None:
+        self.balance += amount
+
+
+class Bank(Application[Account]):
+    log_section_size = 500
+
+
+def _size(backend: str, in_memory: int, database: int) -> int:
+    return in_memory if backend == "popo" else database
+
+
+@contextmanager
+def _postgres_schema(env: Dict[str, str]) -> Iterator[str]:
+    import psycopg
+    from psycopg import sql
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    params: Dict[str, Any] = {
+        "host": env["POSTGRES_HOST"],
+        "port": int(env["POSTGRES_PORT"]),
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"],
+        "dbname": env["POSTGRES_DBNAME"],
+        "autocommit": True,
+    }
+    with psycopg.connect(**params) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(**params) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@contextmanager
+def fresh_app(
+    backend: str,
+    env: Dict[str, str],
+    cls: Type[Bank] = Bank,
+    extra: Optional[Dict[str, str]] = None,
+) -> Iterator[Bank]:
+    """An application on a store nobody else uses, closed afterwards."""
+    app_env = {**env, **(extra or {})}
+    if backend == "postgres":
+        with _postgres_schema(app_env) as schema:
+            app_env["POSTGRES_SCHEMA"] = schema
+            with cls(env=app_env) as app:
+                yield app
+    else:
+        with cls(env=app_env) as app:
+            yield app
+
+
+@case("app: create")
+def create(backend: str, env: Dict[str, str]) -> int:
+    count = _size(backend, 5000, 1000)
+    with fresh_app(backend, env) as app:
+        for i in range(count):
+            app.save(Account(owner=f"owner {i}"))
+    return count
+
+
+@case("app: command")
+def command(backend: str, env: Dict[str, str]) -> int:
+    count = _size(backend, 5000, 1000)
+    with fresh_app(backend, env) as app:
+        account = Account(owner="alice")
+        app.save(account)
+        for _ in range(count):
+            account.credit(1)
+            app.save(account)
+    return count
+
+
+@case("app: replay")
+def replay(backend: str, env: Dict[str, str]) -> int:
+    events, gets = 1000, _size(backend, 20, 10)
+    with fresh_app(backend, env) as app:
+        account = Account(owner="alice")
+        for _ in range(events - 1):
+            account.credit(1)
+        app.save(account)
+        for _ in range(gets):
+            assert app.repository.get(account.id).version == events
+    return events * gets
+
+
+@case("app: batch 5000")
+def batch(backend: str, env: Dict[str, str]) -> int:
+    size, batches = 5000, 3
+    with fresh_app(backend, env) as app:
+        for _ in range(batches):
+            account = Account(owner="alice")
+            for _ in range(size - 1):
+                account.credit(1)
+            app.save(account)
+    return size * batches
+
+
+@case("app: notifications read", unit="notifications/s")
+def notifications_read(backend: str, env: Dict[str, str]) -> int:
+    aggregates, events_each, passes = 10, 1000, 3
+    with fresh_app(backend, env) as app:
+        for _ in range(aggregates):
+            account = Account(owner="alice")
+            for _ in range(events_each - 1):
+                account.credit(1)
+            app.save(account)
+        total = 0
+        page = app.log_section_size
+        for _ in range(passes):
+            start = 1
+            while True:
+                notifications = app.log.select(start, page)
+                total += len(notifications)
+                if len(notifications) < page:
+                    break
+                start = notifications[-1].id + 1
+    assert total == aggregates * events_each * passes
+    return total
+
+
+@case("app: concurrent 4 threads")
+def concurrent(backend: str, env: Dict[str, str]) -> int:
+    threads_count = 4
+    each = _size(backend, 1000, 250)
+    errors: List[BaseException] = []
+    with fresh_app(backend, env) as app:
+        ready = threading.Barrier(threads_count)
+
+        def work() -> None:
+            try:
+                ready.wait()
+                for i in range(each):
+                    account = Account(owner=f"owner {i}")
+                    account.credit(1)
+                    app.save(account)
+            except BaseException as e:  # reported after join
+                errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(threads_count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        assert app.recorder.max_notification_id() >= threads_count * each * 2
+    return threads_count * each * 2
