@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Any, List, Optional
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
@@ -167,7 +168,7 @@ def test_trigger_event_with_wrong_arguments_names_event_class() -> None:
 
 
 def test_create_with_wrong_arguments_names_event_class() -> None:
-    with pytest.raises(TypeError, match="Journal.Started"):
+    with pytest.raises(TypeError, match=r"Journal\.Started"):
         Journal._create(Journal.Started, id=uuid4(), heading="x")
 
 
@@ -176,7 +177,7 @@ def test_timestamps_of_one_aggregate_never_go_backwards() -> None:
     for i in range(200):
         journal.write(str(i))
     stamps = [e.timestamp for e in journal.collect_events()]
-    assert all(a < b for a, b in zip(stamps, stamps[1:]))
+    assert all(a < b for a, b in itertools.pairwise(stamps))
 
 
 def test_equality_compares_class_and_state_not_pending_events() -> None:

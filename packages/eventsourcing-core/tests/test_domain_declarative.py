@@ -166,7 +166,7 @@ def test_subclass_without_init_inherits_created_event_class() -> None:
 
 
 def test_reserved_aggregate_attribute_names_cannot_be_annotated() -> None:
-    with pytest.raises(TypeError, match="'version'.*Aggregate property"):
+    with pytest.raises(TypeError, match=r"'version'.*Aggregate property"):
 
         class Bad(Aggregate):
             version: int
