@@ -482,3 +482,47 @@ def test_context_manager_closes_the_application(store_env: Dict[str, str]) -> No
         assert app.chronicle_of(planet_id) == []
     with pytest.raises(PersistenceError):
         app.recorder.max_notification_id()
+
+
+def test_a_failed_save_loses_no_events_and_can_be_retried(backend: str, open_app: OpenApp) -> None:
+    app = open_app()
+    planet = Planet()
+    planet.begin_era("ice age")
+    app.close()  # the store is unavailable for this save
+    with pytest.raises(PersistenceError):
+        app.save(planet)
+    assert [type(e) for e in planet.pending_events] == [Planet.Created, Planet.EraBegan]
+
+    if backend != "popo":  # the store outlives the application
+        retry = open_app()
+        retry.save(planet)
+        assert retry.chronicle_of(planet.id) == ["ice age"]
+        assert planet.pending_events == []
+
+
+def test_a_conflicting_save_leaves_the_events_pending(open_app: OpenApp) -> None:
+    app = open_app()
+    planet_id = app.found_planet()
+    first, second = app.repository.get(planet_id), app.repository.get(planet_id)
+    first.begin_era("ice age")
+    second.begin_era("bronze age")
+    app.save(first)
+    with pytest.raises(PersistenceError):
+        app.save(second)
+    assert [e.era for e in second.pending_events] == ["bronze age"]
+    assert app.chronicle_of(planet_id) == ["ice age"]
+
+
+def test_a_failed_construction_closes_what_it_opened(store_env: Dict[str, str]) -> None:
+    opened: List[Any] = []
+
+    class Broken(Planets):
+        def construct_repository(self) -> Any:
+            opened.append(self.recorder)
+            raise RuntimeError("repository cannot be constructed")
+
+    with pytest.raises(RuntimeError, match="repository cannot"):
+        Broken(env=store_env)
+    (recorder,) = opened
+    with pytest.raises(PersistenceError):
+        recorder.max_notification_id()

@@ -189,3 +189,22 @@ def test_invalid_snapshotting_interval_names_the_class_attribute(
 def test_unknown_compressor_names_variable(open_app: OpenApp) -> None:
     with pytest.raises(ConfigurationError, match="COMPRESSOR_TOPIC='nope'"):
         open_app(env={"COMPRESSOR_TOPIC": "nope"})
+
+
+def test_configured_entirely_by_os_environ_with_a_factory_topic(
+    backend: str, store_env: Dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The older INFRASTRUCTURE_FACTORY variable, given a topic, selects the backend."""
+    for key, value in store_env.items():
+        if key != "PERSISTENCE_MODULE":
+            monkeypatch.setenv(key, value)
+    monkeypatch.delenv("PERSISTENCE_MODULE", raising=False)
+    monkeypatch.setenv("INFRASTRUCTURE_FACTORY", f"eventsourcing.{backend}:Factory")
+
+    with Ledgers() as app:
+        assert type(app.factory).__module__.startswith(f"eventsourcing.{backend}")
+        entry = Entry()
+        app.save(entry)
+        if backend != "popo":
+            with Ledgers() as reopened:
+                assert reopened.repository.get(entry.id).id == entry.id

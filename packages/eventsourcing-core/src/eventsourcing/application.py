@@ -35,6 +35,7 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
+    Tuple,
     Type,
     TypeVar,
 )
@@ -315,6 +316,7 @@ class ProcessingEvent:
         self.events: List[DomainEvent] = []
         self.aggregates: Dict[UUID, Aggregate] = {}
         self.saved_kwargs: Dict[str, Any] = {}
+        self._collected: List[Tuple[Any, List[DomainEvent]]] = []
 
     def collect_events(self, *objs: Any, **kwargs: Any) -> None:
         """Collect pending events of aggregates (``None`` is skipped; a domain
@@ -324,11 +326,25 @@ class ProcessingEvent:
                 continue
             collect = getattr(obj, "collect_events", None)
             if collect is not None:
-                self.events.extend(collect())
+                collected = list(collect())
+                self.events.extend(collected)
                 self.aggregates[obj.id] = obj
+                self._collected.append((obj, collected))
             else:
                 self.events.append(obj)
         self.saved_kwargs.update(kwargs)
+
+    def restore_pending_events(self) -> None:
+        """Give the collected events back to their aggregates.
+
+        Called when recording failed, so that the events are not lost with
+        the failed save: saving the aggregates again retries them.
+        """
+        for aggregate, events in reversed(self._collected):
+            pending = getattr(aggregate, "pending_events", None)
+            if isinstance(pending, list) and events:
+                pending[:0] = events
+        self._collected.clear()
 
     # 9.1's ProcessEvent.save(): a policy "saves" aggregates to the process event.
     save = collect_events
@@ -474,11 +490,17 @@ class Application(Generic[TAggregate]):
 
         Either every event is recorded or none is (a conflict raises
         :class:`~eventsourcing.persistence.IntegrityError`, a
-        ``RecordConflictError``). Returns what was recorded.
+        ``RecordConflictError``), and then the events are pending on their
+        aggregates again, so a save that failed for a passing reason (a lost
+        connection) can be retried. Returns what was recorded.
         """
         processing_event = ProcessingEvent()
         processing_event.collect_events(*aggregates, **kwargs)
-        recordings = self.record(processing_event)
+        try:
+            recordings = self.record(processing_event)
+        except BaseException:
+            processing_event.restore_pending_events()
+            raise
         self.take_snapshots(processing_event)
         self.notify(processing_event.events)
         return recordings
