@@ -363,3 +363,10 @@ def test_factory_close_and_context_manager() -> None:
     with InfrastructureFactory.construct() as factory:
         assert isinstance(factory, Factory)
     factory.close()  # idempotent
+
+
+def test_cipher_errors_for_another_application_name_its_variables(prefix_cipher: None) -> None:
+    factory = Factory("Bank", env={"OTHER_CIPHER_TOPIC": "prefix", "OTHER_CIPHER_KEY": "bad"})
+    assert factory.cipher() is None
+    with pytest.raises(ConfigurationError, match=r"^OTHER_CIPHER_KEY is not a valid key"):
+        factory.mapper(JSONTranscoder(), application_name="Other")

@@ -674,8 +674,9 @@ class InfrastructureFactory(ABC):
             )
         return number
 
-    def _variable(self, key: str) -> str:
-        found = _getenv(self.env, key, self.application_name)
+    def _variable(self, key: str, application_name: str = "") -> str:
+        """The variable that holds ``key`` (for messages), prefixed if that is set."""
+        found = _getenv(self.env, key, application_name or self.application_name)
         return key if found is None else found[0]
 
     def mapper(
@@ -723,23 +724,25 @@ class InfrastructureFactory(ABC):
                 cipher_cls = resolve_cipher(topic, variable=self.CIPHER_TOPIC)
             except ConfigurationError as e:
                 raise ConfigurationError(
-                    f"{self._variable(self.CIPHER_KEY)} is set without "
+                    f"{self._variable(self.CIPHER_KEY, application_name)} is set without "
                     f"{self.CIPHER_TOPIC}, which selects the default cipher "
                     f"{topic!r}: {e}"
                 ) from e
         else:
-            cipher_cls = resolve_cipher(topic, variable=self._variable(self.CIPHER_TOPIC))
+            cipher_cls = resolve_cipher(
+                topic, variable=self._variable(self.CIPHER_TOPIC, application_name)
+            )
         if not key:
             raise ConfigurationError(
-                f"{self._variable(self.CIPHER_TOPIC)}={topic!r} selects a cipher but "
-                f"{self.CIPHER_KEY} is not set: set it to a key made with "
+                f"{self._variable(self.CIPHER_TOPIC, application_name)}={topic!r} selects "
+                f"a cipher but {self.CIPHER_KEY} is not set: set it to a key made with "
                 f"{cipher_cls.__name__}.create_key()"
             )
         try:
             return cipher_cls(key)
         except (ValueError, TypeError) as e:
             raise ConfigurationError(
-                f"{self._variable(self.CIPHER_KEY)} is not a valid key for "
+                f"{self._variable(self.CIPHER_KEY, application_name)} is not a valid key for "
                 f"{cipher_cls.__name__}: {e}"
             ) from e
 
