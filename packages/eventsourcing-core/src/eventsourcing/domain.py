@@ -309,11 +309,10 @@ class Snapshot(DomainEvent):
                 )
             upcast(state)
             from_version += 1
-        state["_id"] = self.originator_id
-        state["_version"] = self.originator_version
-        state["_pending_events"] = []
         obj = object.__new__(aggregate_class)
-        obj.__dict__.update(state)
+        obj.__dict__.update(
+            _id=self.originator_id, _version=self.originator_version, **state, _pending_events=[]
+        )
         return obj
 
 
