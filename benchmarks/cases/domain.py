@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, List
 
 from benchmarks.harness import case
-from eventsourcing.domain import Aggregate, AggregateEvent, event
+from eventsourcing.domain import Aggregate, event
 
 
 class Dog(Aggregate):
@@ -34,7 +34,7 @@ class Cat(Aggregate):
     def add_trick(self, trick: str) -> None:
         self.trigger_event(self.TrickAdded, trick=trick)
 
-    class TrickAdded(AggregateEvent):
+    class TrickAdded(Aggregate.Event):
         trick: str
 
         def apply(self, cat: Cat) -> None:
