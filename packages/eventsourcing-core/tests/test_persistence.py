@@ -16,6 +16,8 @@ from eventsourcing.domain import TZINFO, Aggregate, DomainEvent, Snapshot, event
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    Cipher,
+    Compressor,
     DatabaseError,
     DataError,
     DatetimeAsISO,
@@ -37,6 +39,8 @@ from eventsourcing.persistence import (
     Recorder,
     StoredEvent,
     Tracking,
+    Transcoder,
+    Transcoding,
     UUIDAsHex,
 )
 from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder, POPOProcessRecorder
@@ -254,3 +258,36 @@ def test_snapshots_round_trip() -> None:
     assert copy == snapshot
     restored = copy.mutate()
     assert (restored.id, restored.version, restored.balance) == (account.id, 2, Decimal("2"))
+
+
+def test_ports_for_extensions_are_abstract() -> None:
+    class HalfCompressor(Compressor):
+        def compress(self, data: bytes) -> bytes:
+            return data
+
+    class HalfCipher(Cipher):
+        def __init__(self, cipher_key: str) -> None:
+            self.key = cipher_key
+
+    class HalfTranscoding(Transcoding):
+        type = int
+        name = "int"
+
+        def encode(self, obj: Any) -> Any:
+            return obj
+
+    cases: List[Any] = [
+        (HalfCompressor, ()),
+        (HalfCipher, ("key",)),
+        (HalfTranscoding, ()),
+        (Transcoder, ()),
+    ]
+    for cls, args in cases:
+        with pytest.raises(TypeError, match="abstract"):
+            cls(*args)
+
+
+def test_stored_event_accepts_the_references_example_arguments() -> None:
+    # The reference constructs stored events and notifications with str state.
+    s = StoredEvent(originator_id=uuid4(), originator_version=1, state="{}", topic="a.b:C")  # type: ignore[arg-type]
+    assert s.state == "{}"  # type: ignore[comparison-overlap]
