@@ -1,8 +1,9 @@
 """A database file as eventsourcing 9.1 left it: read, extended, same format.
 
-The file is built here with plain SQL: 9.1's table definitions, and rows
-whose state is the JSON that 9.1's transcoder writes (``json`` defaults,
-custom types as ``{"_type_": ..., "_data_": ...}``). An application of this
+The file is built here with plain SQL: 9.1's table definitions, and rows as
+9.1 writes them: ``originator_id`` as ``UUID.hex`` (32 digits, no dashes),
+state as the JSON of 9.1's transcoder (``json`` defaults, custom types as
+``{"_type_": ..., "_data_": ...}``). An application of this
 library then reads the aggregates, changes them, and the rows it writes back
 must be in the same format, so that 9.1 could read them in turn.
 """
@@ -100,11 +101,11 @@ def build_9_1_file(path: str) -> Tuple[UUID, UUID, datetime]:
         conn.execute(statement)
     conn.executemany(
         "INSERT INTO stored_events VALUES (?, ?, ?, ?)",
-        [(str(o), v, t, state_9_1(s)) for o, v, t, s in rows],
+        [(o.hex, v, t, state_9_1(s)) for o, v, t, s in rows],
     )
     conn.execute(
         "INSERT INTO stored_snapshots VALUES (?, ?, ?, ?)",
-        (str(first), 2, TOPIC_SNAPSHOT, state_9_1(snapshot_state)),
+        (first.hex, 2, TOPIC_SNAPSHOT, state_9_1(snapshot_state)),
     )
     conn.execute("INSERT INTO tracking VALUES (?, ?)", ("Upstream", 7))
     conn.commit()
@@ -150,8 +151,8 @@ def test_application_reads_and_extends_a_9_1_file_in_its_format(tmp_path: Path) 
         "typeof(originator_id), typeof(state) FROM stored_events WHERE rowid > 4 ORDER BY rowid"
     ).fetchall()
     assert [(r[0], r[1], r[2], r[3]) for r in new_rows] == [
-        (5, str(second), 2, TOPIC_ADMITTED),
-        (6, str(first), 4, TOPIC_ADMITTED),
+        (5, second.hex, 2, TOPIC_ADMITTED),
+        (6, first.hex, 4, TOPIC_ADMITTED),
     ]
     for row, dog in zip(new_rows, ["Bella", "Max"], strict=True):
         assert row[5:] == ("text", "blob")
@@ -167,7 +168,7 @@ def test_application_reads_and_extends_a_9_1_file_in_its_format(tmp_path: Path) 
         "SELECT originator_id, originator_version, topic, state FROM stored_snapshots "
         "WHERE originator_version = 4"
     ).fetchone()
-    assert snapshot[:3] == (str(first), 4, TOPIC_SNAPSHOT)
+    assert snapshot[:3] == (first.hex, 4, TOPIC_SNAPSHOT)
     snapshot_state = json.loads(snapshot[3])
     assert list(snapshot_state) == ["timestamp", "topic", "state"]
     assert snapshot_state["topic"] == TOPIC_KENNEL

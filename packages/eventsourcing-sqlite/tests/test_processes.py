@@ -53,7 +53,7 @@ def write(db_name: str, writer: int, go: Any, rounds: Any, results: Any) -> None
             ids = recorder.insert_events(batch)
             assert ids is not None
             recorded.extend(
-                (n, str(s.originator_id), s.originator_version)
+                (n, s.originator_id.hex, s.originator_version)
                 for n, s in zip(ids, batch, strict=True)
             )
         factory.close()

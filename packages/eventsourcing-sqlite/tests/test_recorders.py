@@ -251,7 +251,7 @@ def test_file_layout_is_eventsourcing_9_1s(tmp_path: Path) -> None:
     row = raw.execute(
         "SELECT rowid, originator_id, originator_version, topic, state FROM stored_events"
     ).fetchone()
-    assert row == (1, str(a), 1, "m:Happened", b"state 1")
+    assert row == (1, a.hex, 1, "m:Happened", b"state 1")
     assert raw.execute(
         "SELECT typeof(originator_id), typeof(state) FROM stored_events"
     ).fetchone() == (
@@ -259,7 +259,7 @@ def test_file_layout_is_eventsourcing_9_1s(tmp_path: Path) -> None:
         "blob",
     )
     assert raw.execute("SELECT * FROM stored_snapshots").fetchall() == [
-        (str(a), 1, "m:Happened", b"state 1")
+        (a.hex, 1, "m:Happened", b"state 1")
     ]
     assert raw.execute("SELECT * FROM tracking").fetchall() == [("up", 3)]
     raw.close()

@@ -4,7 +4,8 @@
 - application recorders: ``stored_events`` with the notification ID as rowid;
 - process recorders: also ``tracking`` ``WITHOUT ROWID``.
 
-``originator_id`` is stored as the UUID's 36-character string. Statements
+``originator_id`` is stored as ``UUID.hex`` (32 hexadecimal digits, no
+dashes), which is what eventsourcing 9.1 writes and looks up. Statements
 are built once per recorder; an insert is one transaction with one
 ``executemany``, and parameters are prepared before the write lock is taken.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from functools import lru_cache
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -76,23 +77,9 @@ def _event_rows(stored_events: Sequence[StoredEvent]) -> List[EventRow]:
         if not isinstance(s.state, bytes):
             raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
         if originator_id is not last_id:  # batches are mostly of one aggregate
-            last_id, last_str = originator_id, _uuid_str(originator_id)
+            last_id, last_str = originator_id, originator_id.hex
         rows.append((last_str, version, s.topic, s.state))
     return rows
-
-
-_uuid_strs: Dict[UUID, str] = {}
-
-
-def _uuid_str(originator_id: UUID) -> str:
-    """``str(originator_id)``, remembered: aggregates are saved again and again."""
-    try:
-        return _uuid_strs[originator_id]
-    except KeyError:
-        if len(_uuid_strs) >= 10_000:
-            _uuid_strs.clear()
-        text = _uuid_strs[originator_id] = str(originator_id)
-        return text
 
 
 def _check_int(name: str, value: Any, minimum: Optional[int] = None) -> None:
@@ -229,7 +216,7 @@ class SQLiteAggregateRecorder(AggregateRecorder):
         self._check_open()
         if not isinstance(originator_id, UUID):
             raise InterfaceError(f"originator_id must be a UUID, got {originator_id!r}")
-        params: List[Any] = [_uuid_str(originator_id)]
+        params: List[Any] = [originator_id.hex]
         if gt is not None:
             _check_int("gt", gt)
             params.append(gt)
