@@ -6,4 +6,4 @@ from eventsourcing.persistence import InfrastructureFactory
 def test_store_env_selects_backend(backend: str, store_env: dict[str, str]) -> None:
     assert store_env["PERSISTENCE_MODULE"] == backend
     factory = InfrastructureFactory.construct(env=store_env)
-    assert type(factory).__module__ == f"eventsourcing.{backend}"
+    assert type(factory).__module__.split(".")[:2] == ["eventsourcing", backend]

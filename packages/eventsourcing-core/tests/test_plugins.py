@@ -46,7 +46,7 @@ def test_plugin_manager_is_created_once_and_loads_entry_points_once() -> None:
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_select_backend_by_name(name: str) -> None:
     factory_cls = resolve_persistence_module(name)
-    assert factory_cls.__module__ == SHIPPED[name]
+    assert factory_cls.__module__.split(".")[:2] == SHIPPED[name].split(".")
     assert issubclass(factory_cls, InfrastructureFactory)
 
 
@@ -173,8 +173,10 @@ def test_two_plugins_claiming_one_name_is_an_error_naming_both(claimer: _Claimer
 
 def test_selection_works_again_once_the_conflict_is_gone(claimer: _Claimer) -> None:
     get_plugin_manager().unregister(claimer)
-    assert resolve_persistence_module("sqlite").__module__ == "eventsourcing.sqlite"
-    get_plugin_manager().register(claimer, name="third-party-claimer")
+    try:
+        assert resolve_persistence_module("sqlite").__module__.startswith("eventsourcing.sqlite")
+    finally:
+        get_plugin_manager().register(claimer, name="third-party-claimer")
 
 
 def test_a_plugin_that_fails_is_named() -> None:
