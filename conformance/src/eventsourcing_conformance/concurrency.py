@@ -89,7 +89,7 @@ def check_total_order(
     backend: Backend,
     threads: int = 4,
     processes: int = 0,
-    batches: int = 40,
+    batches: int = 100,
     batch_size: int = 2,
 ) -> None:
     """Fail with a ``total order`` violation unless the tailing reader sees
