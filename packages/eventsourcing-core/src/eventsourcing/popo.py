@@ -161,6 +161,9 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
     def _append_notifications(self, stored_events: Sequence[StoredEvent]) -> List[int]:
         notifications = self._notifications
         first_id = len(notifications) + 1
+        if len(stored_events) == 1:  # the common case: one event per save
+            notifications.append(_notification(stored_events[0], first_id))
+            return [first_id]
         for i, s in enumerate(stored_events, first_id):
             notifications.append(_notification(s, i))
         return list(range(first_id, len(notifications) + 1))
