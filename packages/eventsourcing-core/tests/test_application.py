@@ -12,11 +12,18 @@ from uuid import UUID
 
 import pytest
 
-from eventsourcing.application import AggregateNotFound, Application, Recording
+from eventsourcing.application import (
+    AggregateNotFound,
+    Application,
+    ProcessingEvent,
+    Recording,
+)
 from eventsourcing.domain import Aggregate, Snapshot, event
 from eventsourcing.persistence import (
+    IntegrityError,
     Notification,
     PersistenceError,
+    Tracking,
     Transcoder,
     Transcoding,
 )
@@ -526,3 +533,37 @@ def test_a_failed_construction_closes_what_it_opened(store_env: Dict[str, str]) 
     (recorder,) = opened
     with pytest.raises(PersistenceError):
         recorder.max_notification_id()
+
+
+class TrackingPlanets(Planets):
+    """Uses the recording hook as a process application does: new events and
+    the position of the upstream notification they came from, in one insert."""
+
+    def construct_recorder(self) -> Any:
+        return self.factory.process_recorder()
+
+    def process(self, upstream: str, notification_id: int, *planets: Planet) -> List[Recording]:
+        processing_event = ProcessingEvent(Tracking(upstream, notification_id))
+        processing_event.collect_events(*planets)
+        return self.record(processing_event)
+
+
+def test_record_hook_stores_events_and_tracking_atomically(open_app: OpenApp) -> None:
+    app = open_app(TrackingPlanets)
+    planet = Planet()
+    recordings = app.process("Upstream", 7, planet)
+    assert [r.domain_event.originator_id for r in recordings] == [planet.id]
+    assert app.recorder.max_tracking_id("Upstream") == 7
+    assert app.repository.get(planet.id).version == 1
+
+    # The same upstream position again: neither tracking nor events recorded.
+    other = Planet()
+    with pytest.raises(IntegrityError):
+        app.process("Upstream", 7, other)
+    with pytest.raises(AggregateNotFound):
+        app.repository.get(other.id)
+    assert app.recorder.max_notification_id() == 1
+
+    # Tracking alone (a notification that caused no new events) is recorded too.
+    assert app.process("Upstream", 8) == []
+    assert app.recorder.max_tracking_id("Upstream") == 8

@@ -124,7 +124,7 @@ def make_gaps(backend: str, env: Dict[str, str], app: Application[Any], gone: Li
             autocommit=True,
         ) as conn:
             table = f'"{env["POSTGRES_SCHEMA"]}"."{app.name.lower()}_events"'
-            conn.execute(f"DELETE FROM {table} WHERE notification_id IN ({marks})")  # type: ignore[arg-type]
+            conn.execute(f"DELETE FROM {table} WHERE notification_id IN ({marks})")
     else:
         pytest.skip(f"the {backend} recorder numbers notifications without gaps")
 

@@ -43,7 +43,6 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate, DomainEvent, Snapshot, TAggregate
 from eventsourcing.persistence import (
-    AggregateRecorder,
     ApplicationRecorder,
     EventStore,
     InfrastructureFactory,
@@ -616,7 +615,7 @@ class Application(Generic[TAggregate]):
             obj = getattr(self, name, None)
             if isinstance(obj, EventStore):
                 recorders.append(obj.recorder)
-            elif isinstance(obj, (AggregateRecorder, Recorder)):
+            elif isinstance(obj, Recorder):
                 recorders.append(obj)
         try:
             for recorder in recorders:
