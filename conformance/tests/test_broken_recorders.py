@@ -130,7 +130,7 @@ class FlawedRecorder(ProcessRecorder):
             m.next_id += len(stored_events)
         time.sleep(0.0005)  # ...and published in another, after simulated commit latency
         with m.lock:
-            for e, nid in zip(stored_events, ids):
+            for e, nid in zip(stored_events, ids, strict=True):
                 m.events[(e.originator_id, e.originator_version)] = e
                 m.notifications.append(self._notify(e, nid))
             m.notifications.sort(key=lambda n: n.id)
@@ -148,8 +148,11 @@ class FlawedRecorder(ProcessRecorder):
             raise InterfaceError("recorder is closed")
         with self.memory.lock:
             events = sorted(
-                (e for (o, v), e in self.memory.events.items() if o == originator_id
-                 and (gt is None or v > gt) and (lte is None or v <= lte)),
+                (
+                    e
+                    for (o, v), e in self.memory.events.items()
+                    if o == originator_id and (gt is None or v > gt) and (lte is None or v <= lte)
+                ),
                 key=lambda e: e.originator_version,
             )
         if self.flaw == "wrong_desc_limit":
@@ -167,7 +170,8 @@ class FlawedRecorder(ProcessRecorder):
             else:
                 candidates = [n for n in self.memory.notifications if n.id >= start]
             selected = [
-                n for n in candidates
+                n
+                for n in candidates
                 if (stop is None or n.id <= stop) and (not topics or n.topic in topics)
             ]
         return selected[:limit]
@@ -216,7 +220,7 @@ def violations(check: Callable[[], None]) -> List[BaseException]:
     """Run a check that must fail; return the failures (Hypothesis may group them)."""
     try:
         check()
-    except BaseException as e:  # noqa: BLE001 - groups are unpacked below
+    except BaseException as e:
         leaves: List[BaseException] = []
         pending = [e]
         while pending:
@@ -231,7 +235,9 @@ def violations(check: Callable[[], None]) -> List[BaseException]:
 
 
 def machine(kind: str, backend: Backend) -> Callable[[], None]:
-    return lambda: run_machine(kind, backend, conformance_settings(30, derandomize=True, shrink=False))
+    return lambda: run_machine(
+        kind, backend, conformance_settings(30, derandomize=True, shrink=False)
+    )
 
 
 def total_order_within_attempts(backend: Backend, attempts: int) -> None:

@@ -51,10 +51,13 @@ def _snapshot(recorder: Any, originators: List[UUID]) -> Tuple[Any, ...]:
     notifications: Tuple[Any, ...] = ()
     tracking: Tuple[Any, ...] = ()
     if isinstance(recorder, ApplicationRecorder):
-        notifications = tuple(
-            (n.id, n.originator_id, n.originator_version) for n in
-            recorder.select_notifications(1, 1000)
-        ) + (recorder.max_notification_id(),)
+        notifications = (
+            *(
+                (n.id, n.originator_id, n.originator_version)
+                for n in recorder.select_notifications(1, 1000)
+            ),
+            recorder.max_notification_id(),
+        )
     if isinstance(recorder, ProcessRecorder):
         tracking = (recorder.max_tracking_id("upstream"), recorder.has_tracking_id("upstream", 1))
     return events, notifications, tracking
@@ -129,7 +132,8 @@ def _check_open_recorder(recorder: Any, kind: str) -> None:
                 "from eventsourcing.persistence, or the event stored unchanged)",
             )
         found = [
-            e for e in recorder.select_events(event.originator_id)
+            e
+            for e in recorder.select_events(event.originator_id)
             if e.originator_version == event.originator_version
         ]
         if len(found) != 1 or (found[0].topic, found[0].state) != (event.topic, event.state):
@@ -142,8 +146,7 @@ def _check_open_recorder(recorder: Any, kind: str) -> None:
         return lambda: recorder.insert_events(list(events), **kw)
 
     ok = _valid(fresh, 1)
-    refused("an originator_id that is not a UUID ('not-a-uuid')",
-            insert(ok, _raw("not-a-uuid", 2)))
+    refused("an originator_id that is not a UUID ('not-a-uuid')", insert(ok, _raw("not-a-uuid", 2)))
     refused("an originator_id of the wrong type (int)", insert(ok, _raw(12345, 1)))
     refused("an originator_version that is a str", insert(ok, _raw(fresh, "2")))
     refused("an originator_version that is None", insert(ok, _raw(fresh, None)))
@@ -154,18 +157,18 @@ def _check_open_recorder(recorder: Any, kind: str) -> None:
     refused("a batch item that is not a StoredEvent", insert(ok, {"originator_id": fresh}))
     refused("a conflict with a recorded event", insert(ok, _valid(existing, 2)))
     if kind == "process":
-        refused("a tracking argument that is not a Tracking",
-                insert(ok, tracking=("upstream", 2)))
+        refused("a tracking argument that is not a Tracking", insert(ok, tracking=("upstream", 2)))
         refused("a repeated tracking record", insert(ok, tracking=Tracking("upstream", 1)))
 
     refused_or_kept("a negative originator_version (-1)", _valid(uuid4(), -1))
-    refused_or_kept("an originator_version of 2**31 (beyond a 32-bit integer)",
-                    _valid(uuid4(), 2**31))
-    refused_or_kept("an originator_version of 2**63 (beyond a 64-bit integer)",
-                    _valid(uuid4(), 2**63))
+    refused_or_kept(
+        "an originator_version of 2**31 (beyond a 32-bit integer)", _valid(uuid4(), 2**31)
+    )
+    refused_or_kept(
+        "an originator_version of 2**63 (beyond a 64-bit integer)", _valid(uuid4(), 2**63)
+    )
     huge = os.urandom(HUGE_STATE_BYTES // 4) * 4
-    refused_or_kept(f"a state of {len(huge)} bytes",
-                    StoredEvent(uuid4(), 1, TOPIC, huge))
+    refused_or_kept(f"a state of {len(huge)} bytes", StoredEvent(uuid4(), 1, TOPIC, huge))
     nul = StoredEvent(uuid4(), 1, "conformance.events:Nul\u00e9", b"\x00\xff\x00")
     refused_or_kept("a state with NUL bytes and a non-ASCII topic", nul)
 
@@ -177,11 +180,14 @@ def _check_closed(backend: Backend, env: Any, kind: str) -> None:
     recorder.close()
     factory.close()
     recorder.close()  # closing twice is harmless
-    for description, call in (
-        ("insert_events on a closed recorder",
-         lambda: recorder.insert_events([_valid(uuid4(), 1)])),
+    checks: Tuple[Tuple[str, Callable[[], Any]], ...] = (
+        (
+            "insert_events on a closed recorder",
+            lambda: recorder.insert_events([_valid(uuid4(), 1)]),
+        ),
         ("select_events on a closed recorder", lambda: recorder.select_events(uuid4())),
-    ):
+    )
+    for description, call in checks:
         try:
             call()
         except PersistenceError:

@@ -10,6 +10,7 @@ if the reader sees anything twice, out of order, or misses anything.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor
@@ -134,8 +135,12 @@ def _run(
         if pool is not None:
             futures = [
                 pool.submit(
-                    write_in_process, backend.factory_topic(), backend.application_name,
-                    dict(env), batches, batch_size,
+                    write_in_process,
+                    backend.factory_topic(),
+                    backend.application_name,
+                    dict(env),
+                    batches,
+                    batch_size,
                 )
                 for _ in range(processes)
             ]
@@ -160,7 +165,7 @@ def _run(
 
 
 def _verify(seen: Sequence[int], committed: Sequence[int], recorder: ApplicationRecorder) -> None:
-    for a, b in zip(seen, seen[1:]):
+    for a, b in itertools.pairwise(seen):
         if b <= a:
             violated(
                 TOTAL_ORDER,

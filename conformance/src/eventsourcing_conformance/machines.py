@@ -10,6 +10,7 @@ naming the broken property.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from typing import Any, ClassVar, List, Optional, Sequence, Tuple
 from uuid import UUID
@@ -24,12 +25,9 @@ from hypothesis.stateful import (
 )
 
 from eventsourcing.persistence import (
-    AggregateRecorder,
-    ApplicationRecorder,
     InfrastructureFactory,
     IntegrityError,
     Notification,
-    ProcessRecorder,
     Recorder,
     StoredEvent,
     Tracking,
@@ -175,9 +173,12 @@ class AggregateRecorderMachine(RuleBasedStateMachine):
                     prop,
                     f"{context}: select_events({o}) returned versions "
                     f"{[k[1] for k in actual]}, expected {[k[1] for k in expected]}"
-                    + ("" if [k[1] for k in actual] != [k[1] for k in expected] else
-                       " (same versions, different topic, state or types: "
-                       f"got {actual!r}, expected {expected!r})"),
+                    + (
+                        ""
+                        if [k[1] for k in actual] != [k[1] for k in expected]
+                        else " (same versions, different topic, state or types: "
+                        f"got {actual!r}, expected {expected!r})"
+                    ),
                 )
 
     def check_everything(self, prop: str, context: str) -> None:
@@ -216,9 +217,7 @@ class AggregateRecorderMachine(RuleBasedStateMachine):
         self.model.record(batch, self.notification_ids(batch, ids), tracking)
         self.after_insert(affected, tracking, what)
 
-    def notification_ids(
-        self, batch: Sequence[StoredEvent], ids: Any
-    ) -> Optional[Sequence[int]]:
+    def notification_ids(self, batch: Sequence[StoredEvent], ids: Any) -> Optional[Sequence[int]]:
         return None
 
     def check_returned_ids(self, batch: Sequence[StoredEvent], ids: Any, what: str) -> None:
@@ -264,8 +263,13 @@ class AggregateRecorderMachine(RuleBasedStateMachine):
             batch.append(StoredEvent(originator, start, TOPICS[0], b"conflict"))
         self.insert(batch)
 
-    @rule(originator=st.sampled_from(ORIGINATORS), gt=bounds, lte=bounds,
-          desc=st.booleans(), limit=limits)
+    @rule(
+        originator=st.sampled_from(ORIGINATORS),
+        gt=bounds,
+        lte=bounds,
+        desc=st.booleans(),
+        limit=limits,
+    )
     def select_events(
         self,
         originator: UUID,
@@ -298,17 +302,14 @@ class ApplicationRecorderMachine(AggregateRecorderMachine):
     def make_recorder(self, factory: InfrastructureFactory) -> Recorder:
         return factory.application_recorder()
 
-    def notification_ids(
-        self, batch: Sequence[StoredEvent], ids: Any
-    ) -> Optional[Sequence[int]]:
+    def notification_ids(self, batch: Sequence[StoredEvent], ids: Any) -> Optional[Sequence[int]]:
         return list(ids)
 
     def check_returned_ids(self, batch: Sequence[StoredEvent], ids: Any, what: str) -> None:
         if ids is None or len(ids) != len(batch):
             violated(
                 ORDERING,
-                f"{what} returned {ids!r}: expected one notification ID per event "
-                f"({len(batch)})",
+                f"{what} returned {ids!r}: expected one notification ID per event ({len(batch)})",
             )
         ids = list(ids)
         if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
@@ -319,7 +320,7 @@ class ApplicationRecorderMachine(AggregateRecorderMachine):
                 f"{what} returned notification ID {ids[0]}, not above ID "
                 f"{self.max_id_returned} already returned (IDs must increase, never reused)",
             )
-        if any(b <= a for a, b in zip(ids, ids[1:])) or any(i < 1 for i in ids):
+        if any(b <= a for a, b in itertools.pairwise(ids)) or any(i < 1 for i in ids):
             violated(ORDERING, f"{what} returned IDs {ids}: must be positive and increasing")
         if ids:
             self.max_id_returned = ids[-1]
@@ -376,8 +377,11 @@ class ApplicationRecorderMachine(AggregateRecorderMachine):
                 f"select_notifications(start={start}, limit={limit}, stop={stop}, "
                 f"topics={topics}) returned IDs {[n.id for n in actual]}, expected "
                 f"{[n.id for n in expected]}"
-                + (f" (the store's notification IDs have gaps at or below {hi})"
-                   if across_gap else ""),
+                + (
+                    f" (the store's notification IDs have gaps at or below {hi})"
+                    if across_gap
+                    else ""
+                ),
             )
 
     @rule()
@@ -422,8 +426,11 @@ class ProcessRecorderMachine(ApplicationRecorderMachine):
         what: str,
     ) -> None:
         prop = TRACKING if tracking is not None else ATOMICITY
-        self.check_events(prop, {e.originator_id for e in batch},
-                          f"after {what} raised IntegrityError, the store changed")
+        self.check_events(
+            prop,
+            {e.originator_id for e in batch},
+            f"after {what} raised IntegrityError, the store changed",
+        )
         self.check_notifications(prop, f"after {what} raised IntegrityError")
         self.check_tracking(TRACKING, f"after {what} raised IntegrityError")
 
@@ -456,7 +463,9 @@ class ProcessRecorderMachine(ApplicationRecorderMachine):
             st.sampled_from(sorted(self.model.tracking[upstream])), label="notification_id"
         )
         start = max((v for o, v in self.model.events if o == originator), default=0) + 1
-        batch = [StoredEvent(originator, v, TOPICS[1], b"again") for v in range(start, start + size)]
+        batch = [
+            StoredEvent(originator, v, TOPICS[1], b"again") for v in range(start, start + size)
+        ]
         self.insert(batch, Tracking(upstream, nid))
 
     @rule()
@@ -471,9 +480,7 @@ MACHINES: dict[str, type[AggregateRecorderMachine]] = {
 }
 
 
-def run_machine(
-    kind: str, backend: Backend, settings_: Optional[settings] = None
-) -> None:
+def run_machine(kind: str, backend: Backend, settings_: Optional[settings] = None) -> None:
     """Run the state machine for one recorder kind against ``backend``."""
     machine = MACHINES[kind]
     bound = type(f"{machine.__name__}_{backend.name}", (machine,), {"backend": backend})

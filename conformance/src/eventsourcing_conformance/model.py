@@ -50,9 +50,7 @@ class RecorderModel:
                     )
                 )
         if tracking is not None:
-            self.tracking.setdefault(tracking.application_name, set()).add(
-                tracking.notification_id
-            )
+            self.tracking.setdefault(tracking.application_name, set()).add(tracking.notification_id)
 
     def originator_ids(self) -> Set[UUID]:
         return {o for o, _ in self.events}
@@ -69,9 +67,7 @@ class RecorderModel:
             (
                 e
                 for (o, v), e in self.events.items()
-                if o == originator_id
-                and (gt is None or v > gt)
-                and (lte is None or v <= lte)
+                if o == originator_id and (gt is None or v > gt) and (lte is None or v <= lte)
             ),
             key=lambda e: e.originator_version,
             reverse=desc,

@@ -51,18 +51,17 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "postgres: needs the PostgreSQL server (skipped when unreachable)"
     )
-
-
-def selected_backends(config: pytest.Config) -> list[str]:
-    names: list[str] = list(dict.fromkeys(config.getoption("eventsourcing_backends") or []))
-    if not names:
-        return sorted(persistence_modules())
-    for name in names:
+    for name in config.getoption("eventsourcing_backends") or []:
         try:
             resolve_persistence_module(name, variable="--eventsourcing-backend")
         except ConfigurationError as e:
             raise pytest.UsageError(str(e)) from None
-    return names
+
+
+def selected_backends(config: pytest.Config) -> list[str]:
+    """The names given with --eventsourcing-backend, else every installed one."""
+    names = list(dict.fromkeys(config.getoption("eventsourcing_backends") or []))
+    return names or sorted(persistence_modules())
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,0 +1,15 @@
+"""Registers the journal backend with eventsourcing as ``journal``."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from eventsourcing.hookspecs import hookimpl
+from eventsourcing.persistence import InfrastructureFactory
+
+
+@hookimpl
+def eventsourcing_persistence_modules() -> Mapping[str, type[InfrastructureFactory]]:
+    from es_journal import Factory
+
+    return {"journal": Factory}

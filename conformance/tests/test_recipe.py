@@ -1,0 +1,64 @@
+"""The README's recipe and the worked third-party example, run as a user would.
+
+Each test runs pytest in a subprocess, in a directory of its own (so this
+repository's pytest.ini does not apply), exactly as a third party would.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def recipe() -> str:
+    text = README.read_text(encoding="utf-8")
+    found = re.search(r"<!-- recipe:[^>]*-->\n```python\n(.*?)```", text, re.DOTALL)
+    assert found, "the README has no recipe block"
+    return found.group(1)
+
+
+def run_pytest(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    (directory / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs", *args],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def test_recipe_is_at_most_15_lines() -> None:
+    assert len(recipe().rstrip("\n").splitlines()) <= 15
+
+
+def test_recipe_runs_the_suite_on_third_party_recorders(tmp_path: Path) -> None:
+    (tmp_path / "test_journal_conformance.py").write_text(recipe(), encoding="utf-8")
+    result = run_pytest(tmp_path, "test_journal_conformance.py")
+    assert result.returncode == 0, result.stdout + result.stderr
+    # 3 state machines, 3 bad-input checks, 2 total-order checks (one skipped:
+    # the recipe does not declare the journal multiprocess).
+    assert "7 passed, 1 skipped" in result.stdout, result.stdout
+
+
+def test_third_party_backend_selected_by_name(tmp_path: Path) -> None:
+    result = run_pytest(
+        tmp_path, "--pyargs", "eventsourcing_conformance", "--eventsourcing-backend=journal"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    # Its own pytest plugin declares it durable and multiprocess: nothing skipped.
+    assert "8 passed" in result.stdout, result.stdout
+    assert "skipped" not in result.stdout, result.stdout
+
+
+def test_unknown_backend_name_is_a_usage_error(tmp_path: Path) -> None:
+    result = run_pytest(
+        tmp_path, "--pyargs", "eventsourcing_conformance", "--eventsourcing-backend=nosuch"
+    )
+    assert result.returncode == 4, result.stdout + result.stderr
+    assert "'nosuch' is not an installed persistence module" in result.stderr
+    assert "popo" in result.stderr
