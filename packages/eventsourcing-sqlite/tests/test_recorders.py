@@ -351,3 +351,50 @@ def test_concurrent_writer_threads_never_interleave_notification_ids(
     assert sorted(i for ids in returned for i in ids) == seen
     # Each insert's IDs are consecutive: no other insert interleaved with it.
     assert all(ids == list(range(ids[0], ids[0] + batch)) for ids in returned)
+
+
+def test_queued_writes_share_a_transaction_and_fail_alone(datastore: SQLiteDatastore) -> None:
+    recorder = process_recorder(datastore)
+    taken = uuid4()
+    recorder.insert_events([event(taken, 1)], tracking=Tracking("up", 1))
+    a, b, c, d = uuid4(), uuid4(), uuid4(), uuid4()
+    writes = {
+        "ok-a": ([event(a, 1), event(a, 2)], None),
+        "conflict": ([event(b, 1), event(taken, 1)], None),
+        "ok-c": ([event(c, 1)], Tracking("up", 2)),
+        "tracked-twice": ([event(d, 1)], Tracking("up", 1)),
+    }
+    outcomes: dict[str, object] = {}
+
+    def write(name: str) -> None:
+        events, tracking = writes[name]
+        try:
+            outcomes[name] = recorder.insert_events(events, tracking=tracking)
+        except IntegrityError as e:
+            outcomes[name] = e
+
+    # Hold the write lock so that all four writes queue up behind it, then
+    # let one of them do them all in one transaction.
+    threads = [threading.Thread(target=write, args=(name,)) for name in writes]
+    with datastore.transaction():
+        for t in threads:
+            t.start()
+        queue = datastore._lock_box.queue
+        while len(queue) < len(threads):  # each thread queues before waiting for the lock
+            pass
+    for t in threads:
+        t.join()
+
+    assert isinstance(outcomes["conflict"], IntegrityError)
+    assert isinstance(outcomes["tracked-twice"], IntegrityError)
+    ids_a, ids_c = outcomes["ok-a"], outcomes["ok-c"]
+    assert isinstance(ids_a, list) and isinstance(ids_c, list)
+    assert sorted(ids_a + ids_c) == [2, 3, 4]
+    assert ids_a == list(range(ids_a[0], ids_a[0] + 2))
+    # Nothing of the failed writes was recorded; everything of the others was.
+    assert recorder.select_events(b) == [] and recorder.select_events(d) == []
+    assert recorder.select_events(a) == [event(a, 1), event(a, 2)]
+    assert recorder.select_events(c) == [event(c, 1)]
+    assert recorder.select_events(taken) == [event(taken, 1)]
+    assert recorder.max_tracking_id("up") == 2
+    assert [n.id for n in recorder.select_notifications(1, 10)] == [1, 2, 3, 4]

@@ -19,8 +19,9 @@ import os
 import sqlite3
 import threading
 import weakref
+from collections import deque
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Type, TypeVar
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Type, TypeVar
 
 from eventsourcing.persistence import (
     DatabaseError,
@@ -60,12 +61,26 @@ _forked_away: List[sqlite3.Connection] = []
 
 
 class _LockBox:
-    """Holds a lock so that it can live in a WeakValueDictionary."""
+    """The write lock of one database, and the writes queued for it."""
 
-    __slots__ = ("__weakref__", "lock")
+    __slots__ = ("__weakref__", "guard", "lock", "queue")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.guard = threading.Lock()
+        self.queue: Deque[_Write] = deque()
+
+
+class _Write:
+    """One caller's work, done by whichever thread holds the lock."""
+
+    __slots__ = ("done", "error", "result", "work")
+
+    def __init__(self, work: Callable[[sqlite3.Connection], Any]) -> None:
+        self.work = work
+        self.result: Any = None
+        self.error: Optional[BaseException] = None
+        self.done = False
 
 
 def _shared_lock(key: str) -> _LockBox:
@@ -251,30 +266,91 @@ class SQLiteDatastore:
             lock.release()
 
     def write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Call ``work`` in one write transaction: committed if it returns,
-        rolled back if anything raises.
+        """Call ``work`` in a write transaction; its changes are committed if it
+        returns and discarded if it raises (the exception is raised here).
 
-        ``BEGIN IMMEDIATE`` takes SQLite's write lock before anything is read
-        or written, so writers in other processes wait (up to the lock timeout)
-        instead of failing midway, and no two write transactions overlap.
+        Writes that arrive while another is in progress are queued, and the
+        next thread to get the lock does all the queued writes in one
+        transaction, each inside a savepoint, with one commit: concurrent
+        writers share the cost of the commit, and a failed write (a conflict)
+        discards only its own changes. ``BEGIN IMMEDIATE`` takes SQLite's
+        write lock first, so writers in other processes wait (up to the lock
+        timeout) and no two write transactions ever overlap.
         """
-        lock = self._acquire()
+        box = self._lock_box
+        request = _Write(work)
+        with box.guard:
+            box.queue.append(request)
+        lock = box.lock
+        if not lock.acquire(timeout=self.lock_timeout):
+            with box.guard:
+                try:
+                    box.queue.remove(request)
+                    queued = True
+                except ValueError:
+                    queued = False
+            if queued:
+                raise OperationalError(
+                    f"Timed out after {self.lock_timeout:g}s waiting for the lock on "
+                    f"SQLite database {self.db_name!r} (SQLITE_LOCK_TIMEOUT)"
+                )
+            # A thread holding the lock has taken this write: it is done on release.
+            lock.acquire()
+        try:
+            if not request.done:
+                self._write_queued(box)
+        finally:
+            lock.release()
+        if request.error is not None:
+            raise request.error
+        result: T = request.result
+        return result
+
+    def _write_queued(self, box: _LockBox) -> None:
+        """Do every queued write in one transaction (call holding the lock)."""
+        with box.guard:
+            batch = list(box.queue)
+            box.queue.clear()
+        conn: Optional[sqlite3.Connection] = None
         try:
             conn = self.connection()
             conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = work(conn)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
+            if len(batch) == 1:
+                request = batch[0]
+                try:
+                    request.result = request.work(conn)
+                except BaseException as e:
+                    request.error = e
+            else:
+                for request in batch:
+                    conn.execute("SAVEPOINT write")
                     try:
-                        conn.execute("ROLLBACK")
-                    except sqlite3.Error:  # pragma: no cover - the original error matters
-                        pass
-                raise
-            return result
+                        request.result = request.work(conn)
+                    except BaseException as e:
+                        request.error = e
+                        if not conn.in_transaction:
+                            # SQLite rolled back the whole transaction (I/O error,
+                            # disk full): every write of the batch is lost.
+                            raise
+                        conn.execute("ROLLBACK TO write")
+                    conn.execute("RELEASE write")
+            if any(request.error is None for request in batch):
+                conn.execute("COMMIT")
+            else:
+                conn.execute("ROLLBACK")
+        except BaseException as e:
+            if conn is not None and conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:  # pragma: no cover - the original error matters
+                    pass
+            for request in batch:
+                if request.error is None:
+                    request.error = e
+                    request.result = None
         finally:
-            lock.release()
+            for request in batch:
+                request.done = True
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
