@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, List, Optional
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import NAMESPACE_URL, RFC_4122, UUID, uuid4, uuid5
 
 import pytest
 
@@ -323,7 +323,11 @@ def test_create_id_arguments_must_be_given() -> None:
 def test_default_ids_are_version_4_uuids() -> None:
     ids = {Plant("x").id for _ in range(20)}
     assert len(ids) == 20
-    assert all(i.version == 4 for i in ids)
+    for i in ids:
+        assert i.version == 4
+        assert i.variant == RFC_4122
+        assert UUID(str(i)) == i
+        assert hash(UUID(i.hex)) == hash(i)
 
 
 def test_id_can_be_declared_as_attribute_and_given() -> None:
