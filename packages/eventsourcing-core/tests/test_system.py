@@ -577,7 +577,7 @@ def test_get_before_start_and_for_unknown_application(runner_cls: Type[Runner]) 
 
 
 def test_a_plain_application_cannot_follow() -> None:
-    with pytest.raises(TypeError, match="Worlds follows Counters .* must be a Follower"):
+    with pytest.raises(TypeError, match=r"Worlds follows Counters .* must be a Follower"):
         System(pipes=[[Counters, Worlds]])
 
 
