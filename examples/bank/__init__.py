@@ -1,0 +1,1 @@
+"""Bank accounts: open, deposit, withdraw, transfer, overdraft limits, closing."""

@@ -1,0 +1,1 @@
+"""Cargo shipping: booking, routing and handling, with custom value objects."""

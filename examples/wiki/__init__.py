@@ -1,0 +1,1 @@
+"""A wiki whose pages can be renamed: page names are index aggregates."""

@@ -1,0 +1,1 @@
+"""An event-driven system: Counters follows Worlds and counts what happened."""
