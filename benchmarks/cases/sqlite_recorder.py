@@ -1,9 +1,11 @@
 """Recorder-level rates of the SQLite persistence module.
 
 Each case builds its recorder from the harness's environment (a fresh file
-per run), so the figures include one transaction per insert: the file cases
-are bounded by the commit (fsync) latency of the disk, the ``-memory`` case
-shows the cost of the code path itself.
+per run; setup is inside the timed call, and kept small). A lone insert is
+one transaction, so ``sqlite-insert-1`` is bounded by the disk's commit
+(fsync) latency; ``sqlite-memory-insert-1`` shows the cost of the code path
+itself; ``sqlite-threads-4-writers`` shows group commit (concurrent inserts
+share one commit).
 """
 
 from __future__ import annotations

@@ -398,3 +398,16 @@ def test_queued_writes_share_a_transaction_and_fail_alone(datastore: SQLiteDatas
     assert recorder.select_events(taken) == [event(taken, 1)]
     assert recorder.max_tracking_id("up") == 2
     assert [n.id for n in recorder.select_notifications(1, 10)] == [1, 2, 3, 4]
+
+
+def test_connections_of_finished_threads_are_closed(tmp_path: Path) -> None:
+    datastore = SQLiteDatastore(str(tmp_path / "threads.sqlite"))
+    recorder = application_recorder(datastore)
+    for _ in range(20):
+        thread = threading.Thread(target=recorder.max_notification_id)
+        thread.start()
+        thread.join()
+    # The constructing thread's, the last thread's, and none of the others'.
+    assert len(datastore._connections) <= 2
+    datastore.close()
+    assert datastore._connections == {}
