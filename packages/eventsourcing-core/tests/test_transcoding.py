@@ -335,11 +335,11 @@ class LedgerAsDict(Transcoding):
         return Ledger(**data)
 
 
+# UTC offsets in whole seconds, as real time zone data has them. (Python's
+# fromisoformat() reads "+00:00:00.000001" as UTC: a sub-second offset alone.)
 fixed_offsets = st.builds(
-    timezone,
-    st.timedeltas(
-        min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59)
-    ),
+    lambda seconds: timezone(timedelta(seconds=seconds)),
+    st.integers(min_value=-86399, max_value=86399),
 )
 datetimes = st.datetimes(timezones=st.none() | fixed_offsets | st.just(timezone.utc))
 decimals = st.decimals(allow_nan=False)
@@ -405,5 +405,24 @@ def test_transcoder_round_trips_nested_values(value: Any) -> None:
     assert same_types(copy, value)
     # Encoding is deterministic, so the copy stores the same bytes.
     assert transcoder.encode(copy) == data
-    # The bytes are plain JSON that any JSON reader can parse.
+    # The bytes are plain JSON that any JSON reader can parse, and are what
+    # json.JSONEncoder itself writes (the transcoder reuses its C encoder).
     json.loads(data)
+    assert data == transcoder.encoder.encode(value).encode("utf8")
+
+
+def test_circular_structures_are_refused_clearly() -> None:
+    value: dict[str, Any] = {"a": []}
+    value["a"].append(value)
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        JSONTranscoder().encode(value)
+
+
+def test_decoding_accepts_surrounding_whitespace_and_refuses_malformed_documents() -> None:
+    transcoder = full_transcoder()
+    assert transcoder.decode(b' \n{"a": [1]}\t ') == {"a": [1]}
+    for damaged in (b"", b"   ", b'{"a": 1} {"b": 2}', b'{"a": ', b"nope"):
+        with pytest.raises(json.JSONDecodeError):
+            transcoder.decode(damaged)
+    with pytest.raises(UnicodeDecodeError):
+        transcoder.decode(b'"\xff"')

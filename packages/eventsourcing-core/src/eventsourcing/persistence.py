@@ -16,6 +16,7 @@ from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import (
     Any,
+    Callable,
     Dict,
     Generic,
     Iterator,
@@ -23,6 +24,7 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
+    Tuple,
     Type,
     TypeVar,
     cast,
@@ -121,6 +123,11 @@ class JSONTranscoder(Transcoder):
         self.names: Dict[str, Transcoding] = {}
         self.encoder = json.JSONEncoder(default=self._encode_obj)
         self.decoder = json.JSONDecoder(object_hook=self._decode_obj)
+        # json.JSONEncoder.encode() builds its C encoder on every call; build it
+        # once (same C code, same bytes). Without circular-reference markers:
+        # on RecursionError the standard encoder runs, to say what was wrong.
+        self._c_encode = _make_c_encoder(self._encode_obj)
+        self._scan_once: Callable[[str, int], Tuple[Any, int]] = cast(Any, self.decoder).scan_once
 
     def register(self, transcoding: Transcoding | type[Transcoding]) -> None:
         """Register ``transcoding`` (an instance, or a class taking no arguments).
@@ -151,10 +158,24 @@ class JSONTranscoder(Transcoder):
         self.names[name] = transcoding
 
     def encode(self, obj: Any) -> bytes:
+        if self._c_encode is not None:
+            try:
+                return "".join(self._c_encode(obj, 0)).encode("utf8")
+            except RecursionError:
+                pass
         return self.encoder.encode(obj).encode("utf8")
 
     def decode(self, data: bytes) -> Any:
-        return self.decoder.decode(data.decode("utf8"))
+        text = data.decode("utf8")
+        # What json.JSONDecoder.decode() does for a document without surrounding
+        # whitespace; anything else takes the full path, which raises its errors.
+        try:
+            obj, end = self._scan_once(text, 0)
+        except StopIteration:
+            return self.decoder.decode(text)
+        if end != len(text):
+            return self.decoder.decode(text)
+        return obj
 
     def _encode_obj(self, o: Any) -> Dict[str, Any]:
         try:
@@ -178,6 +199,33 @@ class JSONTranscoder(Transcoder):
                 ) from None
             return transcoding.decode(d["_data_"])
         return d
+
+
+def _make_c_encoder(default: Any) -> Any:
+    """Return json's C encoder configured as ``json.JSONEncoder(default=default)``
+    without circular checks, or None where it is unavailable or behaves
+    differently (another Python implementation or version)."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return None
+    try:
+        c_encode = make(
+            None,  # markers: no circular check
+            default,
+            json.encoder.encode_basestring_ascii,  # ensure_ascii=True
+            None,  # indent
+            ": ",
+            ", ",
+            False,  # sort_keys
+            False,  # skipkeys
+            True,  # allow_nan
+        )
+        probe = {"a": [1, 2.5, None, True, "\u00e9"], "b": {"c": float("inf")}}
+        if "".join(c_encode(probe, 0)) != json.JSONEncoder().encode(probe):
+            return None  # pragma: no cover
+    except Exception:  # pragma: no cover
+        return None
+    return c_encode
 
 
 class UUIDAsHex(Transcoding):
