@@ -324,3 +324,40 @@ def test_created_on_modified_on_and_history_match_events() -> None:
     assert page.created_on == created.timestamp
     assert page.modified_on == updated.timestamp
     assert page.modified_on > page.created_on
+
+
+class Vote(Aggregate):
+    def __init__(self) -> None:
+        self.count = 0
+
+    class Cast(Aggregate.Event):
+        def apply(self, vote: Vote) -> None:
+            vote.count += 1
+
+    class Discarded(Aggregate.Event):
+        def mutate(self, aggregate: Optional[Vote]) -> Optional[Vote]:
+            super().mutate(aggregate)
+            return None
+
+    def discard(self) -> None:
+        self.trigger_event(self.Discarded)
+
+
+def test_final_event_can_return_none_from_mutate() -> None:
+    vote = Vote()
+    vote.trigger_event(Vote.Cast)
+    vote.discard()
+    assert vote.version == 3
+    events = vote.collect_events()
+    assert replay(events[:2]).count == 1
+    assert replay(events) is None
+
+
+def test_initial_version_can_be_set_on_the_library_base_class(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(Aggregate, "INITIAL_VERSION", 0)
+    vote = Vote()
+    assert vote.version == 0
+    vote.trigger_event(Vote.Cast)
+    assert [e.originator_version for e in vote.collect_events()] == [0, 1]

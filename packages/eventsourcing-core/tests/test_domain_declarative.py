@@ -290,6 +290,25 @@ def test_event_decorator_on_init_names_created_event() -> None:
     assert created.name == "argo"
     assert replay([created]) == ship
 
+    class Boat(Aggregate):
+        @event
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    (created,) = Boat("coracle").collect_events()
+    assert type(created) is Boat.Created
+
+    class Raft(Aggregate):
+        class Floated(Aggregate.Created):
+            name: str
+
+        @event(Floated)
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    (created,) = Raft("kon-tiki").collect_events()
+    assert type(created) is Raft.Floated
+
 
 class Account(Aggregate):
     name: str

@@ -370,6 +370,9 @@ def test_decorated_method_used_in_plain_class_is_a_clear_error() -> None:
 
     with pytest.raises(TypeError, match="not an Aggregate"):
         Plain().f()
+    with pytest.raises(TypeError, match="not an Aggregate"):
+        Plain.f(Plain())
+    assert Plain.f.__qualname__.endswith("Plain.f")
 
 
 def test_subclass_inherits_decorated_methods_and_events() -> None:

@@ -190,3 +190,11 @@ def test_stored_state_has_event_attributes_but_not_originator_fields() -> None:
     state = mapper.transcoder.decode(stored.state)
     assert set(state) == {"timestamp", "originator_topic", "litres"}
     assert stored.topic == f"{Kettle.__module__}:Kettle.Created"
+
+
+def test_topics_of_library_classes_resolve_back() -> None:
+    from eventsourcing.utils import get_topic, resolve_topic
+
+    assert get_topic(Aggregate.Created) == "eventsourcing.domain:Aggregate.Created"
+    assert resolve_topic("eventsourcing.domain:Aggregate.Created") is Aggregate.Created
+    assert resolve_topic(get_topic(Kettle.Filled)) is Kettle.Filled

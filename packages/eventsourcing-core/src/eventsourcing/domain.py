@@ -521,6 +521,7 @@ class CommandMethodDecorator:
             raise TypeError(f"@event can only decorate a function, got {method!r}")
         self.method = method
         self.event_class = event_class
+        self.name_given = event_class is not None or event_name is not None
         self.event_name = (
             event_class.__name__
             if event_class is not None
@@ -544,6 +545,12 @@ class CommandMethodDecorator:
 
     def __call__(self, aggregate: Any, *args: Any, **kwargs: Any) -> None:
         """Trigger the event (used where the class could not replace the decorator)."""
+        if not isinstance(aggregate, Aggregate):
+            raise TypeError(
+                f"{self.__qualname__}() was called on {type(aggregate).__qualname__}, "
+                "which is not an Aggregate; subclass Aggregate or use the @aggregate "
+                "class decorator"
+            )
         bound = inspect.signature(self.method).bind(aggregate, *args, **kwargs)
         bound.apply_defaults()
         arguments = dict(bound.arguments)
@@ -661,12 +668,6 @@ class BoundCommandMethodDecorator:
         self.aggregate = aggregate
 
     def __call__(self, *args: Any, **kwargs: Any) -> None:
-        if not isinstance(self.aggregate, Aggregate):
-            raise TypeError(
-                f"{self.event_decorator.__qualname__}() was called on "
-                f"{type(self.aggregate).__qualname__}, which is not an Aggregate; "
-                "subclass Aggregate or use the @aggregate class decorator"
-            )
         self.event_decorator(self.aggregate, *args, **kwargs)
 
 
@@ -836,7 +837,8 @@ class MetaAggregate(ABCMeta):
                     )
                 if given.__name__ not in namespace:
                     setattr(cls, given.__name__, given)
-            created_event_name = init_event_decorator.event_name
+            if init_event_decorator.name_given:
+                created_event_name = init_event_decorator.event_name
         cls._created_event_class = mcs._find_created_event_class(
             cls, namespace, created_event_name, init_params
         )
