@@ -155,6 +155,12 @@ def use_page() -> Page:
     page.update_name("index")
     page.tag_added("new", pinned=True)
     page.title = "Welcome"
+    assert [type(e) for e in page.collect_events()] == [
+        Page.Created,
+        Page.NameUpdated,  # defined by @event at run time
+        Page.TagAdded,
+        Page.Retitled,
+    ]
     assert_type(page.title, str)
     assert_type(Page.create_id("x"), UUID)
     return page

@@ -876,7 +876,7 @@ class MetaAggregate(ABCMeta):
             )
 
         # Arguments of create_id(): None means all of them.
-        create_id = cls.create_id  # type: ignore[attr-defined]
+        create_id = cls.create_id
         if create_id is Aggregate.create_id:
             cls._create_id_params = ()
         else:
@@ -916,6 +916,11 @@ class MetaAggregate(ABCMeta):
         created_event_name: Optional[str] = None,
     ) -> None:
         super().__init__(name, bases, namespace)
+
+    if TYPE_CHECKING:
+        # Event classes defined by @event("Name") exist only at run time;
+        # this lets type checkers accept ``MyAggregate.Name`` (typed Any).
+        def __getattr__(cls, name: str) -> Any: ...
 
     @staticmethod
     def _find_created_event_class(
