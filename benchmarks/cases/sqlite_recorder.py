@@ -82,12 +82,11 @@ def select_events(backend: str, env: dict[str, str]) -> int:
 
 @case("sqlite-select-notifications", backends=("sqlite",), unit="notifications/s")
 def select_notifications(backend: str, env: dict[str, str]) -> int:
-    """Follow the whole log of 20,000 notifications in pages of 500, twice."""
+    """Follow the whole log of 10,000 notifications in pages of 500, ten times."""
     factory, recorder = _recorder(env)
-    for _ in range(20):
-        recorder.insert_events(_events(1000))
+    recorder.insert_events(_events(10_000))
     count = 0
-    for _ in range(2):
+    for _ in range(10):
         start = 1
         while True:
             page = recorder.select_notifications(start, 500)
