@@ -237,15 +237,15 @@ def _install_fast_init(cls: type) -> None:
 
     Frozen dataclasses set each field with ``object.__setattr__``; writing
     the instance dict is over twice as fast, and events are made on every
-    command. Classes using ``__post_init__``, ``InitVar``, ``ClassVar``
-    annotations, ``init=False``, keyword-only fields or default factories
-    keep the dataclass ``__init__``.
+    command. Classes using ``__post_init__``, ``InitVar``, ``init=False``,
+    keyword-only fields or default factories keep the dataclass ``__init__``.
     """
     if getattr(cls, "__post_init__", None) is not None:
         return
     fields = dataclasses.fields(cast(Any, cls))
-    if len(fields) != len(cast(Any, cls).__dataclass_fields__):
-        return  # ClassVar or InitVar pseudo-fields
+    for f in cast(Any, cls).__dataclass_fields__.values():
+        if f not in fields and repr(getattr(f, "_field_type", None)) != "_FIELD_CLASSVAR":
+            return  # an InitVar (or a kind of pseudo-field unknown here)
     params = [inspect.Parameter("_es_self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
     for f in fields:
         if not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING:
