@@ -530,7 +530,11 @@ class AggregateRecorder(Recorder):
         desc: bool = False,
         limit: Optional[int] = None,
     ) -> List[StoredEvent]:
-        """Return the stored events of one aggregate, in version order."""
+        """Return the stored events of one aggregate with ``gt < version <= lte``.
+
+        Ascending by version, or descending if ``desc``; then at most
+        ``limit`` of them, so ``desc=True, limit=1`` gives the latest.
+        """
 
 
 class ApplicationRecorder(AggregateRecorder):
