@@ -266,6 +266,19 @@ def test_created_event_name_not_matching_declared_classes_defines_new_class() ->
     assert type(created) is Voyage.Opened
     assert issubclass(Voyage.Opened, AggregateCreated)
 
+    class Cruise(Aggregate, created_event_name="Opened"):
+        class Started(Aggregate.Created):
+            ship: str
+
+        def __init__(self, port: str) -> None:
+            self.port = port
+
+    # Started needs a 'ship' that __init__ does not take: Opened can't extend it.
+    (created,) = Cruise("Pireaus").collect_events()
+    assert type(created) is Cruise.Opened
+    assert not issubclass(Cruise.Opened, Cruise.Started)
+    assert replay([created]).port == "Pireaus"
+
 
 def test_several_created_event_classes_without_name_is_an_error() -> None:
     with pytest.raises(TypeError, match="created_event_name"):

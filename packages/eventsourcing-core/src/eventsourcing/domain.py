@@ -953,13 +953,16 @@ class MetaAggregate(ABCMeta):
         what = f"{cls.__qualname__}.__init__()"
         params = [p for p in init_params if p.name != "id"]
         _check_parameters(params, what)
+        # Extend a declared or inherited created event class if the init
+        # arguments cover its attributes, so its methods and upcasters apply.
         base: Any = Aggregate.Created
-        if declared:
-            base = next(iter(declared.values()))
-        elif inherited is not None and inherited is not base:
-            inherited_fields = _event_field_names(inherited) - _event_field_names(base)
-            if inherited_fields <= {p.name for p in params}:
-                base = inherited
+        base_fields = _event_field_names(base)
+        param_names = {p.name for p in params}
+        for candidate in [*declared.values(), inherited]:
+            if candidate is not None and candidate is not base:
+                if _event_field_names(candidate) - base_fields <= param_names:
+                    base = candidate
+                    break
         return _define_event_class(cls, created_event_name or "Created", (base,), params, what)
 
 
