@@ -453,6 +453,16 @@ def test_aggregate_decorator_keeps_other_base_classes() -> None:
         def __init__(self, name: str) -> None:
             self.name = name
 
+        def describe(self) -> str:
+            return super().describe().upper()
+
+        @event
+        def renamed(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
     thing = Thing("box")
-    assert thing.describe() == "named box"
+    assert thing.describe() == "NAMED BOX"
     assert isinstance(thing, Named) and isinstance(thing, Aggregate)
+    thing.renamed("crate")
+    assert replay(thing.collect_events()).describe() == "NAMED CRATE"

@@ -1167,6 +1167,32 @@ MetaAggregate.__call__ = _metaaggregate_call  # type: ignore[method-assign,assig
 TClass = TypeVar("TClass", bound=type)
 
 
+def _rebind_class_cells(values: Any, original: type, new_class: type) -> None:
+    """Point zero-argument ``super()`` in the class body's functions at ``new_class``.
+
+    Methods defined in a class body refer to that class through a
+    ``__class__`` cell; the class replaced by ``@aggregate`` is not in the
+    new class's MRO, so ``super()`` would fail without this.
+    """
+    for value in values:
+        if isinstance(value, CommandMethodDecorator):
+            functions: List[Any] = [value.method]
+        elif isinstance(value, (staticmethod, classmethod)):
+            functions = [value.__func__]
+        elif isinstance(value, property):
+            functions = [getattr(f, "method", f) for f in (value.fget, value.fset, value.fdel)]
+        else:
+            functions = [value]
+        for func in functions:
+            code = getattr(func, "__code__", None)
+            closure = getattr(func, "__closure__", None)
+            if code is None or not closure or "__class__" not in code.co_freevars:
+                continue
+            cell = closure[code.co_freevars.index("__class__")]
+            if cell.cell_contents is original:
+                cell.cell_contents = new_class
+
+
 @overload
 def aggregate(cls: TClass) -> TClass: ...
 
@@ -1196,9 +1222,11 @@ def aggregate(
         namespace.pop("__weakref__", None)
         namespace["__qualname__"] = original.__qualname__
         bases = (*(b for b in original.__bases__ if b is not object), Aggregate)
-        return MetaAggregate(
+        new_class = MetaAggregate(
             original.__name__, bases, namespace, created_event_name=created_event_name
         )
+        _rebind_class_cells(namespace.values(), original, new_class)
+        return new_class
 
     if cls is None:
         return decorator
