@@ -121,17 +121,18 @@ def select_latest(backend: str, env: dict[str, str]) -> int:
 
 @case("popo-select-notifications", backends=("popo",), unit="notifications/s")
 def select_notifications(backend: str, env: dict[str, str]) -> int:
-    """Pages of 100 notifications through a log of 100000, start to end."""
+    """Pages of 100 through a log of 20000 notifications, start to end, 10 times."""
     factory, recorder = _recorder(env)
-    for _ in range(1000):
+    for _ in range(200):
         recorder.insert_events(_events(100))
     count = 0
-    start = 1
-    while True:
-        page = recorder.select_notifications(start, 100)
-        if not page:
-            break
-        count += len(page)
-        start = page[-1].id + 1
+    for _ in range(10):
+        start = 1
+        while True:
+            page = recorder.select_notifications(start, 100)
+            if not page:
+                break
+            count += len(page)
+            start = page[-1].id + 1
     factory.close()
     return count
