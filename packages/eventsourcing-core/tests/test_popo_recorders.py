@@ -353,6 +353,14 @@ def test_tracking_is_recorded_with_events() -> None:
     assert not r.has_tracking_id("other", 1)
 
 
+def test_the_same_position_of_different_upstream_applications_is_not_a_conflict() -> None:
+    r = POPOProcessRecorder()
+    r.insert_events([stored(uuid4(), 1)], tracking=Tracking("orders", 1))
+    r.insert_events([stored(uuid4(), 1)], tracking=Tracking("payments", 1))
+    assert (r.max_tracking_id("orders"), r.max_tracking_id("payments")) == (1, 1)
+    assert r.max_notification_id() == 2
+
+
 def test_tracking_without_new_events() -> None:
     r = POPOProcessRecorder()
     assert r.insert_events([], tracking=Tracking("upstream", 4)) == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -14,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventsourcing import plugins
+from eventsourcing.hookspecs import hookimpl
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -22,6 +24,7 @@ from eventsourcing.persistence import (
     Transcoding,
     UUIDAsHex,
 )
+from eventsourcing.plugins import get_plugin_manager
 
 # --- Transcodings used by these tests ------------------------------------------------
 
@@ -426,3 +429,49 @@ def test_decoding_accepts_surrounding_whitespace_and_refuses_malformed_documents
             transcoder.decode(damaged)
     with pytest.raises(UnicodeDecodeError):
         transcoder.decode(b'"\xff"')
+
+
+class DateTranscodingPlugin:
+    @hookimpl
+    def eventsourcing_transcodings(self) -> List[Transcoding]:
+        return [DateAsIsoString()]
+
+
+def test_transcodings_contributed_by_a_plugin_are_listed_with_the_defaults() -> None:
+    plugin = DateTranscodingPlugin()
+    get_plugin_manager().register(plugin, name="test-date-transcoding")
+    try:
+        contributed = plugins.transcodings()
+    finally:
+        get_plugin_manager().unregister(plugin)
+    assert {"uuid_hex", "decimal_str", "datetime_iso", "date_iso"} <= {t.name for t in contributed}
+    transcoder = JSONTranscoder()
+    for transcoding in contributed:
+        transcoder.register(transcoding)
+    assert transcoder.decode(transcoder.encode([date(2021, 1, 2)])) == [date(2021, 1, 2)]
+    assert "date_iso" not in {t.name for t in plugins.transcodings()}
+
+
+def test_one_transcoder_is_safe_to_share_between_threads() -> None:
+    transcoder = transcoder_with_custom_types()
+    values = [
+        {"n": i, "id": uuid4(), "m": [Money(Decimal(i), "GBP")] * (i % 5), "s": "x" * i}
+        for i in range(200)
+    ]
+    start = threading.Barrier(4)
+    failures: List[Any] = []
+
+    def work() -> None:
+        start.wait()
+        for _ in range(5):
+            for value in values:
+                copy = transcoder.decode(transcoder.encode(value))
+                if copy != value:
+                    failures.append((value, copy))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
