@@ -466,3 +466,20 @@ def test_aggregate_decorator_keeps_other_base_classes() -> None:
     assert isinstance(thing, Named) and isinstance(thing, Aggregate)
     thing.renamed("crate")
     assert replay(thing.collect_events()).describe() == "NAMED CRATE"
+
+
+def test_event_with_empty_parentheses_and_bare_triggers_infer_names() -> None:
+    class Valve(Aggregate):
+        @event()
+        def opened(self) -> None:
+            self.open = True
+
+        @triggers
+        def closed(self) -> None:
+            self.open = False
+
+    valve = Valve()
+    valve.opened()
+    valve.closed()
+    assert [type(e) for e in valve.collect_events()[1:]] == [Valve.Opened, Valve.Closed]
+    assert valve.open is False
