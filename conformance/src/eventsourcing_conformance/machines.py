@@ -433,7 +433,9 @@ class ProcessRecorderMachine(ApplicationRecorderMachine):
         event_conflict: bool,
         what: str,
     ) -> None:
-        prop = TRACKING if tracking is not None else ATOMICITY
+        # Valid events refused only because of a repeated tracking record must
+        # not be recorded (tracking); a conflicting batch must leave nothing (atomicity).
+        prop = TRACKING if tracking is not None and not event_conflict else ATOMICITY
         self.check_events(
             prop,
             {e.originator_id for e in batch},
