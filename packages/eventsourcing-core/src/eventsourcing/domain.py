@@ -1152,7 +1152,15 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 Aggregate._created_event_class = Aggregate.Created
 Aggregate._init_mentions_id = False
 Aggregate._create_id_params = ()
-Aggregate._bind_init = staticmethod(lambda self: {})
+Aggregate._bind_init = staticmethod(
+    _make_function(
+        "__init__",
+        "Aggregate.__init__",
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)],
+        "return {}",
+        {},
+    )
+)
 _aggregate_classes[get_topic(Aggregate)] = Aggregate
 
 
@@ -1161,6 +1169,8 @@ def _metaaggregate_call(cls: Any, *args: Any, **kwargs: Any) -> Any:
     return cls._create(cls._created_event_class, **cls._bind_init(cls, *args, **kwargs))
 
 
+# Assigned after the class statement so that type checkers keep checking
+# calls to aggregate classes against each class's __init__ signature.
 MetaAggregate.__call__ = _metaaggregate_call  # type: ignore[method-assign,assignment]
 
 
