@@ -9,6 +9,8 @@ upstream notification was tracked once.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import threading
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Type
@@ -28,6 +30,7 @@ from eventsourcing.system import (
 )
 
 WAIT_TIMEOUT = 60.0
+CRASH_EXIT_CODE = 37
 WHATS = ("rain", "snow", "wind")
 HAPPENINGS = 24  # two worlds, alternately; WHATS in turn
 
@@ -79,6 +82,7 @@ class Tallies(ProcessApplication[Tally]):
     """
 
     crash_at: Optional[int] = None
+    crash_by_exit = False  # end the process (no clean-up at all) instead of raising
     arrived = threading.Condition()
 
     def policy(self, domain_event: DomainEvent, process_event: ProcessEvent) -> None:
@@ -91,6 +95,8 @@ class Tallies(ProcessApplication[Tally]):
         process_event.save(one, total)
         assert process_event.tracking is not None
         if process_event.tracking.notification_id == type(self).crash_at:
+            if type(self).crash_by_exit:
+                os._exit(CRASH_EXIT_CODE)
             raise Crash(f"crashed processing notification {type(self).crash_at}")
 
     def _tally(self, what: str) -> Tally:
@@ -151,6 +157,7 @@ def new_runner(runner_cls: Type[Runner], env: Dict[str, str]) -> Runner:
 def crash_at() -> Any:
     yield
     Tallies.crash_at = None
+    Tallies.crash_by_exit = False
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
@@ -239,3 +246,107 @@ def test_resumes_exactly_once_after_stop_and_crash(
         assert len(recorder.select_notifications(1, 1000)) == 2 * HAPPENINGS + len(WHATS) + 1
     finally:
         runner.stop()
+
+
+def sqlite_env(store_env: Dict[str, str], tmp_path: Path) -> Dict[str, str]:
+    return dict(
+        store_env,
+        LANDS_SQLITE_DBNAME=str(tmp_path / "lands.sqlite"),
+        TALLIES_SQLITE_DBNAME=str(tmp_path / "tallies.sqlite"),
+    )
+
+
+def record_happenings(env: Dict[str, str], count: int) -> List[str]:
+    happened = []
+    with Lands(env=env) as lands:
+        land_id = lands.found("east")
+        for i in range(count):
+            what = WHATS[i % len(WHATS)]
+            lands.happen(land_id, what)
+            happened.append(what)
+    return happened
+
+
+def assert_all_processed_once(env: Dict[str, str], happened: List[str]) -> None:
+    runner = SingleThreadedRunner(System(pipes=[[Lands, Tallies]]), env=env)
+    runner.start()
+    try:
+        tallies, lands = runner.get(Tallies), runner.get(Lands)
+        assert counts(tallies) == expected_counts(happened)
+        assert tallies.process_recorder.max_tracking_id("Lands") == (
+            lands.recorder.max_notification_id()
+        )
+        for what in (*WHATS, "*"):
+            tally = tallies.repository.get(Tally.create_id(what))
+            assert tally.version == 1 + tally.count
+    finally:
+        runner.stop()
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_process_killed_mid_policy_resumes_exactly_once(
+    backend: str, store_env: Dict[str, str], tmp_path: Path, crash_at: None
+) -> None:
+    """The follower's process ends abruptly (os._exit) in the middle of a policy call."""
+    env = sqlite_env(store_env, tmp_path)
+    happened = record_happenings(env, 20)
+    Tallies.crash_at = 12  # Lands' notifications: 1 is the creation, 2.. the happenings
+    Tallies.crash_by_exit = True
+
+    def follower_process() -> None:
+        runner = SingleThreadedRunner(System(pipes=[[Lands, Tallies]]), env=env)
+        runner.start()  # catches up, and the process ends at notification 12
+        os._exit(0)
+
+    child = multiprocessing.get_context("fork").Process(target=follower_process)
+    child.start()
+    child.join(WAIT_TIMEOUT)
+    assert child.exitcode == CRASH_EXIT_CODE
+
+    Tallies.crash_at = None
+    Tallies.crash_by_exit = False
+    with Tallies(env=env) as tallies:
+        assert tallies.process_recorder.max_tracking_id("Lands") == 11
+        assert counts(tallies) == expected_counts(happened[:10])
+    assert_all_processed_once(env, happened)
+
+
+class Gated(Tallies):
+    """Tallies whose policy waits at one notification until a gate opens."""
+
+    name = "Tallies"
+    wait_at = 0
+    reached = threading.Event()
+    gate = threading.Event()
+
+    def policy(self, domain_event: DomainEvent, process_event: ProcessEvent) -> None:
+        super().policy(domain_event, process_event)
+        assert process_event.tracking is not None
+        if process_event.tracking.notification_id == Gated.wait_at:
+            Gated.reached.set()
+            assert Gated.gate.wait(WAIT_TIMEOUT), "the gate was never opened"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_stop_interrupts_a_backlog_between_notifications(
+    backend: str, store_env: Dict[str, str], tmp_path: Path
+) -> None:
+    env = sqlite_env(store_env, tmp_path) if backend == "sqlite" else store_env
+    happened = record_happenings(env, 40)
+    Gated.wait_at, Gated.reached, Gated.gate = 6, threading.Event(), threading.Event()
+    runner = MultiThreadedRunner(System(pipes=[[Lands, Gated]]), env=env)
+    runner.start()
+    thread = runner.threads["Tallies"]
+    assert Gated.reached.wait(WAIT_TIMEOUT)
+    stopper = threading.Thread(target=runner.stop)
+    stopper.start()
+    assert runner.is_stopping.wait(WAIT_TIMEOUT)
+    Gated.gate.set()  # the policy call in progress finishes, and is recorded
+    stopper.join(WAIT_TIMEOUT)
+    assert not stopper.is_alive() and not thread.is_alive()
+    assert runner.errors == []
+
+    with Tallies(env=env) as tallies:
+        assert tallies.process_recorder.max_tracking_id("Lands") == 6
+        assert counts(tallies) == expected_counts(happened[:5])
+    assert_all_processed_once(env, happened)

@@ -170,13 +170,14 @@ class Follower(Application[TAggregate]):
         mapper = self.construct_mapper(name)
         self.readers[name] = (reader, mapper)
 
-    def pull_and_process(self, name: str) -> None:
+    def pull_and_process(self, name: str, *, stopping: Optional[threading.Event] = None) -> None:
         """Process every notification of ``name`` not processed yet, in order.
 
         Starts after the highest notification ID tracked for ``name``. Each
         notification is processed by :meth:`policy` and recorded before the
         next is read; an exception from the policy (or from recording)
-        propagates, and nothing of that notification is recorded.
+        propagates, and nothing of that notification is recorded. Returns
+        early, between two notifications, once ``stopping`` is set.
         """
         try:
             reader, mapper = self.readers[name]
@@ -188,6 +189,8 @@ class Follower(Application[TAggregate]):
         with self._processing:
             start = self.process_recorder.max_tracking_id(name) + 1
             for notification in reader.select(start=start):
+                if stopping is not None and stopping.is_set():
+                    return
                 domain_event = mapper.to_domain_event(notification)
                 process_event = ProcessEvent(Tracking(name, notification.id))
                 self.policy(domain_event, process_event)
@@ -407,6 +410,7 @@ class SingleThreadedRunner(Runner, Promptable):
         self.apps: Dict[str, Application[Any]] = {}
         self._prompted: List[str] = []
         self._is_prompting = False
+        self._prompting_lock = threading.Lock()
 
     def start(self) -> None:
         """Construct the applications, connect them, and let followers catch up
@@ -426,30 +430,37 @@ class SingleThreadedRunner(Runner, Promptable):
         except BaseException:
             self._close_apps()
             raise
-        self._prompted.extend(system.leaders)
-        self._process_prompts()
+        for leader_name in system.leaders:
+            self.receive_prompt(leader_name)
 
     def receive_prompt(self, leader_name: str) -> None:
-        """Have each follower of ``leader_name`` pull and process, unless a
-        prompt is being processed already (then it is queued)."""
-        if leader_name not in self._prompted:
-            self._prompted.append(leader_name)
-        if not self._is_prompting:
-            self._process_prompts()
+        """Have each follower of ``leader_name`` pull and process.
 
-    def _process_prompts(self) -> None:
-        self._is_prompting = True
+        A prompt received while prompts are being processed (a follower's
+        own new events, or a save in another thread) is queued, and is
+        processed by the loop already running.
+        """
+        with self._prompting_lock:
+            if leader_name not in self._prompted:
+                self._prompted.append(leader_name)
+            if self._is_prompting:
+                return
+            self._is_prompting = True
         try:
-            while self._prompted:
-                leader_name = self._prompted.pop(0)
+            while True:
+                with self._prompting_lock:
+                    if not self._prompted:
+                        self._is_prompting = False
+                        return
+                    leader_name = self._prompted.pop(0)
                 for follower_name in self.system.leads.get(leader_name, ()):
                     follower = cast(Follower[Any], self.apps[follower_name])
                     follower.pull_and_process(leader_name)
         except BaseException:
-            self._prompted.clear()
+            with self._prompting_lock:
+                self._prompted.clear()
+                self._is_prompting = False
             raise
-        finally:
-            self._is_prompting = False
 
     def stop(self) -> None:
         """Close the applications."""
@@ -512,9 +523,7 @@ class MultiThreadedRunnerThread(Promptable, threading.Thread):
                     names, self._prompted = self._prompted, []
                     self.is_prompted.clear()
                 for name in names:
-                    if self.is_stopping.is_set():
-                        return
-                    self.app.pull_and_process(name)
+                    self.app.pull_and_process(name, stopping=self.is_stopping)
         except BaseException as e:
             self._fail(e)
 
