@@ -19,6 +19,7 @@ creating aggregates and calling command methods stays cheap.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import inspect
 import os
 from abc import ABCMeta
@@ -755,6 +756,19 @@ def _new_id_field() -> Any:
     return field
 
 
+try:
+    _annotationlib: Any = importlib.import_module("annotationlib")  # Python >= 3.14
+except ImportError:
+    _annotationlib = None
+
+
+def _own_annotation_names(cls: type) -> List[str]:
+    """Names annotated in the class body itself, without evaluating the annotations."""
+    if _annotationlib is None:
+        return list(inspect.get_annotations(cls))
+    return list(_annotationlib.get_annotations(cls, format=_annotationlib.Format.FORWARDREF))
+
+
 _RESERVED_AGGREGATE_ATTRIBUTES = frozenset(
     ("version", "created_on", "modified_on", "pending_events")
 )
@@ -766,7 +780,7 @@ def _generate_dataclass_init(cls: type) -> None:
     The annotations and ``field()`` objects are left on the class so that
     applying ``@dataclass`` afterwards (for IDEs) sees the same fields.
     """
-    annotations = inspect.get_annotations(cls)
+    annotations = _own_annotation_names(cls)
     restore: Dict[str, Any] = {}
     for name in annotations:
         if name in _RESERVED_AGGREGATE_ATTRIBUTES:
@@ -819,7 +833,7 @@ class MetaAggregate(ABCMeta):
             # Keep aggregate equality and repr if @dataclass is applied later.
             if attr not in namespace:
                 setattr(cls, attr, getattr(cls, attr))
-        if "__init__" not in namespace and namespace.get("__annotations__"):
+        if "__init__" not in namespace and _own_annotation_names(cls):
             _generate_dataclass_init(cls)
 
         all_init_params = list(inspect.signature(cast(Any, cls).__init__).parameters.values())
