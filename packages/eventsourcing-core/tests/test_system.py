@@ -645,3 +645,40 @@ def test_process_event_collects_in_save_order_with_its_tracking() -> None:
         (second.id, 2),
         (first.id, 3),
     ]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+def test_applications_of_a_system_have_their_own_postgres_tables(
+    backend: str, store_env: Dict[str, str]
+) -> None:
+    """In one schema, each application's tables are named after it (9.1 names)."""
+    import psycopg
+
+    runner = SingleThreadedRunner(System(pipes=MANY_PIPES), env=store_env)
+    runner.start()
+    try:
+        worlds = runner.get(Worlds)
+        worlds.make_it_so(worlds.create_world("earth"), "rain")
+        assert runner.get(Reports).tallies() == (1, 1)
+    finally:
+        runner.stop()
+    with psycopg.connect(
+        host=store_env["POSTGRES_HOST"],
+        port=int(store_env["POSTGRES_PORT"]),
+        user=store_env["POSTGRES_USER"],
+        password=store_env["POSTGRES_PASSWORD"],
+        dbname=store_env["POSTGRES_DBNAME"],
+    ) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (store_env["POSTGRES_SCHEMA"],),
+        ).fetchall()
+    assert {row[0] for row in rows} == {
+        "worlds_events",
+        "counters_events",
+        "counters_tracking",
+        "historians_events",
+        "historians_tracking",
+        "reports_events",
+        "reports_tracking",
+    }
