@@ -277,33 +277,43 @@ def test_failed_insert_uses_no_notification_ids(app_recorder: ApplicationRecorde
     assert app_recorder.insert_events([stored(id1, 2)]) == [2]
 
 
-class ApplicationRecorderMachine(RuleBasedStateMachine):
-    """Random inserts (some conflicting) against a model of the notification log."""
+class ProcessRecorderMachine(RuleBasedStateMachine):
+    """Random inserts (some conflicting, some tracked) against a model of the
+    notification log and of the tracking records."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.recorder = POPOApplicationRecorder()
+        self.recorder = POPOProcessRecorder()
         self.ids = [uuid4() for _ in range(3)]
         self.log: List[Tuple[UUID, int, str]] = []
+        self.tracked: set[Tuple[str, int]] = set()
 
     @rule(
         batch=st.lists(
             st.tuples(st.integers(0, 2), st.integers(1, 6), st.sampled_from([TOPIC_A, TOPIC_B])),
             max_size=4,
-        )
+        ),
+        tracking=st.none()
+        | st.builds(Tracking, st.sampled_from(["up1", "up2"]), st.integers(1, 5)),
     )
-    def insert(self, batch: List[Tuple[int, int, str]]) -> None:
+    def insert(self, batch: List[Tuple[int, int, str]], tracking: Optional[Tracking]) -> None:
         events = [stored(self.ids[i], v, t) for i, v, t in batch]
         keys = [(e.originator_id, e.originator_version) for e in events]
         recorded = {(i, v) for i, v, _ in self.log}
         conflict = len(set(keys)) < len(keys) or any(k in recorded for k in keys)
+        if tracking is not None:
+            position = (tracking.application_name, tracking.notification_id)
+            conflict = conflict or position in self.tracked
         if conflict:
             with pytest.raises(IntegrityError):
-                self.recorder.insert_events(events)
+                self.recorder.insert_events(events, tracking=tracking)
         else:
             first = len(self.log) + 1
-            assert self.recorder.insert_events(events) == list(range(first, first + len(events)))
+            ids = self.recorder.insert_events(events, tracking=tracking)
+            assert ids == list(range(first, first + len(events)))
             self.log.extend((e.originator_id, e.originator_version, e.topic) for e in events)
+            if tracking is not None:
+                self.tracked.add(position)
 
     @rule(
         start=st.integers(-1, 25),
@@ -323,17 +333,22 @@ class ApplicationRecorderMachine(RuleBasedStateMachine):
         )
 
     @invariant()
-    def max_id_and_sequences_match(self) -> None:
+    def recorder_matches_the_model(self) -> None:
         assert self.recorder.max_notification_id() == len(self.log)
         for id_ in self.ids:
             expected = sorted(v for i, v, _ in self.log if i == id_)
             assert [e.originator_version for e in self.recorder.select_events(id_)] == expected
+        for name in ("up1", "up2"):
+            positions = [n for a, n in self.tracked if a == name]
+            assert self.recorder.max_tracking_id(name) == max(positions, default=0)
+            for n in range(1, 6):
+                assert self.recorder.has_tracking_id(name, n) == ((name, n) in self.tracked)
 
 
-ApplicationRecorderMachine.TestCase.settings = settings(
+ProcessRecorderMachine.TestCase.settings = settings(
     max_examples=40, stateful_step_count=15, deadline=None
 )
-TestApplicationRecorderMachine = ApplicationRecorderMachine.TestCase
+TestProcessRecorderMachine = ProcessRecorderMachine.TestCase
 
 
 # --- Tracking ------------------------------------------------------------------------
