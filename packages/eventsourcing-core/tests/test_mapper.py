@@ -247,6 +247,16 @@ def test_encoding_an_event_with_an_unregistered_type_raises_the_transcoders_erro
         Mapper[Any](transcoder=transcoder()).from_domain_event(event)
 
 
+def test_mapping_an_object_that_is_not_a_domain_event_is_a_clear_error() -> None:
+    @dataclass
+    class Note:
+        originator_id: UUID
+        text: str
+
+    with pytest.raises(TypeError, match=r"Cannot map .*Note object: .* 'originator_version' is"):
+        Mapper[Any](transcoder=transcoder()).from_domain_event(Note(uuid4(), "hello"))
+
+
 def test_decoding_state_with_an_unregistered_name_raises_the_transcoders_error() -> None:
     stored = Mapper[Any](transcoder=transcoder()).from_domain_event(opened())
     with pytest.raises(TypeError, match="'datetime_iso' is not deserializable"):

@@ -363,8 +363,14 @@ class Mapper(Generic[TDomainEvent]):
         """Convert a domain event to a stored event."""
         cls = type(domain_event)
         event_state = dict(domain_event.__dict__)
-        originator_id = event_state.pop("originator_id")
-        originator_version = event_state.pop("originator_version")
+        try:
+            originator_id = event_state.pop("originator_id")
+            originator_version = event_state.pop("originator_version")
+        except KeyError as e:
+            raise TypeError(
+                f"Cannot map {cls.__qualname__} object: a domain event has the "
+                f"attributes originator_id and originator_version, {e} is missing"
+            ) from None
         class_version = getattr(cls, "class_version", 1)
         if class_version > 1:
             event_state["class_version"] = class_version
