@@ -128,14 +128,16 @@ def test_links_to_other_pages_resolve(page: Path) -> None:
 
 @pytest.mark.parametrize(
     "page",
-    [p for p in PAGES if any(b.lang == "python" for b in code_blocks(p))],
+    [
+        pytest.param(p, marks=[pytest.mark.postgres] if "postgres" in needs(p) else [])
+        for p in PAGES
+        if any(b.lang == "python" for b in code_blocks(p))
+    ],
     ids=page_id,
 )
 def test_python_blocks_run(page: Path, tmp_path: Path) -> None:
     env = clean_env()
-    blocks = [
-        (page_id(b.page), b.line, b.source) for b in code_blocks(page) if b.lang == "python"
-    ]
+    blocks = [(page_id(b.page), b.line, b.source) for b in code_blocks(page) if b.lang == "python"]
     if "postgres" in needs(page):
         from eventsourcing_conformance.stores import isolated_env
 
