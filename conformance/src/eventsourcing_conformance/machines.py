@@ -48,6 +48,7 @@ __all__ = [
     "AggregateRecorderMachine",
     "ApplicationRecorderMachine",
     "ProcessRecorderMachine",
+    "StoreNotIsolated",
     "conformance_settings",
     "run_machine",
 ]
@@ -118,6 +119,10 @@ def _describe(batch: Sequence[StoredEvent]) -> str:
     return f"[{shown}{more}]"
 
 
+class StoreNotIsolated(Exception):
+    """The backend under test gave the suite a store that was not fresh."""
+
+
 class AggregateRecorderMachine(RuleBasedStateMachine):
     """Uniqueness, atomicity, ordering and durability of an aggregate recorder."""
 
@@ -135,8 +140,9 @@ class AggregateRecorderMachine(RuleBasedStateMachine):
         try:
             self.env = self._stack.enter_context(self.backend.store())
             self._open()
+            self.check_store_is_empty()
         except BaseException:
-            self._stack.close()
+            self.teardown()
             raise
 
     # -- lifecycle ------------------------------------------------------
@@ -161,6 +167,16 @@ class AggregateRecorderMachine(RuleBasedStateMachine):
             self._close()
         finally:
             self._stack.close()
+
+    def check_store_is_empty(self) -> None:
+        """Fail fast, and clearly, when the backend's ``new_store`` does not isolate."""
+        leftovers = [o for o in ORIGINATORS if self.recorder.select_events(o)]
+        if leftovers:
+            raise StoreNotIsolated(
+                f"backend {self.backend.name!r}: a store from new_store() already holds "
+                f"events of {leftovers[0]}; new_store must return a new, empty store "
+                "on every call (see 'How a backend makes a fresh, isolated store')"
+            )
 
     # -- comparisons ----------------------------------------------------
 
@@ -488,8 +504,35 @@ MACHINES: dict[str, type[AggregateRecorderMachine]] = {
 }
 
 
+PROBE = UUID("00000000-0000-4000-8000-0000000000ff")
+
+
+def check_isolation(backend: Backend) -> None:
+    """Write to one new store, then check that the next new store is empty.
+
+    Done before Hypothesis starts, so a backend whose ``new_store`` hands out
+    a shared store gets this message rather than confusing property failures.
+    """
+    for attempt in (1, 2):
+        with backend.store() as env, backend.open(env) as factory:
+            recorder = factory.aggregate_recorder()
+            try:
+                if recorder.select_events(PROBE):
+                    raise StoreNotIsolated(
+                        f"backend {backend.name!r}: a store from new_store() already holds "
+                        "events written to a previous one; new_store must return a new, "
+                        "empty store on every call (see 'How a backend makes a fresh, "
+                        "isolated store' in the suite's README)"
+                    )
+                if attempt == 1:
+                    recorder.insert_events([StoredEvent(PROBE, 1, TOPICS[0], b"probe")])
+            finally:
+                recorder.close()
+
+
 def run_machine(kind: str, backend: Backend, settings_: Optional[settings] = None) -> None:
     """Run the state machine for one recorder kind against ``backend``."""
     machine = MACHINES[kind]
+    check_isolation(backend)
     bound = type(f"{machine.__name__}_{backend.name}", (machine,), {"backend": backend})
     run_state_machine_as_test(bound, settings=settings_ or conformance_settings())
