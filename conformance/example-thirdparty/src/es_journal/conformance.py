@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # the suite is a test-time dependency, not a runtime one
     from eventsourcing_conformance import Backend
 
 
-@pytest.hookimpl
+@pytest.hookimpl(optionalhook=True)  # harmless when the suite is not installed
 def pytest_eventsourcing_backend(name: str, directory: Path) -> Optional[Backend]:
     if name != "journal":
         return None
