@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Type
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 import pytest
 
@@ -682,3 +682,81 @@ def test_applications_of_a_system_have_their_own_postgres_tables(
         "reports_events",
         "reports_tracking",
     }
+
+
+# -- a cycle: two applications following each other ------------------------------
+
+RALLY_LENGTH = 10
+
+
+class Rally(Aggregate):
+    def __init__(self, origin: Optional[UUID] = None) -> None:
+        self.origin = origin
+        self.hits: List[int] = []
+
+    @staticmethod
+    def create_id(origin: Optional[UUID] = None) -> UUID:
+        return uuid5(NAMESPACE_URL, f"/rallies/{origin}") if origin else uuid4()
+
+    @event("Hit")
+    def hit(self, n: int, origin: UUID) -> None:
+        self.hits.append(n)
+
+
+class Ping(Signalling, ProcessApplication[Rally]):
+    def serve(self) -> UUID:
+        rally = Rally()
+        rally.hit(1, origin=rally.id)
+        self.save(rally)
+        return rally.id
+
+    def policy(self, domain_event: DomainEvent, process_event: ProcessEvent) -> None:
+        if isinstance(domain_event, Rally.Hit) and domain_event.n < RALLY_LENGTH:
+            rally = self.repository.get(domain_event.origin)
+            rally.hit(domain_event.n + 1, origin=rally.id)
+            process_event.save(rally)
+
+
+class Pong(Signalling, ProcessApplication[Rally]):
+    def policy(self, domain_event: DomainEvent, process_event: ProcessEvent) -> None:
+        if isinstance(domain_event, Rally.Hit) and domain_event.n < RALLY_LENGTH:
+            try:
+                rally = self.repository.get(Rally.create_id(domain_event.origin))
+            except AggregateNotFound:
+                rally = Rally(origin=domain_event.origin)
+            rally.hit(domain_event.n + 1, origin=domain_event.origin)
+            process_event.save(rally)
+
+
+def test_applications_following_each_other(
+    runner_cls: Type[Runner],
+    backend: str,
+    store_env: Dict[str, str],
+    tmp_path: Path,
+    started: List[Runner],
+) -> None:
+    system = System(pipes=[[Ping, Pong, Ping]])
+    assert system.follows == {"Pong": ["Ping"], "Ping": ["Pong"]}
+    runner = make_runner(runner_cls, system, system_env(store_env, backend, tmp_path, Ping, Pong))
+    runner.start()
+    started.append(runner)
+    ping, pong = runner.get(Ping), runner.get(Pong)
+    rallies = [ping.serve(), ping.serve()]
+    if isinstance(runner, MultiThreadedRunner):
+        # Per rally, each log has a created event and five hits.
+        expected = 6 * len(rallies)
+
+        def rallies_over() -> bool:
+            return (
+                ping.recorder.max_notification_id() == expected
+                and pong.recorder.max_notification_id() == expected
+                and ping.process_recorder.max_tracking_id("Pong") == expected
+                and pong.process_recorder.max_tracking_id("Ping") == expected
+            )
+
+        with PROGRESS:
+            PROGRESS.wait_for(lambda: rallies_over() or runner.has_errors.is_set(), WAIT_TIMEOUT)
+        assert runner.errors == [] and rallies_over()
+    for rally_id in rallies:
+        assert ping.repository.get(rally_id).hits == [1, 3, 5, 7, 9]
+        assert pong.repository.get(Rally.create_id(rally_id)).hits == [2, 4, 6, 8, 10]
