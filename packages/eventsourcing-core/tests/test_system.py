@@ -760,3 +760,46 @@ def test_applications_following_each_other(
     for rally_id in rallies:
         assert ping.repository.get(rally_id).hits == [1, 3, 5, 7, 9]
         assert pong.repository.get(Rally.create_id(rally_id)).hits == [2, 4, 6, 8, 10]
+
+
+def test_concurrent_writers_upstream_every_event_counted_once(
+    backend: str, store_env: Dict[str, str], tmp_path: Path
+) -> None:
+    """Writers in several threads save to the leader while the follower's thread
+    processes: the follower never skips a notification that became visible late."""
+    env = system_env(store_env, backend, tmp_path, Worlds, Counters)
+    runner = MultiThreadedRunner(
+        System(pipes=[[Worlds, Counters]]), env=env, on_error=notify_progress
+    )
+    runner.start()
+    try:
+        check_concurrent_writers(runner)
+    finally:
+        runner.stop()
+
+
+def check_concurrent_writers(runner: MultiThreadedRunner) -> None:
+    worlds, counters = runner.get(Worlds), runner.get(Counters)
+    writers, each = 4, 15
+    barrier = threading.Barrier(writers)
+    errors: List[BaseException] = []
+
+    def write(n: int) -> None:
+        try:
+            world_id = worlds.create_world(f"world {n}")
+            barrier.wait()
+            for i in range(each):
+                worlds.make_it_so(world_id, ("rain", "snow", "wind")[(n + i) % 3])
+        except BaseException as e:  # re-raised below
+            errors.append(e)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    wait_until_processed(runner, counters, worlds)
+    total = sum(counters.get_count(w) for w in ("rain", "snow", "wind"))
+    assert total == writers * each
+    assert counters.get_count("rain") == counters.get_count("snow") == counters.get_count("wind")
