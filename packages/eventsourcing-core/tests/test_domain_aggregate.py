@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, List, Optional
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
@@ -361,3 +361,40 @@ def test_initial_version_can_be_set_on_the_library_base_class(
     assert vote.version == 0
     vote.trigger_event(Vote.Cast)
     assert [e.originator_version for e in vote.collect_events()] == [0, 1]
+
+
+class Stamped(Aggregate):
+    """Events of this aggregate all read the same clock value."""
+
+    class Event(Aggregate.Event):
+        @staticmethod
+        def create_timestamp() -> datetime:
+            return FIXED_TIME
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+    class Ticked(Event):
+        pass
+
+
+FIXED_TIME = datetime(2030, 1, 1, tzinfo=timezone.utc)
+
+
+def test_timestamps_are_nudged_forward_when_the_clock_does_not_advance() -> None:
+    stamped = Stamped()
+    stamped.trigger_event(Stamped.Ticked)
+    stamped.trigger_event(Stamped.Ticked)
+    stamps = [e.timestamp for e in stamped.collect_events()]
+    assert stamps == [FIXED_TIME + timedelta(microseconds=i) for i in range(3)]
+    assert stamped.modified_on == stamps[-1]
+
+
+def test_version_and_modified_on_can_be_set() -> None:
+    stamped = Stamped()
+    stamped.version = 5
+    stamped.modified_on = FIXED_TIME + timedelta(days=1)
+    assert stamped.version == 5
+    stamped.trigger_event(Stamped.Ticked)
+    assert stamped.version == 6
+    assert stamped.modified_on == FIXED_TIME + timedelta(days=1, microseconds=1)

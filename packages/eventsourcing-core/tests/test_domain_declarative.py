@@ -461,3 +461,48 @@ def test_aggregate_classes_defined_in_functions_reconstruct() -> None:
     (created,) = local.collect_events()
     assert "<locals>" in created.originator_topic
     assert replay([created]) == local
+
+
+def test_create_id_taking_keyword_arguments_receives_all_creation_arguments() -> None:
+    received: List[Any] = []
+
+    class Folder(Aggregate):
+        path: str
+        owner: str = "root"
+
+        @staticmethod
+        def create_id(**kwargs: Any) -> UUID:
+            received.append(kwargs)
+            return uuid5(NAMESPACE_URL, kwargs["path"])
+
+    folder = Folder("/tmp")
+    assert received == [{"path": "/tmp", "owner": "root"}]
+    assert folder.id == uuid5(NAMESPACE_URL, "/tmp")
+
+
+def test_annotation_redeclaring_inherited_default_makes_field_required() -> None:
+    class Base(Aggregate):
+        name: str = "base"
+
+    class Child(Base):
+        name: str
+
+    assert Base().name == "base"
+    assert Child("child").name == "child"
+    with pytest.raises(TypeError, match="missing 1 required"):
+        Child()  # type: ignore[call-arg]
+
+
+def test_init_with_variable_positional_parameters_and_explicit_created_event() -> None:
+    class Bag(Aggregate):
+        class Created(Aggregate.Created):
+            label: str
+
+        def __init__(self, *items: str, label: str) -> None:
+            self.items = items
+            self.label = label
+
+    bag = Bag(label="b")
+    assert (bag.items, bag.label) == ((), "b")
+    with pytest.raises(TypeError, match="unexpected positional arguments"):
+        Bag("apple", label="b")

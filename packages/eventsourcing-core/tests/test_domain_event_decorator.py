@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 from datetime import datetime
-from typing import Any, List, Optional
+from typing import Any, List, Optional, cast
 
 import pytest
 
@@ -483,3 +483,52 @@ def test_event_with_empty_parentheses_and_bare_triggers_infer_names() -> None:
     valve.closed()
     assert [type(e) for e in valve.collect_events()[1:]] == [Valve.Opened, Valve.Closed]
     assert valve.open is False
+
+
+def test_event_decorator_rejects_functions_it_cannot_use() -> None:
+    import functools
+
+    def f(self: Any, x: int) -> None:
+        pass
+
+    with pytest.raises(TypeError, match="can only decorate a function"):
+        event("Done")(cast(Any, functools.partial(f, None)))
+    with pytest.raises(TypeError, match="must take the aggregate as its first argument"):
+
+        class A(Aggregate):
+            @event
+            def g() -> None:  # type: ignore[misc]
+                pass
+
+
+def test_decorated_method_added_after_class_definition_is_a_clear_error() -> None:
+    class Late(Aggregate):
+        pass
+
+    def ring(self: Any) -> None:
+        pass
+
+    Late.ring = event("Rang")(ring)  # type: ignore[attr-defined]
+    with pytest.raises(TypeError, match="not defined in the body"):
+        Late().ring()  # type: ignore[attr-defined]
+
+
+def test_decorated_event_apply_of_base_class_runs_method_with_event_values() -> None:
+    robot = Robot(name="r1")
+    robot.battery_charged(42, source="sun")
+    created, charged = robot.collect_events()
+    copy = created.mutate(None)
+    DecoratedEvent.apply(charged, copy)
+    assert copy.charge == (42, "sun")
+
+
+def test_event_decorator_on_init_needs_created_event_class() -> None:
+    class NotCreated(Aggregate.Event):
+        name: str
+
+    with pytest.raises(TypeError, match="not an AggregateCreated class"):
+
+        class Ship(Aggregate):
+            @event(NotCreated)
+            def __init__(self, name: str) -> None:
+                self.name = name

@@ -545,19 +545,18 @@ class CommandMethodDecorator:
         self.__doc__ = method.__doc__
 
     def __call__(self, aggregate: Any, *args: Any, **kwargs: Any) -> None:
-        """Trigger the event (used where the class could not replace the decorator)."""
+        """Explain the misuse: an aggregate class replaces its decorators when defined."""
         if not isinstance(aggregate, Aggregate):
             raise TypeError(
                 f"{self.__qualname__}() was called on {type(aggregate).__qualname__}, "
                 "which is not an Aggregate; subclass Aggregate or use the @aggregate "
                 "class decorator"
             )
-        bound = inspect.signature(self.method).bind(aggregate, *args, **kwargs)
-        bound.apply_defaults()
-        arguments = dict(bound.arguments)
-        del arguments[self.params[0].name]
-        event_class = getattr(type(aggregate), self.event_name)
-        aggregate.trigger_event(event_class, **arguments)
+        raise TypeError(
+            f"{self.__qualname__}() was not defined in the body of "
+            f"{type(aggregate).__qualname__}; @event methods must be defined in the "
+            "class statement so their event classes are defined with the class"
+        )
 
     def __get__(self, obj: Any, objtype: Optional[type] = None) -> Any:
         if obj is None:
@@ -601,7 +600,7 @@ class CommandMethodDecorator:
             event_class = _define_event_class(
                 aggregate_class, self.event_name, bases, field_params, self.what
             )
-        event_class._decorated_method = self.method
+        event_class._decorated_method = staticmethod(self.method)
         event_class._decorated_params = tuple((p.name, p.kind is p.KEYWORD_ONLY) for p in params)
         event_class.apply = self._make_apply(event_class, params)
         return self._make_command(aggregate_class, attribute_name, event_class, params)
