@@ -123,11 +123,14 @@ def cipher_key(args: argparse.Namespace) -> str:
     if key:
         return key
     key_file = Path(f"{db_path(args)}.key") if args.backend == "sqlite" else Path("bank-demo.key")
-    if key_file.exists():
-        return key_file.read_text().strip()
-    key = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
-    key_file.write_text(key + "\n")
-    key_file.chmod(0o600)
+    try:
+        if key_file.exists():
+            return key_file.read_text().strip()
+        key = base64.b64encode(secrets.token_bytes(32)).decode("ascii")
+        key_file.touch(mode=0o600)
+        key_file.write_text(key + "\n")
+    except OSError as e:
+        raise DemoError(f"cannot use the key file {key_file}: {e}", EXIT_UNAVAILABLE) from e
     print(f"New AES key written to {key_file} (keep it: without it the events cannot be read)")
     return key
 

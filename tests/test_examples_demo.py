@@ -142,3 +142,13 @@ def test_bad_option_exits_non_zero(tmp_path: Path) -> None:
 def test_hatch_script_runs_this_demo() -> None:
     hatch_toml = (ROOT / "hatch.toml").read_text()
     assert 'demo = "python examples/demo.py {args}"' in hatch_toml
+
+
+def test_unopenable_database_file_exits_non_zero_with_a_clear_message(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "bank.sqlite"
+    result = run_demo(["--db", str(missing)], tmp_path)
+    assert result.returncode == 2
+    assert f"cannot open the sqlite store (SQLite file {missing})" in result.stderr
+    encrypted = run_demo(["--encrypt", "--db", str(missing)], tmp_path)
+    assert encrypted.returncode == 2
+    assert f"cannot use the key file {missing}.key" in encrypted.stderr
