@@ -350,3 +350,36 @@ def test_stop_interrupts_a_backlog_between_notifications(
         assert tallies.process_recorder.max_tracking_id("Lands") == 6
         assert counts(tallies) == expected_counts(happened[:5])
     assert_all_processed_once(env, happened)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+def test_competing_instances_of_a_follower_process_each_notification_once(
+    backend: str, store_env: Dict[str, str], tmp_path: Path
+) -> None:
+    """Two instances of one follower on one database (say, during a redeploy):
+    the one that records a notification second keeps nothing of its attempt
+    and carries on after what the other recorded."""
+    env = sqlite_env(store_env, tmp_path) if backend == "sqlite" else store_env
+    happened = record_happenings(env, 10)  # Lands notifications 1 (created) to 11
+    Gated.wait_at, Gated.reached, Gated.gate = 4, threading.Event(), threading.Event()
+    errors: List[BaseException] = []
+    with Lands(env=env) as lands, Gated(env=env) as late, Tallies(env=env) as early:
+        late.follow("Lands", lands.log)
+        early.follow("Lands", lands.log)
+
+        def process_late() -> None:
+            try:
+                late.pull_and_process("Lands")
+            except BaseException as e:  # asserted below
+                errors.append(e)
+
+        thread = threading.Thread(target=process_late)
+        thread.start()
+        assert Gated.reached.wait(WAIT_TIMEOUT)  # late is in its policy for notification 4
+        early.pull_and_process("Lands")  # processes 4 to 11 meanwhile
+        assert early.process_recorder.max_tracking_id("Lands") == 11
+        Gated.gate.set()
+        thread.join(WAIT_TIMEOUT)
+        assert not thread.is_alive() and errors == []
+        assert late.process_recorder.max_tracking_id("Lands") == 11
+    assert_all_processed_once(env, happened)

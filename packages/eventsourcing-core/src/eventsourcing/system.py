@@ -42,7 +42,13 @@ from eventsourcing.application import (
     TAggregate,
 )
 from eventsourcing.domain import DomainEvent
-from eventsourcing.persistence import Mapper, Notification, ProcessRecorder, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    Mapper,
+    Notification,
+    ProcessRecorder,
+    Tracking,
+)
 
 __all__ = [
     "ErrorHandler",
@@ -178,6 +184,11 @@ class Follower(Application[TAggregate]):
         next is read; an exception from the policy (or from recording)
         propagates, and nothing of that notification is recorded. Returns
         early, between two notifications, once ``stopping`` is set.
+
+        If another instance of this application (sharing its database)
+        recorded the same notification first, the insert conflicts and
+        nothing of this attempt is kept: processing goes on after the
+        position now tracked. Any other conflict propagates.
         """
         try:
             reader, mapper = self.readers[name]
@@ -186,20 +197,26 @@ class Follower(Application[TAggregate]):
             raise ValueError(
                 f"{self.name!r} does not follow {name!r} (it follows {following})"
             ) from None
+        recorder = self.process_recorder
         with self._processing:
-            start = self.process_recorder.max_tracking_id(name) + 1
-            for notification in reader.select(start=start):
-                if stopping is not None and stopping.is_set():
-                    return
-                domain_event = mapper.to_domain_event(notification)
-                process_event = ProcessEvent(Tracking(name, notification.id))
-                self.policy(domain_event, process_event)
-                self._record_processed(process_event)
-
-    def _record_processed(self, process_event: ProcessEvent) -> None:
-        self.record(process_event)
-        self.take_snapshots(process_event)
-        self.notify(process_event.events)
+            start: Optional[int] = recorder.max_tracking_id(name) + 1
+            while start is not None:
+                position, start = start, None
+                for notification in reader.select(start=position):
+                    if stopping is not None and stopping.is_set():
+                        return
+                    domain_event = mapper.to_domain_event(notification)
+                    process_event = ProcessEvent(Tracking(name, notification.id))
+                    self.policy(domain_event, process_event)
+                    try:
+                        self.record(process_event)
+                    except IntegrityError:
+                        if not recorder.has_tracking_id(name, notification.id):
+                            raise
+                        start = recorder.max_tracking_id(name) + 1  # processed elsewhere
+                        break
+                    self.take_snapshots(process_event)
+                    self.notify(process_event.events)
 
     @abstractmethod
     def policy(self, domain_event: DomainEvent, process_event: ProcessEvent) -> None:
