@@ -888,7 +888,8 @@ class MetaAggregate(ABCMeta):
                 )
             )
 
-        # Arguments of create_id(): None means all of them.
+        # Arguments of create_id(): () for the default (none), None for all
+        # creation arguments (it takes **kwargs), else the names it takes.
         create_id = cls.create_id
         if create_id is Aggregate.create_id:
             cls._create_id_params = ()
