@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -186,3 +187,22 @@ def test_readme_links_every_docs_page() -> None:
 def test_postgres_pages_are_marked() -> None:
     page = ROOT / "docs" / "postgres.md"
     assert "postgres" in needs(page)
+
+
+def test_cheap_shell_commands_run(tmp_path: Path) -> None:
+    """``python -c`` lines in bash blocks run as shown (installs and servers are not run)."""
+    ran = 0
+    for page in PAGES:
+        for block in code_blocks(page):
+            if block.lang != "bash":
+                continue
+            for line in block.source.splitlines():
+                if not line.startswith("python -c "):
+                    continue
+                argv = [sys.executable, *shlex.split(line)[1:]]
+                result = subprocess.run(
+                    argv, cwd=tmp_path, env=clean_env(), capture_output=True, text=True
+                )
+                assert result.returncode == 0, f"{page_id(page)}: {line}\n{result.stderr}"
+                ran += 1
+    assert ran >= 1
