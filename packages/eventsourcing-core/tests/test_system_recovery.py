@@ -210,6 +210,7 @@ def test_resumes_exactly_once_after_stop_and_crash(
             runner.start()  # the catch-up happens in start(), in this thread
         tallies = runner.get(Tallies)
     else:
+        assert isinstance(runner, MultiThreadedRunner)
         runner.start()
         tallies = runner.get(Tallies)
         wait_for(runner, tallies, last)

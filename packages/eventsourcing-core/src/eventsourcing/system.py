@@ -169,8 +169,9 @@ class Follower(Application[TAggregate]):
     def follow(self, name: str, log: NotificationLog) -> None:
         """Start following the application called ``name`` through ``log``.
 
-        Its notifications are decoded with a mapper configured for ``name``
-        (so ``{NAME}_CIPHER_KEY`` and the like apply to the upstream events).
+        Its notifications are decoded with this application's transcodings
+        and a mapper configured for ``name`` (so ``{NAME}_CIPHER_KEY`` and the
+        like apply to the upstream events).
         """
         reader = NotificationLogReader(log, section_size=self.pull_section_size)
         mapper = self.construct_mapper(name)
