@@ -803,3 +803,27 @@ def check_concurrent_writers(runner: MultiThreadedRunner) -> None:
     total = sum(counters.get_count(w) for w in ("rain", "snow", "wind"))
     assert total == writers * each
     assert counters.get_count("rain") == counters.get_count("snow") == counters.get_count("wind")
+
+
+def test_follower_decrypts_upstream_events_with_the_leaders_key(
+    backend: str, store_env: Dict[str, str], tmp_path: Path
+) -> None:
+    cipher = pytest.importorskip("eventsourcing.cipher")
+    env = system_env(store_env, backend, tmp_path, Worlds, Counters)
+    env.update(
+        CIPHER_TOPIC="aes",
+        WORLDS_CIPHER_KEY=cipher.AESCipher.create_key(16),
+        COUNTERS_CIPHER_KEY=cipher.AESCipher.create_key(32),
+    )
+    runner = SingleThreadedRunner(System(pipes=[[Worlds, Counters]]), env=env)
+    runner.start()
+    try:
+        worlds, counters = runner.get(Worlds), runner.get(Counters)
+        worlds.make_it_so(worlds.create_world("earth"), "dinosaurs")
+        assert counters.get_count("dinosaurs") == 1
+        stored = worlds.recorder.select_notifications(
+            1, 10
+        ) + counters.recorder.select_notifications(1, 10)
+        assert len(stored) == 4 and not any(b"dinosaurs" in n.state for n in stored)
+    finally:
+        runner.stop()
