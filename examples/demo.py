@@ -166,7 +166,7 @@ def section(number: int, title: str) -> None:
 def show_accounts(app: BankAccounts, ids: List[UUID]) -> None:
     for account_id in ids:
         account = app.get_account(account_id)
-        state = "closed" if account.is_closed else f"balance {account.balance:>8}"
+        state = f"{'closed':<16}" if account.is_closed else f"balance {account.balance:>8}"
         print(
             f"   {account.full_name:<12} {state}  overdraft limit {account.overdraft_limit}"
             f"  (version {account.version}, id {str(account.id)[:8]})"
@@ -251,7 +251,8 @@ def walk_through(args: argparse.Namespace) -> None:
             print(f"   {len(stored.state)} bytes, unreadable without the key:")
             print(f"   {stored.state[:32].hex(' ')} ...")
         else:
-            print(f"   {stored.state[:90]!r}...")
+            print(f"   topic: {stored.topic}")
+            print(f"   state: {stored.state.decode('utf-8')}")
     finally:
         app.close()
 

@@ -64,7 +64,9 @@ def test_default_sqlite_file_second_run_shows_first_runs_accounts(tmp_path: Path
     assert "v2 Account.Credited(amount=100.00)" in out
     assert re.search(r"#9 +Account.Closed", out)
     assert "snapshot at version 3: balance 70.00" in out
-    assert 'b\'{"timestamp":' in out
+    assert "topic: examples.bank.domain:Account.Debited" in out
+    assert 'state: {"timestamp": {"_type_": "datetime_iso", "_data_": "' in out
+    assert '"amount": {"_type_": "decimal_str", "_data_": "30.00"}}' in out
     second = run_demo([], tmp_path)
     assert second.returncode == 0, second.stderr
     check_second_run_shows_first(out, second.stdout)
