@@ -827,3 +827,40 @@ def test_follower_decrypts_upstream_events_with_the_leaders_key(
         assert len(stored) == 4 and not any(b"dinosaurs" in n.state for n in stored)
     finally:
         runner.stop()
+
+
+def test_single_threaded_runner_with_saves_in_several_threads(
+    backend: str, store_env: Dict[str, str], tmp_path: Path
+) -> None:
+    """A prompt that arrives while another thread processes is processed by it:
+    once every save has returned, every event has been counted."""
+    env = system_env(store_env, backend, tmp_path, Worlds, Counters)
+    runner = SingleThreadedRunner(System(pipes=[[Worlds, Counters]]), env=env)
+    runner.start()
+    try:
+        worlds, counters = runner.get(Worlds), runner.get(Counters)
+        writers, each = 3, 10
+        barrier = threading.Barrier(writers)
+        errors: List[BaseException] = []
+
+        def write() -> None:
+            try:
+                world_id = worlds.create_world("shared")
+                barrier.wait()
+                for _ in range(each):
+                    worlds.make_it_so(world_id, "storms")
+            except BaseException as e:  # asserted below
+                errors.append(e)
+
+        threads = [threading.Thread(target=write) for _ in range(writers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert counters.get_count("storms") == writers * each
+        assert counters.process_recorder.max_tracking_id("Worlds") == (
+            worlds.recorder.max_notification_id()
+        )
+    finally:
+        runner.stop()
