@@ -506,3 +506,20 @@ def test_init_with_variable_positional_parameters_and_explicit_created_event() -
     assert (bag.items, bag.label) == ((), "b")
     with pytest.raises(TypeError, match="unexpected positional arguments"):
         Bag("apple", label="b")
+
+
+def test_every_aggregate_class_has_its_own_created_event_class() -> None:
+    # Stored topics of created events name the aggregate class, even when the
+    # class declares neither __init__ nor a created event class.
+    class Beacon(Aggregate):
+        pass
+
+    class Buoy(Beacon):
+        pass
+
+    assert Beacon.Created is not Aggregate.Created
+    assert Beacon.Created.__qualname__.endswith("Beacon.Created")
+    assert issubclass(Buoy.Created, Beacon.Created)
+    event = Buoy().collect_events()[0]
+    assert type(event) is Buoy.Created
+    assert isinstance(event.mutate(None), Buoy)

@@ -962,7 +962,11 @@ class MetaAggregate(ABCMeta):
                 "use with the class argument created_event_name"
             )
         elif "__init__" not in cls.__dict__ and inherited is not None:
-            return inherited
+            # Each aggregate class has a created event class of its own (so
+            # stored topics name the aggregate), extending the inherited one.
+            return _define_event_class(
+                cls, inherited.__name__, (inherited,), [], f"{cls.__qualname__}.__init__()"
+            )
         # Define one from the __init__ signature.
         what = f"{cls.__qualname__}.__init__()"
         params = [p for p in init_params if p.name != "id"]
