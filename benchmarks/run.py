@@ -54,7 +54,42 @@ def backend_env(backend: str, workdir: str) -> dict[str, str] | None:
     except Exception as e:  # pragma: no cover - reported, not hidden
         print(f"skipping backend {backend!r}: {e}", file=sys.stderr)
         return None
+    if backend == "postgres":
+        problem = ensure_postgres_database(env)
+        if problem:
+            print(f"skipping backend 'postgres': {problem}", file=sys.stderr)
+            return None
     return env
+
+
+def ensure_postgres_database(env: dict[str, str]) -> str | None:
+    """Create the benchmark database if it is missing; say why if that fails."""
+    try:
+        import psycopg
+        from psycopg import sql
+    except ImportError:
+        return "psycopg is not installed"
+    params: dict[str, Any] = {
+        "host": env["POSTGRES_HOST"],
+        "port": int(env["POSTGRES_PORT"]),
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"],
+        "connect_timeout": 5,
+    }
+    dbname = env["POSTGRES_DBNAME"]
+    try:
+        with psycopg.connect(dbname="postgres", autocommit=True, **params) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)
+            ).fetchone()
+            if found is None:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    except Exception as e:
+        return (
+            f"cannot use database {dbname!r} on {params['host']}:{params['port']} ({e}); "
+            "set POSTGRES_HOST, POSTGRES_PORT, POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DBNAME"
+        )
+    return None
 
 
 def run_case(case: Case, backend: str, env: dict[str, str], repeat: int) -> list[float]:
