@@ -244,3 +244,22 @@ def test_shared_cache_memory_uri_is_one_database_for_several_datastores() -> Non
     assert sorted(i for ids in results for i in ids) == list(range(3, 43))  # type: ignore[union-attr]
     first.close()
     second.close()
+
+
+def test_existing_tables_are_not_created_again_under_the_write_lock(tmp_path: Path) -> None:
+    db = str(tmp_path / "a.sqlite")
+    construct({"SQLITE_DBNAME": db}).process_recorder().insert_events([stored()])
+    other_process = sqlite3.connect(db, isolation_level=None)
+    other_process.execute("BEGIN IMMEDIATE")
+    try:
+        # Another process is writing: starting up still works, reading too.
+        factory = construct({"SQLITE_DBNAME": db, "SQLITE_LOCK_TIMEOUT": "0.1"})
+        assert factory.process_recorder().max_notification_id() == 1
+        # A missing table still needs the lock, and says so when it cannot get it.
+        with pytest.raises(OperationalError, match="lock"):
+            factory.aggregate_recorder("snapshots")
+    finally:
+        other_process.execute("ROLLBACK")
+        other_process.close()
+    assert factory.aggregate_recorder("snapshots").select_events(uuid4()) == []
+    factory.close()

@@ -146,11 +146,27 @@ class SQLiteAggregateRecorder(AggregateRecorder):
             "WITHOUT ROWID"
         ]
 
+    def table_names(self) -> List[str]:
+        """The tables this recorder uses."""
+        return [self.events_table_name]
+
     def create_table(self) -> None:
-        """Create the tables if they do not exist (idempotent)."""
+        """Create the tables if they do not exist (idempotent).
+
+        Looks first, without the write lock, so that starting an application
+        does not wait for writers in other processes when the tables exist.
+        """
         self._check_open()
+        names = self.table_names()
         try:
-            self.datastore.write(self._create_tables)
+            existing = self.datastore.select(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ("
+                + ", ".join("?" * len(names))
+                + ")",
+                names,
+            )
+            if len(existing) < len(names):
+                self.datastore.write(self._create_tables)
         except Exception as e:
             raise translate_error(e, self.datastore.db_name) from e
 
@@ -361,6 +377,9 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
         self.has_tracking_id_statement = (
             f"SELECT 1 FROM {table} WHERE application_name = ? AND notification_id = ?"
         )
+
+    def table_names(self) -> List[str]:
+        return [*super().table_names(), self.tracking_table_name]
 
     def construct_create_table_statements(self) -> List[str]:
         return [
