@@ -240,11 +240,6 @@ def test_tables_have_the_9_1_names_and_columns(pg_env: Dict[str, str], admin: Ad
         "bankaccounts_events_notification_id_idx",
         "stored_events_notification_id_idx",
     } <= indexes
-    public = admin.execute(
-        "SELECT count(*) FROM pg_tables "
-        "WHERE schemaname = 'public' AND tablename = 'bankaccounts_events'"
-    ).fetchone()
-    assert public == (0,)
 
 
 def test_a_missing_schema_is_created(pg_env: Dict[str, str], admin: Admin) -> None:

@@ -78,7 +78,8 @@ class PostgresDatastore:
             "password": password,
             "connect_timeout": max(1, int(connect_timeout)),
             "options": options,
-            "application_name": "eventsourcing",
+            # PGAPPNAME (or the DSN) can name the sessions; this is the default.
+            "fallback_application_name": "eventsourcing",
         }
         self.pool: psycopg_pool.ConnectionPool[Connection] = psycopg_pool.ConnectionPool(
             conninfo="",

@@ -123,8 +123,12 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
                 f"unexpected result in pipeline: {pq.ExecStatus(sync.status).name}"
             )
     finally:
-        if pgconn.status == pq.ConnStatus.OK and pgconn.pipeline_status:
-            pgconn.exit_pipeline_mode()
+        if pgconn.pipeline_status:
+            try:
+                pgconn.exit_pipeline_mode()
+            except psycopg.Error:
+                # Results still pending after a failure: the session is unusable.
+                conn.close()
     if error is not None:
         if pgconn.transaction_status != pq.TransactionStatus.IDLE:
             _rollback(conn)

@@ -1,0 +1,338 @@
+"""Faults: dropped connections, unknown commit outcomes, timeouts.
+
+Whatever happens to the connections, every acknowledged save is stored
+exactly once and no save is ever half-stored.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+from decimal import Decimal
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+from uuid import UUID, uuid4
+
+import psycopg
+import pytest
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.postgres import Factory
+
+Admin = psycopg.Connection[Any]
+
+
+class Account(Aggregate):
+    def __init__(self) -> None:
+        self.balance = Decimal(0)
+
+    @event("Credited")
+    def credit(self, amount: Decimal) -> None:
+        self.balance += amount
+
+
+class Bank(Application[Account]):
+    pass
+
+
+def terminate_sessions(admin: Admin, appname: str) -> int:
+    """Terminate every session of the application (not this one); return how many."""
+    rows = admin.execute(
+        "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity "
+        "WHERE application_name = %s AND pid <> pg_backend_pid()",
+        (appname,),
+    ).fetchall()
+    return sum(1 for (ok,) in rows if ok)
+
+
+@pytest.fixture
+def appname(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Names this test's sessions (libpq's PGAPPNAME), so only they are terminated."""
+    name = f"es-fault-{uuid4().hex[:12]}"
+    monkeypatch.setenv("PGAPPNAME", name)
+    return name
+
+
+def test_terminated_connections_mid_workload_lose_and_duplicate_nothing(
+    pg_env: Dict[str, str], admin: Admin, appname: str
+) -> None:
+    writers, saves_per_writer = 4, 40
+    kill_after = (10, 40, 80, 120)  # acknowledged saves before each round of terminations
+    env = {**pg_env, "POSTGRES_POOL_SIZE": "3", "POSTGRES_MAX_OVERFLOW": "3"}
+    acknowledged: List[UUID] = []
+    failed: List[Tuple[UUID, BaseException]] = []
+    unexpected: List[BaseException] = []
+    lock = threading.Lock()
+    progress = [threading.Event() for _ in kill_after]
+    writers_done = threading.Event()
+    killer_done = threading.Event()
+    killed: List[int] = []
+
+    with Bank(env=env) as app:
+
+        def write() -> None:
+            for i in range(saves_per_writer):
+                if i == saves_per_writer - 1:
+                    # Keep working until every round of terminations has happened.
+                    killer_done.wait()
+                account = Account()
+                account.credit(Decimal("1.50"))
+                try:
+                    app.save(account)
+                except OperationalError as e:
+                    with lock:
+                        failed.append((account.id, e))
+                    continue
+                except BaseException as e:  # pragma: no cover - reported below
+                    unexpected.append(e)
+                    return
+                with lock:
+                    acknowledged.append(account.id)
+                    for threshold, reached in zip(kill_after, progress, strict=True):
+                        if len(acknowledged) >= threshold:
+                            reached.set()
+
+        def read() -> None:
+            # Reads are retried on fresh connections: they never fail here.
+            try:
+                while not writers_done.is_set():
+                    with lock:
+                        some = acknowledged[-1:]
+                    for account_id in some:
+                        assert app.repository.get(account_id).balance == Decimal("1.50")
+                    app.log.select(1, 10)
+            except BaseException as e:  # pragma: no cover - reported below
+                unexpected.append(e)
+
+        def kill() -> None:
+            try:
+                for reached in progress:
+                    reached.wait()
+                    # Replacement sessions may still be starting: try until one is hit.
+                    count = 0
+                    while count == 0:
+                        count = terminate_sessions(admin, appname)
+                    killed.append(count)
+            finally:
+                killer_done.set()
+
+        threads = [threading.Thread(target=write) for _ in range(writers)]
+        reader = threading.Thread(target=read)
+        killer = threading.Thread(target=kill)
+        for t in [*threads, reader, killer]:
+            t.start()
+        for t in threads:
+            t.join()
+        writers_done.set()
+        reader.join()
+        killer.join()
+
+    assert unexpected == []
+    assert len(killed) == len(kill_after) and all(k >= 1 for k in killed), killed
+    stored = admin.execute(
+        psycopg.sql.SQL(
+            "SELECT originator_id, array_agg(originator_version ORDER BY originator_version) "
+            "FROM {} GROUP BY originator_id"
+        ).format(psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "bank_events"))
+    ).fetchall()
+    versions = dict(stored)
+    # Acknowledged: both events there, once (the primary key forbids twice).
+    for account_id in acknowledged:
+        assert versions.get(account_id) == [1, 2]
+    # Not acknowledged: all or nothing, never half.
+    for account_id, _ in failed:
+        assert versions.get(account_id) in (None, [1, 2])
+    assert len(acknowledged) + len(failed) == writers * saves_per_writer
+    assert set(versions) <= set(acknowledged) | {a for a, _ in failed}
+    notification_ids = admin.execute(
+        psycopg.sql.SQL("SELECT count(*), count(DISTINCT notification_id) FROM {}").format(
+            psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "bank_events")
+        )
+    ).fetchone()
+    assert notification_ids == (2 * len(versions), 2 * len(versions))
+
+
+class CuttingProxy:
+    """A TCP proxy to PostgreSQL that can break one exchange in a chosen way.
+
+    ``cut_before()``: the next request from the client is dropped, and the
+    connection closed: the server never sees it.
+    ``cut_after()``: the next request reaches the server, the server's whole
+    answer (up to ReadyForQuery) is swallowed, then the connection is closed:
+    the server did the work, the client never hears of it.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.upstream = (host, port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.mode: Optional[str] = None
+        self.cuts = 0
+        self.lock = threading.Lock()
+        self.sockets: List[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def cut_before(self) -> None:
+        self.mode = "before"
+
+    def cut_after(self) -> None:
+        self.mode = "after"
+
+    def close(self) -> None:
+        self.listener.close()
+        _hang_up(*self.sockets)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self.upstream)
+            self.sockets += [client, server]
+            swallow = threading.Event()
+            threading.Thread(
+                target=self._requests, args=(client, server, swallow), daemon=True
+            ).start()
+            threading.Thread(
+                target=self._answers, args=(server, client, swallow), daemon=True
+            ).start()
+
+    def _take_mode(self) -> Optional[str]:
+        with self.lock:
+            mode, self.mode = self.mode, None
+            if mode:
+                self.cuts += 1
+            return mode
+
+    def _requests(
+        self, client: socket.socket, server: socket.socket, swallow: threading.Event
+    ) -> None:
+        try:
+            while data := client.recv(65536):
+                mode = self._take_mode()
+                if mode == "before":
+                    _hang_up(client, server)
+                    return
+                if mode == "after":
+                    swallow.set()
+                server.sendall(data)
+        except OSError:
+            pass
+
+    def _answers(
+        self, server: socket.socket, client: socket.socket, swallow: threading.Event
+    ) -> None:
+        buffer = b""
+        try:
+            while data := server.recv(65536):
+                if not swallow.is_set():
+                    client.sendall(data)
+                    continue
+                buffer += data
+                # Skip whole messages (type byte, int32 length) until ReadyForQuery.
+                while len(buffer) >= 5:
+                    kind, length = buffer[:1], struct.unpack("!i", buffer[1:5])[0]
+                    if len(buffer) < 1 + length:
+                        break
+                    buffer = buffer[1 + length :]
+                    if kind == b"Z":
+                        _hang_up(client, server)
+                        return
+        except OSError:
+            pass
+
+
+def _hang_up(*sockets: socket.socket) -> None:
+    # shutdown() sends FIN at once, even while another thread is in recv().
+    for s in sockets:
+        try:
+            s.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        s.close()
+
+
+@pytest.fixture
+def proxy(pg_env: Dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[CuttingProxy]:
+    # Plain protocol from the first byte: no SSL or GSS negotiation to relay.
+    monkeypatch.setenv("PGSSLMODE", "disable")
+    monkeypatch.setenv("PGGSSENCMODE", "disable")
+    p = CuttingProxy(pg_env["POSTGRES_HOST"], int(pg_env["POSTGRES_PORT"]))
+    try:
+        yield p
+    finally:
+        p.close()
+
+
+def one_connection(pg_env: Dict[str, str], proxy: CuttingProxy) -> Dict[str, str]:
+    return {
+        **pg_env,
+        "POSTGRES_PORT": str(proxy.port),
+        "POSTGRES_POOL_SIZE": "1",
+        "POSTGRES_MAX_OVERFLOW": "0",
+    }
+
+
+def test_a_commit_whose_answer_was_lost_is_reported_as_done(
+    pg_env: Dict[str, str], proxy: CuttingProxy
+) -> None:
+    with Factory("", one_connection(pg_env, proxy)) as f:
+        recorder = f.application_recorder()
+        assert recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")]) == [1]
+        cart = uuid4()
+        batch = [StoredEvent(cart, v, "t", b"s") for v in (1, 2, 3)]
+        proxy.cut_after()
+        # Committed, answer lost: found to be there, not sent again, not a conflict.
+        assert recorder.insert_events(batch) == [2, 3, 4]
+        assert proxy.cuts == 1
+        assert recorder.select_events(cart) == batch
+        assert recorder.max_notification_id() == 4
+
+
+def test_a_request_that_never_arrived_is_sent_again(
+    pg_env: Dict[str, str], proxy: CuttingProxy
+) -> None:
+    with Factory("", one_connection(pg_env, proxy)) as f:
+        recorder = f.process_recorder()
+        assert recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")]) == [1]
+        cart = uuid4()
+        batch = [StoredEvent(cart, v, "t", b"s") for v in (1, 2)]
+        proxy.cut_before()
+        ids = recorder.insert_events(batch)
+        assert proxy.cuts == 1
+        assert ids is not None and len(ids) == 2
+        assert recorder.select_events(cart) == batch
+        assert [n.id for n in recorder.select_notifications(1, 10)] == [1, *ids]
+
+
+def test_a_read_whose_connection_was_dropped_is_retried(
+    pg_env: Dict[str, str], proxy: CuttingProxy
+) -> None:
+    with Factory("", one_connection(pg_env, proxy)) as f:
+        recorder = f.application_recorder()
+        recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")])
+        proxy.cut_before()
+        assert [n.id for n in recorder.select_notifications(1, 10)] == [1]
+        proxy.cut_after()
+        assert recorder.max_notification_id() == 1
+        assert proxy.cuts == 2
+
+
+def test_a_statement_timeout_is_an_operational_error_and_records_nothing(
+    pg_env: Dict[str, str], admin: Admin
+) -> None:
+    env = {**pg_env, "POSTGRES_POOL_SIZE": "1", "POSTGRES_MAX_OVERFLOW": "0"}
+    with Factory("", env) as f:
+        recorder = f.application_recorder()
+        with f.datastore.connection() as conn:
+            conn.execute("SET statement_timeout = 200")
+        table = psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "stored_events")
+        with admin.transaction():
+            admin.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+            with pytest.raises(OperationalError, match="statement timeout"):
+                recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")])
+        assert recorder.max_notification_id() == 0
+        assert recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")]) is not None
