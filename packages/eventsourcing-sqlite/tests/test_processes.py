@@ -125,3 +125,52 @@ def test_writer_processes_and_tailing_reader(tmp_path: Path) -> None:
     writer_order = [o for _, o, _ in seen]
     changes = sum(1 for a, b in itertools.pairwise(writer_order) if a != b)
     assert changes >= INSERTS_PER_WRITER, changes
+
+
+def hog(db_name: str, started: Any, stop: Any) -> None:
+    """Write back to back, leaving the lock free only for moments, until told to stop."""
+    factory = InfrastructureFactory.construct(
+        env={"PERSISTENCE_MODULE": "sqlite", "SQLITE_DBNAME": db_name}
+    )
+    recorder = factory.application_recorder()
+    originator_id = uuid4()
+    version = 0
+    while not stop.is_set():
+        for _ in range(10):
+            version += 1
+            recorder.insert_events([StoredEvent(originator_id, version, "hog", b"{}")])
+        started.release()
+    factory.close()
+
+
+@fork
+@pytest.mark.slow
+def test_busy_writer_processes_do_not_starve_another(tmp_path: Path) -> None:
+    db_name = str(tmp_path / "shared.sqlite")
+    env = {"PERSISTENCE_MODULE": "sqlite", "SQLITE_DBNAME": db_name, "SQLITE_LOCK_TIMEOUT": "1"}
+    factory = InfrastructureFactory.construct(env=env)
+    recorder = factory.application_recorder()
+    context = multiprocessing.get_context("fork")
+    started, stop = context.Semaphore(0), context.Event()
+    hogs = [context.Process(target=hog, args=(db_name, started, stop)) for _ in range(3)]
+    for process in hogs:
+        process.start()
+    try:
+        for _ in hogs:
+            assert started.acquire(timeout=60)
+        originator_id = uuid4()
+        for version in range(1, 31):
+            recorder.insert_events([StoredEvent(originator_id, version, "mine", b"{}")])
+    finally:
+        stop.set()
+        for process in hogs:
+            process.join(timeout=60)
+    assert [process.exitcode for process in hogs] == [0, 0, 0]
+    assert len(recorder.select_events(originator_id)) == 30
+    # The others were writing before ours began and still after (they were
+    # writing, or waiting with a write, all the time ours were done).
+    log = recorder.select_notifications(1, 1_000_000)
+    first_mine = min(n.id for n in log if n.topic == "mine")
+    hogged = [n.id for n in log if n.topic == "hog"]
+    assert min(hogged) < first_mine < max(hogged)
+    factory.close()

@@ -1,8 +1,9 @@
 """Connections to one SQLite database, shared by the recorders of an application.
 
-File databases get one connection per thread (so readers run concurrently in
-WAL mode) and writers are serialised: by a process-wide lock per file between
-threads, and by SQLite's write lock (``BEGIN IMMEDIATE``) between processes.
+File databases get one connection per thread for reading (readers run
+concurrently in WAL mode) and one for writing. Writers are serialised: by a
+process-wide lock per file between threads, and by SQLite's write lock
+(``BEGIN IMMEDIATE``) between processes.
 Because no two write transactions ever overlap, notification IDs (rowids)
 become visible in increasing order, which is what lets a tailing reader
 resume from its last position without missing anything.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 import weakref
 from collections import deque
 from contextlib import contextmanager
@@ -56,6 +58,10 @@ _ERROR_TYPES: Dict[Type[sqlite3.Error], Type[PersistenceError]] = {
 _locks: weakref.WeakValueDictionary[str, _LockBox] = weakref.WeakValueDictionary()
 _locks_guard = threading.Lock()
 
+# How often a writer polls for a lock held by another process (seconds).
+_FIRST_POLL = 0.0001
+_LAST_POLL = 0.002
+
 # Connections inherited from a parent process, kept so they are never closed.
 _forked_away: List[sqlite3.Connection] = []
 
@@ -90,6 +96,10 @@ def _shared_lock(key: str) -> _LockBox:
             box = _LockBox()
             _locks[key] = box
         return box
+
+
+def _is_busy(error: sqlite3.OperationalError) -> bool:
+    return "locked" in str(error) or "busy" in str(error)
 
 
 def is_memory_database(db_name: str) -> bool:
@@ -168,6 +178,8 @@ class SQLiteDatastore:
         self._local = threading.local()
         self._connections: Dict[threading.Thread, sqlite3.Connection] = {}
         self._memory_connection: Optional[sqlite3.Connection] = None
+        self._writer: Optional[sqlite3.Connection] = None
+        self._writer_pid = self._pid
         if self.is_memory:
             self._memory_connection = self._connect()
         else:
@@ -236,6 +248,58 @@ class SQLiteDatastore:
             self._connections[threading.current_thread()] = conn
             self._local.conn = conn
             return conn
+
+    def _writer_connection(self) -> sqlite3.Connection:
+        """The connection writes use (call holding the lock).
+
+        A file database has one, apart from the readers' connections, that
+        does not let SQLite wait for the lock: :meth:`_begin` waits instead,
+        polling far more often than SQLite's own busy handler (which sleeps
+        up to 100 ms at a time), so that a process whose writes keep
+        following each other does not starve writers in other processes.
+        """
+        self._check_open()
+        if self._memory_connection is not None:
+            return self._memory_connection
+        writer = self._writer
+        if writer is None or self._writer_pid != os.getpid():
+            if writer is not None:
+                _forked_away.append(writer)  # the parent's: neither use nor close
+            writer = self._connect()
+            writer.execute("PRAGMA busy_timeout = 0")
+            with self._guard:
+                if self._closed:
+                    writer.close()
+                    self._check_open()
+                self._writer, self._writer_pid = writer, os.getpid()
+        return writer
+
+    def _begin(self, conn: sqlite3.Connection) -> None:
+        """``BEGIN IMMEDIATE``, waiting up to the lock timeout for other processes."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as e:
+            if self.is_memory or not _is_busy(e):
+                raise
+        deadline = time.monotonic() + self.lock_timeout
+        delay = _FIRST_POLL
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise OperationalError(
+                    f"Timed out after {self.lock_timeout:g}s waiting for the lock on "
+                    f"SQLite database {self.db_name!r}, held by another process "
+                    "(SQLITE_LOCK_TIMEOUT)"
+                )
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, _LAST_POLL)
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as e:
+                if not _is_busy(e):
+                    raise
 
     def _acquire(self) -> threading.Lock:
         lock = self._lock_box.lock
@@ -313,8 +377,8 @@ class SQLiteDatastore:
             box.queue.clear()
         conn: Optional[sqlite3.Connection] = None
         try:
-            conn = self.connection()
-            conn.execute("BEGIN IMMEDIATE")
+            conn = self._writer_connection()
+            self._begin(conn)
             if len(batch) == 1:
                 request = batch[0]
                 try:
@@ -356,8 +420,8 @@ class SQLiteDatastore:
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction as a context manager (see :meth:`write`)."""
         with self.lock():
-            conn = self.connection()
-            conn.execute("BEGIN IMMEDIATE")
+            conn = self._writer_connection()
+            self._begin(conn)
             try:
                 yield conn
                 conn.execute("COMMIT")
@@ -393,6 +457,10 @@ class SQLiteDatastore:
             if self._memory_connection is not None:
                 connections.append(self._memory_connection)
                 self._memory_connection = None
+            if self._writer is not None:
+                if self._writer_pid == os.getpid():
+                    connections.append(self._writer)
+                self._writer = None
         for conn in connections:
             conn.close()
 
