@@ -18,8 +18,9 @@ import pytest
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import OperationalError, StoredEvent
+from eventsourcing.persistence import OperationalError, StoredEvent, Tracking
 from eventsourcing.postgres import Factory
+from eventsourcing.postgres.recorders import COPY_THRESHOLD
 
 Admin = psycopg.Connection[Any]
 
@@ -292,20 +293,22 @@ def test_a_commit_whose_answer_was_lost_is_reported_as_done(
         assert recorder.max_notification_id() == 4
 
 
+@pytest.mark.parametrize("size", [2, COPY_THRESHOLD])
 def test_a_request_that_never_arrived_is_sent_again(
-    pg_env: Dict[str, str], proxy: CuttingProxy
+    pg_env: Dict[str, str], proxy: CuttingProxy, size: int
 ) -> None:
     with Factory("", one_connection(pg_env, proxy)) as f:
         recorder = f.process_recorder()
         assert recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")]) == [1]
         cart = uuid4()
-        batch = [StoredEvent(cart, v, "t", b"s") for v in (1, 2)]
+        batch = [StoredEvent(cart, v, "t", b"s") for v in range(1, size + 1)]
         proxy.cut_before()
-        ids = recorder.insert_events(batch)
+        ids = recorder.insert_events(batch, tracking=Tracking("up", 1))
         assert proxy.cuts == 1
-        assert ids is not None and len(ids) == 2
+        assert ids is not None and len(ids) == size
         assert recorder.select_events(cart) == batch
-        assert [n.id for n in recorder.select_notifications(1, 10)] == [1, *ids]
+        assert [n.id for n in recorder.select_notifications(1, size + 1)] == [1, *ids]
+        assert recorder.max_tracking_id("up") == 1
 
 
 def test_a_read_whose_connection_was_dropped_is_retried(

@@ -25,6 +25,7 @@ from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresProcessRecorder,
 )
+from eventsourcing.postgres.recorders import COPY_THRESHOLD
 
 Admin = psycopg.Connection[Any]
 
@@ -151,6 +152,27 @@ def test_tracking_is_recorded_with_the_events_or_not_at_all(factory: Factory) ->
     assert recorder.max_tracking_id("upstream") == 9
     assert recorder.insert_events(events(order, 2), tracking=Tracking("other", 1)) == [3]
     assert recorder.max_tracking_id("other") == 1
+
+
+def test_a_large_batch_and_its_tracking_are_recorded_together_or_not_at_all(
+    factory: Factory,
+) -> None:
+    recorder = factory.process_recorder()
+    order = uuid4()
+    big = events(order, *range(1, COPY_THRESHOLD + 1))
+    assert recorder.insert_events(big, tracking=Tracking("up", 1)) == list(
+        range(1, COPY_THRESHOLD + 1)
+    )
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(
+            events(uuid4(), *range(1, COPY_THRESHOLD + 1)), tracking=Tracking("up", 1)
+        )
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(big, tracking=Tracking("up", 2))
+    assert not recorder.has_tracking_id("up", 2)
+    assert recorder.max_notification_id() == COPY_THRESHOLD
+    later = recorder.insert_events(events(order, COPY_THRESHOLD + 1))
+    assert later is not None and later[0] > COPY_THRESHOLD
 
 
 @pytest.mark.parametrize(

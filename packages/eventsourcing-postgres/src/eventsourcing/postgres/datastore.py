@@ -83,7 +83,8 @@ class PostgresDatastore:
         }
         self.pool: psycopg_pool.ConnectionPool[Connection] = psycopg_pool.ConnectionPool(
             conninfo="",
-            kwargs={**self.connect_kwargs, "autocommit": True},
+            # Every statement is prepared on first use: the same few run all the time.
+            kwargs={**self.connect_kwargs, "autocommit": True, "prepare_threshold": 0},
             min_size=pool_size,
             max_size=pool_size + max_overflow,
             max_lifetime=_FOREVER if not conn_max_age else conn_max_age,

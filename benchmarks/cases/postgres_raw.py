@@ -1,0 +1,134 @@
+"""PostgreSQL: the raw driver floor, and this backend's recorder-level rates.
+
+``raw floor: insert+commit`` is what plain psycopg does on a table like the
+application recorder's (same columns, primary key, BIGSERIAL notification ID
+and its unique index): one INSERT and one COMMIT per transaction, one event
+per transaction, on one connection. ``app: create`` does the same work (one
+new aggregate, one event, per save) through the whole stack, so the two rates,
+measured in the same run, compare the library with the driver. Each case makes
+its own schema (dropped afterwards); set-up is inside the timed call, as it is
+for the application cases.
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextlib import contextmanager
+from typing import Any, Dict, Iterator, List
+
+from benchmarks.harness import case
+from eventsourcing.persistence import StoredEvent
+
+TOPIC = "benchmarks.cases.application:Account.Created"
+STATE = (
+    b'{"timestamp": {"_type_": "datetime_iso", "_data_": "2026-01-01T00:00:00.000000+00:00"}, '
+    b'"originator_topic": "benchmarks.cases.application:Account", "owner": "owner 1"}'
+)
+
+
+def _connect_params(env: Dict[str, str]) -> Dict[str, Any]:
+    return {
+        "host": env["POSTGRES_HOST"],
+        "port": int(env["POSTGRES_PORT"]),
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"],
+        "dbname": env["POSTGRES_DBNAME"],
+    }
+
+
+@contextmanager
+def _schema(env: Dict[str, str]) -> Iterator[str]:
+    import psycopg
+    from psycopg import sql
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(**_connect_params(env), autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(**_connect_params(env), autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
+
+
+@case("raw floor: insert+commit", backends=("postgres",))
+def raw_insert_commit(backend: str, env: Dict[str, str]) -> int:
+    """Plain psycopg: INSERT then COMMIT, one event per transaction."""
+    import psycopg
+    from psycopg import sql
+
+    count = 1000
+    with _schema(env) as schema:
+        table = sql.Identifier(schema, "stored_events")
+        with psycopg.connect(**_connect_params(env)) as conn:
+            conn.execute(
+                sql.SQL(
+                    "CREATE TABLE {} (originator_id uuid NOT NULL, "
+                    "originator_version integer NOT NULL, topic text, state bytea, "
+                    "notification_id BIGSERIAL, "
+                    "PRIMARY KEY (originator_id, originator_version))"
+                ).format(table)
+            )
+            conn.execute(sql.SQL("CREATE UNIQUE INDEX ON {} (notification_id)").format(table))
+            conn.commit()
+            insert = sql.SQL(
+                "INSERT INTO {} (originator_id, originator_version, topic, state) "
+                "VALUES (%s, %s, %s, %s)"
+            ).format(table)
+            for _ in range(count):
+                conn.execute(insert, (uuid.uuid4(), 1, TOPIC, STATE))
+                conn.commit()
+    return count
+
+
+@contextmanager
+def _recorder(env: Dict[str, str]) -> Iterator[Any]:
+    from eventsourcing.postgres import Factory
+
+    with _schema(env) as schema, Factory("", {**env, "POSTGRES_SCHEMA": schema}) as factory:
+        yield factory.application_recorder()
+
+
+def _events(count: int) -> List[StoredEvent]:
+    originator_id = uuid.uuid4()
+    return [StoredEvent(originator_id, v, TOPIC, STATE) for v in range(1, count + 1)]
+
+
+@case("postgres recorder: insert 1", backends=("postgres",))
+def recorder_insert_one(backend: str, env: Dict[str, str]) -> int:
+    """The application recorder, one event per insert (one transaction each)."""
+    count = 1000
+    with _recorder(env) as recorder:
+        for _ in range(count):
+            recorder.insert_events(_events(1))
+    return count
+
+
+@case("postgres recorder: batch 5000", backends=("postgres",))
+def recorder_batch(backend: str, env: Dict[str, str]) -> int:
+    """5,000 events of one aggregate in one insert (one transaction), three times."""
+    size, batches = 5000, 3
+    with _recorder(env) as recorder:
+        for _ in range(batches):
+            recorder.insert_events(_events(size))
+    return size * batches
+
+
+@case("postgres recorder: notifications read", backends=("postgres",), unit="notifications/s")
+def recorder_notifications(backend: str, env: Dict[str, str]) -> int:
+    """10,000 notifications read three times, 500 per select."""
+    total_events, page, passes = 10000, 500, 3
+    with _recorder(env) as recorder:
+        for _ in range(total_events // 5000):
+            recorder.insert_events(_events(5000))
+        total = 0
+        for _ in range(passes):
+            start = 1
+            while True:
+                notifications = recorder.select_notifications(start, page)
+                total += len(notifications)
+                if len(notifications) < page:
+                    break
+                start = notifications[-1].id + 1
+    assert total == total_events * passes
+    return total
