@@ -174,3 +174,50 @@ def test_busy_writer_processes_do_not_starve_another(tmp_path: Path) -> None:
     hogged = [n.id for n in log if n.topic == "hog"]
     assert min(hogged) < first_mine < max(hogged)
     factory.close()
+
+
+def insert_with_inherited_recorder(recorder: Any, results: Any) -> None:
+    try:
+        ids = recorder.insert_events([StoredEvent(uuid4(), 1, "child", b"{}")])
+        results.put(("ok", list(ids)))
+    except BaseException as e:
+        results.put(("error", repr(e)))
+
+
+@fork
+def test_a_forked_child_can_use_an_inherited_recorder(tmp_path: Path) -> None:
+    env = {
+        "PERSISTENCE_MODULE": "sqlite",
+        "SQLITE_DBNAME": str(tmp_path / "forked.sqlite"),
+        "SQLITE_LOCK_TIMEOUT": "2",
+    }
+    factory = InfrastructureFactory.construct(env=env)
+    recorder = factory.application_recorder()
+    recorder.insert_events([StoredEvent(uuid4(), 1, "parent", b"{}")])
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with recorder.datastore.lock():  # type: ignore[attr-defined]
+            holding.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    holding.wait()
+    try:
+        # Forked while another thread holds the in-process lock: the child has
+        # its own lock (and connections), so it is not blocked by that thread.
+        child = context.Process(target=insert_with_inherited_recorder, args=(recorder, results))
+        child.start()
+        outcome = results.get(timeout=60)
+        child.join(timeout=60)
+    finally:
+        release.set()
+        holder.join()
+    assert outcome == ("ok", [2])
+    # The parent's connections were left alone by the child, and still work.
+    assert [n.topic for n in recorder.select_notifications(1, 10)] == ["parent", "child"]
+    assert recorder.insert_events([StoredEvent(uuid4(), 1, "parent", b"{}")]) == [3]
+    factory.close()

@@ -75,6 +75,7 @@ class _LockBox:
         self.lock = threading.Lock()
         self.guard = threading.Lock()
         self.queue: Deque[_Write] = deque()
+        _all_boxes.add(self)
 
 
 class _Write:
@@ -87,6 +88,23 @@ class _Write:
         self.result: Any = None
         self.error: Optional[BaseException] = None
         self.done = False
+
+
+_all_boxes: weakref.WeakSet[_LockBox] = weakref.WeakSet()
+
+
+def _reset_locks_in_child() -> None:
+    """After fork: a lock held by a thread of the parent would never be released."""
+    global _locks_guard
+    _locks_guard = threading.Lock()
+    for box in list(_all_boxes):
+        box.lock = threading.Lock()
+        box.guard = threading.Lock()
+        box.queue = deque()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_reset_locks_in_child)
 
 
 def _shared_lock(key: str) -> _LockBox:
@@ -452,7 +470,11 @@ class SQLiteDatastore:
             if self._closed:
                 return
             self._closed = True
-            connections = list(self._connections.values())
+            connections: List[sqlite3.Connection] = []
+            if self._pid == os.getpid():
+                connections.extend(self._connections.values())
+            else:
+                _forked_away.extend(self._connections.values())  # the parent's
             self._connections.clear()
             if self._memory_connection is not None:
                 connections.append(self._memory_connection)
@@ -460,6 +482,8 @@ class SQLiteDatastore:
             if self._writer is not None:
                 if self._writer_pid == os.getpid():
                     connections.append(self._writer)
+                else:
+                    _forked_away.append(self._writer)
                 self._writer = None
         for conn in connections:
             conn.close()
