@@ -20,9 +20,9 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import OperationalError, StoredEvent, Tracking
 from eventsourcing.postgres import Factory
-from eventsourcing.postgres.recorders import COPY_THRESHOLD
 
 Admin = psycopg.Connection[Any]
+LARGE = 2000
 
 
 class Account(Aggregate):
@@ -293,7 +293,7 @@ def test_a_commit_whose_answer_was_lost_is_reported_as_done(
         assert recorder.max_notification_id() == 4
 
 
-@pytest.mark.parametrize("size", [2, COPY_THRESHOLD])
+@pytest.mark.parametrize("size", [2, LARGE])
 def test_a_request_that_never_arrived_is_sent_again(
     pg_env: Dict[str, str], proxy: CuttingProxy, size: int
 ) -> None:

@@ -25,9 +25,9 @@ from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresProcessRecorder,
 )
-from eventsourcing.postgres.recorders import COPY_THRESHOLD
 
 Admin = psycopg.Connection[Any]
+LARGE = 2000
 
 
 def events(
@@ -159,20 +159,16 @@ def test_a_large_batch_and_its_tracking_are_recorded_together_or_not_at_all(
 ) -> None:
     recorder = factory.process_recorder()
     order = uuid4()
-    big = events(order, *range(1, COPY_THRESHOLD + 1))
-    assert recorder.insert_events(big, tracking=Tracking("up", 1)) == list(
-        range(1, COPY_THRESHOLD + 1)
-    )
+    big = events(order, *range(1, LARGE + 1))
+    assert recorder.insert_events(big, tracking=Tracking("up", 1)) == list(range(1, LARGE + 1))
     with pytest.raises(IntegrityError):
-        recorder.insert_events(
-            events(uuid4(), *range(1, COPY_THRESHOLD + 1)), tracking=Tracking("up", 1)
-        )
+        recorder.insert_events(events(uuid4(), *range(1, LARGE + 1)), tracking=Tracking("up", 1))
     with pytest.raises(IntegrityError):
         recorder.insert_events(big, tracking=Tracking("up", 2))
     assert not recorder.has_tracking_id("up", 2)
-    assert recorder.max_notification_id() == COPY_THRESHOLD
-    later = recorder.insert_events(events(order, COPY_THRESHOLD + 1))
-    assert later is not None and later[0] > COPY_THRESHOLD
+    assert recorder.max_notification_id() == LARGE
+    later = recorder.insert_events(events(order, LARGE + 1))
+    assert later is not None and later[0] > LARGE
 
 
 @pytest.mark.parametrize(

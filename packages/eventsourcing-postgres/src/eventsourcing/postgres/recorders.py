@@ -49,9 +49,6 @@ _DDL_LOCK_KEY = 0x6576656E74  # "event"
 # that it was not recorded.
 _WRITE_ATTEMPTS = 3
 
-# From this many events, an insert is sent by COPY (see _send_by_copy).
-COPY_THRESHOLD = 1000
-
 _BEGIN = Statement.from_sql("BEGIN")
 _COMMIT = Statement.from_sql("COMMIT")
 
@@ -345,19 +342,6 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         self._max_notification_id_query = self._render(
             sql.SQL("SELECT max(notification_id) FROM {}").format(self.events_table)
         ).encode()
-        qualified_name = self._render(self.events_table)
-        self._next_ids_query = self._render(
-            sql.SQL(
-                "SELECT array_agg(nextval(pg_get_serial_sequence({}, 'notification_id'))) "
-                "FROM generate_series(1, %s)"
-            ).format(sql.Literal(qualified_name))
-        ).encode()
-        self._copy_statement = self._render(
-            sql.SQL(
-                "COPY {} (originator_id, originator_version, topic, state, notification_id) "
-                "FROM STDIN (FORMAT BINARY)"
-            ).format(self.events_table)
-        ).encode()
 
     def construct_create_table_statements(self) -> List[sql.Composed]:
         index = sql.Identifier(f"{self.events_table_name}_notification_id_idx")
@@ -402,39 +386,6 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
 
     def _tracking_steps(self, tracking: Optional[Tracking]) -> List[Step]:
         return []
-
-    def _send(
-        self, conn: Connection, stored_events: List[StoredEvent], tracking: Optional[Tracking]
-    ) -> Optional[List[int]]:
-        if len(stored_events) < COPY_THRESHOLD:
-            return super()._send(conn, stored_events, tracking)
-        return self._send_by_copy(conn, stored_events, tracking)
-
-    def _send_by_copy(
-        self, conn: Connection, stored_events: List[StoredEvent], tracking: Optional[Tracking]
-    ) -> List[int]:
-        """A large batch: a few round trips, but the server's bulk-loading path.
-
-        The notification IDs are taken from the table's own sequence while
-        the table lock is held, exactly as the column default would, and the
-        rows are sent with them by ``COPY``.
-        """
-        with conn.transaction():
-            conn.execute(self._lock_statement.sql)
-            self._insert_tracking(conn, tracking)
-            row = conn.execute(self._next_ids_query, (len(stored_events),)).fetchone()
-            ids: List[int] = sorted(row[0]) if row and row[0] else []
-            with conn.cursor().copy(self._copy_statement) as copy:
-                copy.set_types(["uuid", "int4", "text", "bytea", "int8"])
-                write_row = copy.write_row
-                for s, notification_id in zip(stored_events, ids, strict=True):
-                    write_row(
-                        (s.originator_id, s.originator_version, s.topic, s.state, notification_id)
-                    )
-        return ids
-
-    def _insert_tracking(self, conn: Connection, tracking: Optional[Tracking]) -> None:
-        pass
 
     def _notification_ids(self, results: List[Any]) -> Optional[List[int]]:
         for result in results:
@@ -514,11 +465,6 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
                 ).format(self.tracking_table)
             )
         )
-        self._insert_tracking_query = self._render(
-            sql.SQL("INSERT INTO {} (application_name, notification_id) VALUES (%s, %s)").format(
-                self.tracking_table
-            )
-        ).encode()
         self._max_tracking_query = self._render(
             sql.SQL("SELECT max(notification_id) FROM {} WHERE application_name = %s").format(
                 self.tracking_table
@@ -571,13 +517,6 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
             encode_int4(tracking.notification_id),
         ]
         return [Step(self._insert_tracking_statement, params)]
-
-    def _insert_tracking(self, conn: Connection, tracking: Optional[Tracking]) -> None:
-        if tracking is not None:
-            conn.execute(
-                self._insert_tracking_query,
-                (tracking.application_name, tracking.notification_id),
-            )
 
     def _has_tracking(self, conn: Connection, tracking: Optional[Tracking]) -> bool:
         if tracking is None:
