@@ -164,12 +164,12 @@ def test_tracking_is_recorded_atomically_with_events(datastore: SQLiteDatastore)
     assert recorder.has_tracking_id("upstream", 5)
     assert recorder.max_tracking_id("other") == 0
 
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError, match="tracking record is already recorded"):
         recorder.insert_events([event(a, 2)], tracking=Tracking("upstream", 5))
     assert recorder.select_events(a) == [event(a, 1)]
 
     # An event conflict records no tracking either.
-    with pytest.raises(IntegrityError):
+    with pytest.raises(IntegrityError, match="originator ID and version"):
         recorder.insert_events([event(a, 1)], tracking=Tracking("upstream", 6))
     assert not recorder.has_tracking_id("upstream", 6)
     assert recorder.max_tracking_id("upstream") == 5

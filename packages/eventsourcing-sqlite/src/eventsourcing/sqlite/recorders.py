@@ -15,7 +15,8 @@ from __future__ import annotations
 import re
 import sqlite3
 from functools import lru_cache
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from itertools import product
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -114,26 +115,16 @@ class SQLiteAggregateRecorder(AggregateRecorder):
             "VALUES (?, ?, ?, ?)"
         )
         # One statement per combination of select_events arguments, built now.
-        self._select_statements = {}
-        for has_gt in (False, True):
-            for has_lte in (False, True):
-                for desc in (False, True):
-                    for has_limit in (False, True):
-                        sql = (
-                            f"SELECT originator_version, topic, state FROM {table} "
-                            "WHERE originator_id = ?"
-                        )
-                        if has_gt:
-                            sql += " AND originator_version > ?"
-                        if has_lte:
-                            sql += " AND originator_version <= ?"
-                        sql += " ORDER BY originator_version"
-                        if desc:
-                            sql += " DESC"
-                        if has_limit:
-                            sql += " LIMIT ?"
-                        key = (has_gt, has_lte, desc, has_limit)
-                        self._select_statements[key] = sql
+        self._select_statements: Dict[Tuple[bool, bool, bool, bool], str] = {}
+        for has_gt, has_lte, desc, has_limit in product((False, True), repeat=4):
+            self._select_statements[(has_gt, has_lte, desc, has_limit)] = (
+                f"SELECT originator_version, topic, state FROM {table} WHERE originator_id = ?"
+                + (" AND originator_version > ?" if has_gt else "")
+                + (" AND originator_version <= ?" if has_lte else "")
+                + " ORDER BY originator_version"
+                + (" DESC" if desc else "")
+                + (" LIMIT ?" if has_limit else "")
+            )
 
     def construct_create_table_statements(self) -> List[str]:
         return [
@@ -216,10 +207,13 @@ class SQLiteAggregateRecorder(AggregateRecorder):
     def _error(self, error: Exception) -> Exception:
         if isinstance(error, sqlite3.IntegrityError):
             return IntegrityError(
-                f"Nothing recorded: a stored event or tracking record conflicts with one "
-                f"already in SQLite database {self.datastore.db_name!r} ({error})"
+                f"Nothing recorded: {self._conflict(str(error))} in SQLite database "
+                f"{self.datastore.db_name!r} ({error})"
             )
         return translate_error(error, self.datastore.db_name, self.events_table_name)
+
+    def _conflict(self, message: str) -> str:
+        return "a stored event has the originator ID and version of one already recorded"
 
     def select_events(
         self,
@@ -406,6 +400,11 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
         if tracking is not None:
             conn.execute(self.insert_tracking_statement, tracking)
         return super()._record(conn, rows, tracking)
+
+    def _conflict(self, message: str) -> str:
+        if f"{self.tracking_table_name}." in message:
+            return "the tracking record is already recorded (that notification was processed)"
+        return super()._conflict(message)
 
     def max_tracking_id(self, application_name: str) -> int:
         self._check_open()
