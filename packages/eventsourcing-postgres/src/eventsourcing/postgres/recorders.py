@@ -126,22 +126,39 @@ class PostgresAggregateRecorder(AggregateRecorder):
                 f"Expected a list of StoredEvent, got {type(stored_events).__name__}"
             )
         for s in stored_events:
-            if not isinstance(s, StoredEvent):
-                raise InterfaceError(f"Expected StoredEvent, got {type(s).__name__}")
-            if not isinstance(s.originator_id, UUID):
-                raise InterfaceError(f"originator_id must be a UUID, got {s.originator_id!r}")
-            version = s.originator_version
-            if not isinstance(version, int) or isinstance(version, bool):
-                raise InterfaceError(f"originator_version must be an int, got {version!r}")
-            if not _INT4_MIN <= version <= _INT4_MAX:
-                raise DataError(
-                    f"originator_version {version} of {s.originator_id} is out of the "
-                    "range of the PostgreSQL integer column"
+            # Exact types first: checking thousands of events must cost little.
+            try:
+                usual = (
+                    type(s.originator_id) is UUID
+                    and type(s.originator_version) is int
+                    and type(s.topic) is str
+                    and type(s.state) is bytes
+                    and _INT4_MIN <= s.originator_version <= _INT4_MAX
+                    and isinstance(s, StoredEvent)
                 )
-            if not isinstance(s.topic, str):
-                raise InterfaceError(f"topic must be a str, got {type(s.topic).__name__}")
-            if not isinstance(s.state, bytes):
-                raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
+            except AttributeError:
+                usual = False
+            if not usual:
+                self._check_stored_event(s)
+
+    @staticmethod
+    def _check_stored_event(s: StoredEvent) -> None:
+        if not isinstance(s, StoredEvent):
+            raise InterfaceError(f"Expected StoredEvent, got {type(s).__name__}")
+        if not isinstance(s.originator_id, UUID):
+            raise InterfaceError(f"originator_id must be a UUID, got {s.originator_id!r}")
+        version = s.originator_version
+        if not isinstance(version, int) or isinstance(version, bool):
+            raise InterfaceError(f"originator_version must be an int, got {version!r}")
+        if not _INT4_MIN <= version <= _INT4_MAX:
+            raise DataError(
+                f"originator_version {version} of {s.originator_id} is out of the "
+                "range of the PostgreSQL integer column"
+            )
+        if not isinstance(s.topic, str):
+            raise InterfaceError(f"topic must be a str, got {type(s.topic).__name__}")
+        if not isinstance(s.state, bytes):
+            raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
 
     def _events_params(self, stored_events: List[StoredEvent]) -> List[bytes]:
         return [
