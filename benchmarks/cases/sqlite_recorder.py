@@ -102,7 +102,7 @@ def select_notifications(backend: str, env: dict[str, str]) -> int:
 def concurrent_writers(backend: str, env: dict[str, str]) -> int:
     """Four threads, each inserting one event per insert, on one file."""
     factory, recorder = _recorder(env)
-    threads, inserts = 4, 100
+    threads, inserts = 4, 250
     errors: List[BaseException] = []
 
     def write() -> None:
