@@ -55,6 +55,11 @@ def test_missing_dbname_is_a_clear_error(env: Dict[str, str]) -> None:
         construct(env)
 
 
+def test_missing_dbname_error_names_the_prefixed_variable_too() -> None:
+    with pytest.raises(ConfigurationError, match="or WORLDS_SQLITE_DBNAME for application"):
+        construct({}, application_name="Worlds")
+
+
 def test_application_prefixed_settings_take_precedence(tmp_path: Path) -> None:
     mine, other = str(tmp_path / "mine.sqlite"), str(tmp_path / "other.sqlite")
     factory = construct(

@@ -32,7 +32,8 @@ class Factory(InfrastructureFactory):
     Settings: ``SQLITE_DBNAME`` (required: a file path, ``:memory:`` or a
     ``file:`` URI), ``SQLITE_LOCK_TIMEOUT`` (seconds, default 5),
     ``CREATE_TABLE`` (default true). The datastore is closed by
-    :meth:`close`, or when every recorder made by this factory is closed.
+    :meth:`close`; a file database's also when every recorder made by this
+    factory is closed (it is reopened if more recorders are asked for).
     """
 
     SQLITE_DBNAME = "SQLITE_DBNAME"
@@ -47,7 +48,8 @@ class Factory(InfrastructureFactory):
                 f"{self.SQLITE_DBNAME} is required by the SQLite persistence module: set "
                 "it to a database file path, ':memory:' or a 'file:' URI"
                 + (
-                    f" (or {self.application_name.upper()}_{self.SQLITE_DBNAME})"
+                    f" (or {_prefix(self.application_name)}_{self.SQLITE_DBNAME} for "
+                    f"application {self.application_name!r})"
                     if self.application_name
                     else ""
                 )
@@ -111,3 +113,8 @@ class Factory(InfrastructureFactory):
             self._open_recorders.clear()
         if datastore is not None:
             datastore.close()
+
+
+def _prefix(application_name: str) -> str:
+    """The shell-safe prefix of an application's settings (``WORLDS`` for ``Worlds``)."""
+    return "".join(c if c.isalnum() or c == "_" else "_" for c in application_name.upper())
