@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from functools import lru_cache
 from itertools import product
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from uuid import UUID
@@ -259,6 +258,8 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
             "WHERE rowid >= ?"
         )
         self.max_notification_id_statement = f"SELECT MAX(rowid) FROM {table}"
+        # Built on first use, per (stop given, number of topics).
+        self._notifications_statements: Dict[Tuple[bool, int], str] = {}
 
     def construct_create_table_statements(self) -> List[str]:
         return [
@@ -325,15 +326,21 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
         self, start: int, limit: int, stop: Optional[int], topics: Sequence[str]
     ) -> Tuple[str, List[Any]]:
         params: List[Any] = [start]
-        statement = self.select_notifications_statement
         if stop is not None:
-            statement += " AND rowid <= ?"
             params.append(stop)
-        if topics:
-            statement += _topics_clause(len(topics))
-            params.extend(topics)
-        statement += " ORDER BY rowid LIMIT ?"
+        params.extend(topics)
         params.append(limit)
+        key = (stop is not None, len(topics))
+        statement = self._notifications_statements.get(key)
+        if statement is None:
+            statement = self.select_notifications_statement
+            if stop is not None:
+                statement += " AND rowid <= ?"
+            if topics:
+                statement += " AND topic IN (" + ", ".join("?" * len(topics)) + ")"
+            statement += " ORDER BY rowid LIMIT ?"
+            if len(self._notifications_statements) < 64:  # topic counts vary little
+                self._notifications_statements[key] = statement
         return statement, params
 
     def max_notification_id(self) -> int:
@@ -343,11 +350,6 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
         except Exception as e:
             raise self._error(e) from e
         return int(value or 0)
-
-
-@lru_cache(maxsize=64)
-def _topics_clause(count: int) -> str:
-    return " AND topic IN (" + ", ".join("?" * count) + ")"
 
 
 class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
