@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, Optional, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Optional, TypeVar
 
 import psycopg
 import psycopg_pool
@@ -18,6 +19,9 @@ __all__ = ["Connection", "PostgresDatastore"]
 
 T = TypeVar("T")
 Connection = psycopg.Connection[Any]
+
+# Pools a forked child inherited: kept alive so their sockets are never closed.
+_inherited_pools: List[psycopg_pool.ConnectionPool[Any]] = []
 
 # A long time, for "no maximum age" (psycopg_pool needs a number).
 _FOREVER = 10.0 * 365 * 24 * 3600
@@ -81,19 +85,39 @@ class PostgresDatastore:
             # PGAPPNAME (or the DSN) can name the sessions; this is the default.
             "fallback_application_name": "eventsourcing",
         }
-        self.pool: psycopg_pool.ConnectionPool[Connection] = psycopg_pool.ConnectionPool(
+        self.pool = self._make_pool()
+        self._opened = False
+        self._pid = os.getpid()
+
+    def _make_pool(self) -> psycopg_pool.ConnectionPool[Connection]:
+        return psycopg_pool.ConnectionPool(
             conninfo="",
             # Every statement is prepared on first use: the same few run all the time.
             kwargs={**self.connect_kwargs, "autocommit": True, "prepare_threshold": 0},
-            min_size=pool_size,
-            max_size=pool_size + max_overflow,
-            max_lifetime=_FOREVER if not conn_max_age else conn_max_age,
-            check=psycopg_pool.ConnectionPool.check_connection if pre_ping else None,
-            timeout=connect_timeout,
+            min_size=self.pool_size,
+            max_size=self.pool_size + self.max_overflow,
+            max_lifetime=self.conn_max_age or _FOREVER,
+            check=psycopg_pool.ConnectionPool.check_connection if self.pre_ping else None,
+            timeout=self.connect_timeout,
             open=False,
-            name=f"eventsourcing-{dbname}",
+            name=f"eventsourcing-{self.dbname}",
         )
+
+    def _after_fork(self) -> None:
+        """In a forked child: never touch the parent's sessions, open new ones.
+
+        The inherited connections share their sockets with the parent, so
+        they are neither used nor closed here (closing would end the parent's
+        sessions); the inherited pool is kept referenced so that it is never
+        collected, and a new pool is made for this process.
+        """
+        _inherited_pools.append(self.pool)
+        for conn in list(getattr(self.pool, "_pool", ())):
+            _disconnect_quietly(conn)
+        self._lock = threading.Lock()
+        self.pool = self._make_pool()
         self._opened = False
+        self._pid = os.getpid()
 
     def table(self, name: str) -> sql.Composable:
         """The schema-qualified, quoted identifier of table ``name``."""
@@ -114,6 +138,8 @@ class PostgresDatastore:
         A connection that broke is discarded by the pool; a connection older
         than ``conn_max_age`` (or used once, when it is 0) is closed after use.
         """
+        if self._pid != os.getpid():
+            self._after_fork()
         if not self._opened or self._closed:
             self._open()
         try:
@@ -174,6 +200,8 @@ class PostgresDatastore:
 
     def close(self) -> None:
         """Close every pooled connection (idempotent)."""
+        if self._pid != os.getpid():
+            self._after_fork()
         with self._lock:
             if self._closed:
                 return
@@ -194,3 +222,21 @@ class PostgresDatastore:
 def is_lost(conn: Connection) -> bool:
     """Whether ``conn`` can no longer be used (dropped by server or network)."""
     return conn.closed or conn.broken
+
+
+def _disconnect_quietly(conn: Connection) -> None:
+    """Point an inherited session's socket at /dev/null in this process.
+
+    Whatever this process later does with the connection object (even
+    freeing it, which sends a Terminate message) then reaches nobody, and
+    the parent's session is left intact.
+    """
+    try:
+        fd = conn.pgconn.socket
+    except psycopg.Error:
+        return
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.dup2(null, fd)
+    finally:
+        os.close(null)

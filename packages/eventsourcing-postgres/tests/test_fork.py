@@ -1,0 +1,50 @@
+"""A forked child opens its own sessions and leaves the parent's alone."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict
+from uuid import uuid4
+
+import psycopg
+import pytest
+
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import Factory
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_writes_on_its_own_sessions(
+    pg_env: Dict[str, str], admin: psycopg.Connection[Any]
+) -> None:
+    with Factory("", pg_env) as factory:
+        recorder = factory.application_recorder()
+        assert recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"parent")]) == [1]
+        with factory.datastore.connection() as conn:
+            parent_pid = conn.info.backend_pid
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child
+            code = 1
+            try:
+                ids = recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"child")])
+                with factory.datastore.connection() as conn:
+                    own_session = conn.info.backend_pid != parent_pid
+                factory.close()
+                code = 0 if ids == [2] and own_session else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(child, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        # The parent's sessions still work, and both events are there.
+        alive = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (parent_pid,)
+        ).fetchone()
+        assert alive == (1,)
+        for _ in range(4):  # every pooled session of the parent is used again
+            assert recorder.max_notification_id() == 2
+        assert recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"parent")]) == [3]
+        assert [n.state for n in recorder.select_notifications(1, 10)] == [
+            b"parent",
+            b"child",
+            b"parent",
+        ]
