@@ -67,14 +67,20 @@ _forked_away: List[sqlite3.Connection] = []
 
 
 class _LockBox:
-    """The write lock of one database, and the writes queued for it."""
+    """The write lock of one database, and the writes queued for it.
 
-    __slots__ = ("__weakref__", "guard", "lock", "queue")
+    ``changed`` (on ``guard``) is notified when a batch of writes is done;
+    ``leading`` is true while a thread is doing one.
+    """
+
+    __slots__ = ("__weakref__", "changed", "guard", "leading", "lock", "queue")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.guard = threading.Lock()
+        self.changed = threading.Condition(self.guard)
         self.queue: Deque[_Write] = deque()
+        self.leading = False
         _all_boxes.add(self)
 
 
@@ -100,7 +106,9 @@ def _reset_locks_in_child() -> None:
     for box in list(_all_boxes):
         box.lock = threading.Lock()
         box.guard = threading.Lock()
+        box.changed = threading.Condition(box.guard)
         box.queue = deque()
+        box.leading = False
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
@@ -322,10 +330,7 @@ class SQLiteDatastore:
     def _acquire(self) -> threading.Lock:
         lock = self._lock_box.lock
         if not lock.acquire(timeout=self.lock_timeout):
-            raise OperationalError(
-                f"Timed out after {self.lock_timeout:g}s waiting for the lock on "
-                f"SQLite database {self.db_name!r} (SQLITE_LOCK_TIMEOUT)"
-            )
+            raise self._timed_out()
         return lock
 
     @contextmanager
@@ -351,48 +356,83 @@ class SQLiteDatastore:
         """Call ``work`` in a write transaction; its changes are committed if it
         returns and discarded if it raises (the exception is raised here).
 
-        Writes that arrive while another is in progress are queued, and the
-        next thread to get the lock does all the queued writes in one
-        transaction, each inside a savepoint, with one commit: concurrent
-        writers share the cost of the commit, and a failed write (a conflict)
-        discards only its own changes. ``BEGIN IMMEDIATE`` takes SQLite's
-        write lock first, so writers in other processes wait (up to the lock
-        timeout) and no two write transactions ever overlap.
+        Writes that arrive while another thread is writing are queued; the
+        next thread to lead takes the lock and does all the queued writes in
+        one transaction, each inside a savepoint, with one commit, then wakes
+        their callers: concurrent writers share the cost of the commit, and a
+        failed write (a conflict) discards only its own changes.
+        ``BEGIN IMMEDIATE`` takes SQLite's write lock first, so writers in
+        other processes wait (up to the lock timeout) and no two write
+        transactions ever overlap.
         """
         box = self._lock_box
         request = _Write(work)
-        with box.guard:
+        deadline = time.monotonic() + self.lock_timeout
+        with box.changed:
             box.queue.append(request)
-        lock = box.lock
-        if not lock.acquire(timeout=self.lock_timeout):
-            with box.guard:
-                try:
-                    box.queue.remove(request)
-                    queued = True
-                except ValueError:
-                    queued = False
-            if queued:
-                raise OperationalError(
-                    f"Timed out after {self.lock_timeout:g}s waiting for the lock on "
-                    f"SQLite database {self.db_name!r} (SQLITE_LOCK_TIMEOUT)"
-                )
-            # A thread holding the lock has taken this write: it is done on release.
-            lock.acquire()
-        try:
+            while box.leading and not request.done:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not box.changed.wait(remaining):
+                    if request.done:
+                        break
+                    if self._withdraw(box, request):
+                        raise self._timed_out()
+                    while not request.done:
+                        box.changed.wait()
             if not request.done:
-                self._write_queued(box)
-        finally:
-            lock.release()
+                box.leading = True
+        if not request.done:
+            self._lead(box, request, deadline)
         if request.error is not None:
             raise request.error
         result: T = request.result
         return result
 
-    def _write_queued(self, box: _LockBox) -> None:
-        """Do every queued write in one transaction (call holding the lock)."""
-        with box.guard:
-            batch = list(box.queue)
-            box.queue.clear()
+    @staticmethod
+    def _withdraw(box: _LockBox, request: _Write) -> bool:
+        """Take a write that timed out off the queue (call holding ``box.guard``).
+
+        False if a leader has taken it already: it will be done, and must be
+        waited for.
+        """
+        try:
+            box.queue.remove(request)
+        except ValueError:
+            return False
+        return True
+
+    def _timed_out(self) -> OperationalError:
+        return OperationalError(
+            f"Timed out after {self.lock_timeout:g}s waiting for the lock on "
+            f"SQLite database {self.db_name!r} (SQLITE_LOCK_TIMEOUT)"
+        )
+
+    def _lead(self, box: _LockBox, request: _Write, deadline: float) -> None:
+        """Take the lock, then do every queued write (``box.leading`` is set)."""
+        batch: List[_Write] = []
+        try:
+            if not box.lock.acquire(timeout=max(deadline - time.monotonic(), 0)):
+                with box.guard:
+                    # Nobody else leads, so nobody else has taken it.
+                    withdrawn = self._withdraw(box, request)
+                assert withdrawn
+                raise self._timed_out()
+            try:
+                with box.guard:
+                    batch = list(box.queue)
+                    box.queue.clear()
+                self._write_batch(batch)
+            finally:
+                box.lock.release()
+        finally:
+            with box.changed:
+                for done in batch:
+                    done.done = True
+                box.leading = False
+                box.changed.notify_all()
+
+    def _write_batch(self, batch: List[_Write]) -> None:
+        """Do the writes in one transaction (call holding the lock)."""
         conn: Optional[sqlite3.Connection] = None
         try:
             conn = self._writer_connection()
@@ -430,9 +470,6 @@ class SQLiteDatastore:
                 if request.error is None:
                     request.error = e
                     request.result = None
-        finally:
-            for request in batch:
-                request.done = True
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
