@@ -24,6 +24,7 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres.datastore import Connection, PostgresDatastore, is_lost
 from eventsourcing.postgres.identifiers import validate_table_name
 from eventsourcing.postgres.wire import (
+    INT8_OID,
     Statement,
     Step,
     array_of_bytes,
@@ -65,6 +66,9 @@ class PostgresAggregateRecorder(AggregateRecorder):
         self._select_events_cache: Dict[Tuple[bool, bool, bool, bool], bytes] = {}
         self._select_events_lock = threading.Lock()
         self._insert_statement = Statement.from_sql(self._render(self._insert_events_sql()))
+        # One event (the usual save of one new or changed aggregate): plain VALUES,
+        # which the server runs faster than unnesting arrays.
+        self._insert_one_statement = Statement.from_sql(self._render(self._insert_one_sql()))
         self.create_table_statements = self.construct_create_table_statements()
 
     # -- schema -------------------------------------------------------------
@@ -104,6 +108,12 @@ class PostgresAggregateRecorder(AggregateRecorder):
         self.datastore.read(create)
 
     # -- writing ------------------------------------------------------------
+
+    def _insert_one_sql(self) -> sql.Composable:
+        return sql.SQL(
+            "INSERT INTO {} (originator_id, originator_version, topic, state) "
+            "VALUES ($1::uuid, $2::integer, $3::text, $4::bytea)"
+        ).format(self.events_table)
 
     def _insert_events_sql(self) -> sql.Composable:
         return sql.SQL(
@@ -169,7 +179,19 @@ class PostgresAggregateRecorder(AggregateRecorder):
         ]
 
     def _steps(self, stored_events: List[StoredEvent], tracking: Optional[Tracking]) -> List[Step]:
-        return [Step(self._insert_statement, self._events_params(stored_events))]
+        return [self._insert_step(stored_events)]
+
+    def _insert_step(self, stored_events: List[StoredEvent]) -> Step:
+        if len(stored_events) == 1:
+            s = stored_events[0]
+            params = [
+                s.originator_id.bytes,
+                encode_int4(s.originator_version),
+                s.topic.encode("utf8"),
+                s.state,
+            ]
+            return Step(self._insert_one_statement, params)
+        return Step(self._insert_statement, self._events_params(stored_events))
 
     def _send(
         self, conn: Connection, stored_events: List[StoredEvent], tracking: Optional[Tracking]
@@ -377,6 +399,9 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             ),
         ]
 
+    def _insert_one_sql(self) -> sql.Composable:
+        return sql.SQL("{} RETURNING notification_id").format(super()._insert_one_sql())
+
     def _insert_events_sql(self) -> sql.Composable:
         return sql.SQL(
             "WITH new AS ({} RETURNING notification_id) "
@@ -397,7 +422,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             steps.append(Step(self._lock_statement))
         steps.extend(self._tracking_steps(tracking))
         if stored_events:
-            steps.append(Step(self._insert_statement, self._events_params(stored_events)))
+            steps.append(self._insert_step(stored_events))
         steps.append(Step(_COMMIT))
         return steps
 
@@ -407,7 +432,10 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
     def _notification_ids(self, results: List[Any]) -> Optional[List[int]]:
         for result in results:
             if result.ntuples == 1 and result.nfields == 1:
-                return decode_int8_array(result.get_value(0, 0))
+                value = result.get_value(0, 0)
+                if result.ftype(0) == INT8_OID:
+                    return [int.from_bytes(value, "big", signed=True)] if value else []
+                return decode_int8_array(value)
         return []
 
     def _notification_id_column(self) -> sql.Composable:
