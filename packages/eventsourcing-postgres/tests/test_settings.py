@@ -171,3 +171,32 @@ def test_an_unreachable_server_is_reported_with_the_reason(pg_env: Dict[str, str
             OperationalError, match=r"Cannot connect to PostgreSQL at 127\.0\.0\.1:1"
         ):
             recorder.max_notification_id()
+
+
+def test_connections_are_opened_as_needed_and_pool_size_of_them_kept(
+    pg_env: Dict[str, str], admin: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    appname = f"es-pool-{uuid4().hex[:12]}"
+    monkeypatch.setenv("PGAPPNAME", appname)
+
+    def sessions() -> int:
+        row = admin.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s", (appname,)
+        ).fetchone()
+        return int(row[0]) if row else -1
+
+    env = {**pg_env, "POSTGRES_POOL_SIZE": "4", "POSTGRES_MAX_OVERFLOW": "2", "CREATE_TABLE": "n"}
+    with Factory("", env) as f:
+        datastore = f.datastore
+        assert sessions() == 0
+        with datastore.connection():
+            pass
+        # Not the whole pool (the pool may have started one spare).
+        assert sessions() in (1, 2)
+        with datastore.connection(), datastore.connection(), datastore.connection():
+            with datastore.connection() as fourth:
+                fourth.execute("SELECT 1")
+                assert 4 <= sessions() <= 6
+        # As many as were needed at once, up to the pool size, are kept.
+        assert datastore.pool.min_size == 4
+        assert datastore.pool.max_size == 6

@@ -85,6 +85,9 @@ class PostgresDatastore:
             # PGAPPNAME (or the DSN) can name the sessions; this is the default.
             "fallback_application_name": "eventsourcing",
         }
+        self._count_lock = threading.Lock()
+        self._in_use = 0
+        self._kept = 1
         self.pool = self._make_pool()
         self._opened = False
         self._pid = os.getpid()
@@ -94,7 +97,9 @@ class PostgresDatastore:
             conninfo="",
             # Every statement is prepared on first use: the same few run all the time.
             kwargs={**self.connect_kwargs, "autocommit": True, "prepare_threshold": 0},
-            min_size=self.pool_size,
+            # Opened as needed (see _borrowed): a short-lived application
+            # pays for the connections it uses, not for the whole pool.
+            min_size=1,
             max_size=self.pool_size + self.max_overflow,
             max_lifetime=self.conn_max_age or _FOREVER,
             check=psycopg_pool.ConnectionPool.check_connection if self.pre_ping else None,
@@ -115,6 +120,9 @@ class PostgresDatastore:
         for conn in list(getattr(self.pool, "_pool", ())):
             _disconnect_quietly(conn)
         self._lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        self._in_use = 0
+        self._kept = 1
         self.pool = self._make_pool()
         self._opened = False
         self._pid = os.getpid()
@@ -142,20 +150,39 @@ class PostgresDatastore:
             self._after_fork()
         if not self._opened or self._closed:
             self._open()
+        self._borrowed(1)
         try:
-            conn = self.pool.getconn()
-        except psycopg_pool.PoolTimeout as e:
-            raise self._diagnose_timeout(e) from e
-        except psycopg.Error as e:
-            raise translate(e) from e
-        try:
-            yield conn
-        except psycopg.Error as e:
-            raise translate(e) from e
+            try:
+                conn = self.pool.getconn()
+            except psycopg_pool.PoolTimeout as e:
+                raise self._diagnose_timeout(e) from e
+            except psycopg.Error as e:
+                raise translate(e) from e
+            try:
+                yield conn
+            except psycopg.Error as e:
+                raise translate(e) from e
+            finally:
+                if self.conn_max_age == 0 and not conn.closed:
+                    conn.close()
+                self.pool.putconn(conn)
         finally:
-            if self.conn_max_age == 0 and not conn.closed:
-                conn.close()
-            self.pool.putconn(conn)
+            self._borrowed(-1)
+
+    def _borrowed(self, change: int) -> None:
+        """Count connections in use; keep as many open, up to ``pool_size``.
+
+        Connections beyond ``pool_size`` (the overflow) are closed by the
+        pool once they have been idle for a while.
+        """
+        with self._count_lock:
+            self._in_use += change
+            grow = change > 0 and self._kept < min(self._in_use, self.pool_size)
+            if grow:
+                self._kept = min(self._in_use, self.pool_size)
+                kept = self._kept
+        if grow:
+            self.pool.resize(min_size=kept, max_size=self.pool_size + self.max_overflow)
 
     def read(self, func: Callable[[Connection], T]) -> T:
         """Run ``func`` on a pooled connection; retry if the connection was lost.
