@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
 from uuid import UUID
 
 import psycopg
@@ -17,6 +18,7 @@ from eventsourcing.persistence import (
     InterfaceError,
     Notification,
     OperationalError,
+    PersistenceError,
     ProcessRecorder,
     StoredEvent,
     Tracking,
@@ -33,6 +35,7 @@ from eventsourcing.postgres.wire import (
     array_of_uuid,
     decode_int8_array,
     encode_int4,
+    failed_step,
     run_pipeline,
 )
 
@@ -50,7 +53,24 @@ _DDL_LOCK_KEY = 0x6576656E74  # "event"
 # that it was not recorded.
 _WRITE_ATTEMPTS = 3
 
+# Most saves sent together in one transaction (group commit).
+_MAX_GROUP = 100
+
 _BEGIN = Statement.from_sql("BEGIN")
+
+
+class Save:
+    """One call of ``insert_events``: recorded all or nothing, maybe with others."""
+
+    __slots__ = ("outcome", "stored_events", "tracking")
+
+    def __init__(self, stored_events: List[StoredEvent], tracking: Optional[Tracking]) -> None:
+        self.stored_events = stored_events
+        self.tracking = tracking
+        # The notification IDs, or the exception to raise, once recorded (or not).
+        self.outcome: Union[List[int], BaseException, None] = None
+
+
 _COMMIT = Statement.from_sql("COMMIT")
 
 
@@ -127,7 +147,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
         self._check_stored_events(stored_events)
         if not stored_events:
             return None
-        self._write(stored_events, None)
+        self._write([Save(stored_events, None)])
         return None
 
     def _check_stored_events(self, stored_events: List[StoredEvent]) -> None:
@@ -178,8 +198,10 @@ class PostgresAggregateRecorder(AggregateRecorder):
             array_of_bytes([s.state for s in stored_events]),
         ]
 
-    def _steps(self, stored_events: List[StoredEvent], tracking: Optional[Tracking]) -> List[Step]:
-        return [self._insert_step(stored_events)]
+    def _steps(self, saves: List[Save]) -> Tuple[List[Step], List[Optional[int]]]:
+        """The statements of one transaction, and which save each belongs to."""
+        (save,) = saves
+        return [self._insert_step(save.stored_events)], [0]
 
     def _insert_step(self, stored_events: List[StoredEvent]) -> Step:
         if len(stored_events) == 1:
@@ -193,19 +215,23 @@ class PostgresAggregateRecorder(AggregateRecorder):
             return Step(self._insert_one_statement, params)
         return Step(self._insert_statement, self._events_params(stored_events))
 
-    def _send(
-        self, conn: Connection, stored_events: List[StoredEvent], tracking: Optional[Tracking]
-    ) -> Optional[List[int]]:
-        """One transaction, in one round trip."""
-        results = run_pipeline(conn, self._steps(stored_events, tracking))
-        return self._notification_ids(results)
+    def _send(self, conn: Connection, saves: List[Save]) -> List[Optional[List[int]]]:
+        """One transaction, in one round trip; the notification IDs of each save."""
+        steps, owners = self._steps(saves)
+        try:
+            results = run_pipeline(conn, steps)
+        except psycopg.Error as e:
+            step = failed_step(e)
+            e.failed_save = None if step is None else owners[step]  # type: ignore[attr-defined]
+            raise
+        return self._notification_ids(results, owners, len(saves))
 
-    def _notification_ids(self, results: List[Any]) -> Optional[List[int]]:
-        return None
+    def _notification_ids(
+        self, results: List[Any], owners: List[Optional[int]], count: int
+    ) -> List[Optional[List[int]]]:
+        return [None] * count
 
-    def _write(
-        self, stored_events: List[StoredEvent], tracking: Optional[Tracking]
-    ) -> Optional[List[int]]:
+    def _write(self, saves: List[Save]) -> List[Optional[List[int]]]:
         """Send one transaction; if the connection broke, find out what happened.
 
         After a broken connection the commit may or may not have happened.
@@ -222,7 +248,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
                 with self.datastore.connection() as conn:
                     pid = conn.info.backend_pid
                     try:
-                        return self._send(conn, stored_events, tracking)
+                        return self._send(conn, saves)
                     except psycopg.Error:
                         raise
                     except BaseException:
@@ -232,58 +258,65 @@ class PostgresAggregateRecorder(AggregateRecorder):
             except OperationalError as e:
                 if conn is None or not is_lost(conn):
                     raise
-                outcome = self._resolve_unknown_outcome(pid, stored_events, tracking, e)
+                outcome = self._resolve_unknown_outcome(pid, saves, e)
                 if outcome is not None:
-                    return outcome[0]
+                    return outcome
                 if attempt >= _WRITE_ATTEMPTS:
+                    count = sum(len(save.stored_events) for save in saves)
                     raise OperationalError(
                         f"Not recorded: the connection to PostgreSQL was lost {attempt} "
-                        f"times while recording {len(stored_events)} event(s): {e}"
+                        f"times while recording {count} event(s): {e}"
                     ) from e
 
     def _resolve_unknown_outcome(
-        self,
-        pid: Optional[int],
-        stored_events: List[StoredEvent],
-        tracking: Optional[Tracking],
-        error: Exception,
-    ) -> Optional[Tuple[Optional[List[int]]]]:
-        """Return ``(ids,)`` if the write was committed, None if it was not."""
+        self, pid: Optional[int], saves: List[Save], error: Exception
+    ) -> Optional[List[Optional[List[int]]]]:
+        """The IDs of each save if the transaction was committed, None if it was not."""
+        stored_events = [s for save in saves for s in save.stored_events]
+        trackings = [save.tracking for save in saves if save.tracking is not None]
 
-        def inspect(conn: Connection) -> Tuple[int, int, Optional[List[int]], bool]:
+        def inspect(conn: Connection) -> Tuple[int, Dict[Tuple[UUID, int], Optional[int]], int]:
             if pid is not None:
                 # Until the old session is gone it might still commit.
                 conn.execute(
                     "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE pid = %s",
                     (pid,),
                 )
-            return self._find_recorded(conn, stored_events, tracking)
+            found, matching = self._find_recorded(conn, stored_events)
+            tracked = sum(1 for t in trackings if self._has_tracking(conn, t))
+            return found, matching, tracked
 
         try:
-            expected = len(stored_events)
-            found, matching, ids, tracked = self.datastore.read(inspect)
+            found, matching, tracked = self.datastore.read(inspect)
         except OperationalError as e:
             raise OperationalError(
                 f"The connection to PostgreSQL was lost while recording "
                 f"{len(stored_events)} event(s) and whether they were recorded could "
                 f"not be checked: {e}"
             ) from error
-        if found == 0 and not tracked:
+        if found == 0 and tracked == 0:
             return None
-        if matching == expected and (tracking is None or tracked):
-            return (ids,)
+        if len(matching) == len(stored_events) and tracked == len(trackings):
+            return [
+                [
+                    cast(int, matching[(s.originator_id, s.originator_version)])
+                    for s in save.stored_events
+                ]
+                if self._returns_ids()
+                else None
+                for save in saves
+            ]
         raise IntegrityError(
-            f"The connection to PostgreSQL was lost while recording {expected} event(s); "
-            f"afterwards {found} of them existed and {matching} matched what was sent: "
-            "another writer recorded events with the same originator IDs and versions"
+            f"The connection to PostgreSQL was lost while recording {len(stored_events)} "
+            f"event(s); afterwards {found} of them existed and {len(matching)} matched "
+            "what was sent: another writer recorded events with the same originator IDs "
+            "and versions"
         ) from error
 
     def _find_recorded(
-        self,
-        conn: Connection,
-        stored_events: List[StoredEvent],
-        tracking: Optional[Tracking],
-    ) -> Tuple[int, int, Optional[List[int]], bool]:
+        self, conn: Connection, stored_events: List[StoredEvent]
+    ) -> Tuple[int, Dict[Tuple[UUID, int], Optional[int]]]:
+        """How many of the events exist, and the IDs of those that match."""
         rows = conn.execute(
             sql.SQL(
                 "SELECT e.originator_id, e.originator_version, e.topic, e.state{} "
@@ -297,11 +330,12 @@ class PostgresAggregateRecorder(AggregateRecorder):
             binary=True,
         ).fetchall()
         sent = {(s.originator_id, s.originator_version): s for s in stored_events}
-        matching = [
-            r for r in rows if (s := sent.get((r[0], r[1]))) and (r[2], r[3]) == (s.topic, s.state)
-        ]
-        ids = sorted(r[4] for r in matching) if self._returns_ids() else None
-        return len(rows), len(matching), ids, self._has_tracking(conn, tracking)
+        matching: Dict[Tuple[UUID, int], Optional[int]] = {}
+        for row in rows:
+            s = sent.get((row[0], row[1]))
+            if s is not None and (row[2], row[3]) == (s.topic, s.state):
+                matching[(row[0], row[1])] = row[4] if len(row) > 4 else None
+        return len(rows), matching
 
     def _notification_id_column(self) -> sql.Composable:
         return sql.SQL("")
@@ -374,6 +408,9 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         self, datastore: PostgresDatastore, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name)
+        self._group_condition = threading.Condition()
+        self._group_queue: List[Save] = []
+        self._group_leader = False
         self._lock_statement = Statement.from_sql(
             self._render(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.events_table))
         )
@@ -414,29 +451,92 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         self._check_stored_events(stored_events)
         if not stored_events:
             return []
-        return self._write(stored_events, None)
+        return self._save(Save(stored_events, None))
 
-    def _steps(self, stored_events: List[StoredEvent], tracking: Optional[Tracking]) -> List[Step]:
+    # Group commit: saves that arrive while a transaction is in flight wait,
+    # then go together in the next one (one commit, and one wait for the disk,
+    # for all of them). The first of them to find no transaction in flight
+    # sends it. A save that fails fails alone: the others are sent again
+    # without it.
+
+    def _save(self, save: Save) -> List[int]:
+        with self._group_condition:
+            self._group_queue.append(save)
+        while True:
+            with self._group_condition:
+                while save.outcome is None and self._group_leader:
+                    self._group_condition.wait()
+                if save.outcome is not None:
+                    break
+                self._group_leader = True
+                group = self._group_queue[:_MAX_GROUP]
+                del self._group_queue[:_MAX_GROUP]
+            try:
+                self._record_group(group)
+            finally:
+                with self._group_condition:
+                    self._group_leader = False
+                    self._group_condition.notify_all()
+        if isinstance(save.outcome, BaseException):
+            raise save.outcome
+        return save.outcome
+
+    def _record_group(self, group: List[Save]) -> None:
+        remaining = list(group)
+        try:
+            while remaining:
+                try:
+                    ids = self._write(remaining)
+                except PersistenceError as e:
+                    failed = getattr(e.__cause__, "failed_save", None)
+                    if failed is None or len(remaining) == 1:
+                        for save in remaining:
+                            save.outcome = _own_copy(e)
+                        return
+                    remaining.pop(failed).outcome = e
+                    continue
+                for save, save_ids in zip(remaining, ids, strict=True):
+                    save.outcome = save_ids or []
+                return
+        except BaseException as e:
+            for save in remaining:
+                if save.outcome is None:
+                    save.outcome = e
+            raise
+
+    def _steps(self, saves: List[Save]) -> Tuple[List[Step], List[Optional[int]]]:
         steps = [Step(_BEGIN)]
-        if stored_events:
+        owners: List[Optional[int]] = [None]
+        if any(save.stored_events for save in saves):
             steps.append(Step(self._lock_statement))
-        steps.extend(self._tracking_steps(tracking))
-        if stored_events:
-            steps.append(self._insert_step(stored_events))
+            owners.append(None)
+        for i, save in enumerate(saves):
+            for step in self._tracking_steps(save.tracking):
+                steps.append(step)
+                owners.append(i)
+            if save.stored_events:
+                steps.append(self._insert_step(save.stored_events))
+                owners.append(i)
         steps.append(Step(_COMMIT))
-        return steps
+        owners.append(None)
+        return steps, owners
 
     def _tracking_steps(self, tracking: Optional[Tracking]) -> List[Step]:
         return []
 
-    def _notification_ids(self, results: List[Any]) -> Optional[List[int]]:
-        for result in results:
-            if result.ntuples == 1 and result.nfields == 1:
-                value = result.get_value(0, 0)
-                if result.ftype(0) == INT8_OID:
-                    return [int.from_bytes(value, "big", signed=True)] if value else []
-                return decode_int8_array(value)
-        return []
+    def _notification_ids(
+        self, results: List[Any], owners: List[Optional[int]], count: int
+    ) -> List[Optional[List[int]]]:
+        ids: List[Optional[List[int]]] = [[] for _ in range(count)]
+        for result, owner in zip(results, owners, strict=True):
+            if owner is None or result.ntuples != 1 or result.nfields != 1:
+                continue
+            value = result.get_value(0, 0)
+            if result.ftype(0) == INT8_OID:
+                ids[owner] = [int.from_bytes(value, "big", signed=True)] if value else []
+            else:
+                ids[owner] = decode_int8_array(value)
+        return ids
 
     def _notification_id_column(self) -> sql.Composable:
         return sql.SQL(", e.notification_id")
@@ -552,7 +652,7 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
                 )
         elif not stored_events:
             return []
-        return self._write(stored_events, tracking)
+        return self._save(Save(stored_events, tracking))
 
     def _tracking_steps(self, tracking: Optional[Tracking]) -> List[Step]:
         if tracking is None:
@@ -623,3 +723,10 @@ def _notifications(rows: List[Tuple[Any, ...]]) -> List[Notification]:
         )
         append(notification)
     return notifications
+
+
+def _own_copy(error: PersistenceError) -> PersistenceError:
+    """A copy of ``error`` for one of several saves (each raises its own)."""
+    duplicate = copy.copy(error)
+    duplicate.__cause__ = error.__cause__
+    return duplicate

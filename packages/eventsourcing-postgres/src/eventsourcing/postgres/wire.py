@@ -35,6 +35,7 @@ __all__ = [
     "array_of_uuid",
     "decode_int8_array",
     "encode_int4",
+    "failed_step",
     "run_pipeline",
 ]
 
@@ -111,6 +112,8 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
             status = result.status
             if status == pq.ExecStatus.FATAL_ERROR and error is None:
                 error = error_from_result(result, encoding=conn.info.encoding)
+                # Which of the caller's steps failed (see failed_step()).
+                error.pipeline_step = len(results) if prepares is None else None  # type: ignore[attr-defined]
             if prepares is None:
                 results.append(result)
             elif status == pq.ExecStatus.COMMAND_OK:
@@ -134,6 +137,15 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
             _rollback(conn)
         raise error
     return results
+
+
+def failed_step(error: BaseException) -> Optional[int]:
+    """The index of the step whose failure ``error`` (or its cause) reports, if known."""
+    for e in (error, error.__cause__):
+        index = getattr(e, "pipeline_step", None)
+        if isinstance(index, int):
+            return index
+    return None
 
 
 def _rollback(conn: psycopg.Connection[object]) -> None:

@@ -1,0 +1,107 @@
+"""Group commit: concurrent saves share a transaction, and fail alone."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Dict, List
+from uuid import uuid4
+
+import psycopg
+
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent, Tracking
+from eventsourcing.postgres import Factory, PostgresApplicationRecorder, PostgresProcessRecorder
+from eventsourcing.postgres.recorders import Save
+
+
+def event(originator_id: object, version: int) -> StoredEvent:
+    return StoredEvent(originator_id, version, "t", b"s")  # type: ignore[arg-type]
+
+
+def test_a_failing_save_in_a_group_fails_alone(factory: Factory) -> None:
+    recorder = factory.process_recorder()
+    assert isinstance(recorder, PostgresProcessRecorder)
+    existing, a, b, c = uuid4(), uuid4(), uuid4(), uuid4()
+    assert recorder.insert_events([event(existing, 1)]) == [1]
+    group = [
+        Save([event(a, 1)], None),
+        Save([event(existing, 1)], None),  # conflicts with a stored event
+        Save([], Tracking("up", 1)),
+        Save([event(b, 1)], Tracking("up", 1)),  # conflicts with the save before it
+        Save([event(c, 1), event(c, 2)], Tracking("up", 2)),
+    ]
+    recorder._record_group(group)
+    outcomes = [save.outcome for save in group]
+    assert isinstance(outcomes[1], IntegrityError)
+    assert isinstance(outcomes[3], IntegrityError)
+    assert outcomes[2] == []
+    first, last = outcomes[0], outcomes[4]
+    assert isinstance(first, list) and isinstance(last, list)
+    assert len(first) == 1 and len(last) == 2 and first[0] < last[0] < last[1]
+    assert [n.originator_id for n in recorder.select_notifications(1, 10)] == [existing, a, c, c]
+    assert recorder.select_events(b) == []
+    assert recorder.max_tracking_id("up") == 2
+
+
+def test_concurrent_saves_of_one_version_record_exactly_one(pg_env: Dict[str, str]) -> None:
+    threads_count, rounds = 6, 15
+    env = {**pg_env, "POSTGRES_POOL_SIZE": "3"}
+    contested = [uuid4() for _ in range(rounds)]
+    won: List[int] = []
+    lost: List[int] = []
+    own_ids: List[int] = []
+    errors: List[BaseException] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(threads_count)
+
+    with Factory("", env) as f:
+        recorder = f.application_recorder()
+
+        def work() -> None:
+            try:
+                for r in range(rounds):
+                    barrier.wait()
+                    try:
+                        ids = recorder.insert_events([event(contested[r], 1)])
+                    except IntegrityError:
+                        with lock:
+                            lost.append(r)
+                    else:
+                        assert ids is not None and len(ids) == 1
+                        with lock:
+                            won.append(r)
+                    mine = recorder.insert_events([event(uuid4(), 1), event(uuid4(), 1)])
+                    assert mine is not None and len(mine) == 2
+                    with lock:
+                        own_ids.extend(mine)
+            except BaseException as e:  # pragma: no cover - reported below
+                errors.append(e)
+                barrier.abort()
+
+        threads = [threading.Thread(target=work) for _ in range(threads_count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert errors == []
+        assert sorted(won) == list(range(rounds))
+        assert len(lost) == rounds * (threads_count - 1)
+        assert len(set(own_ids)) == threads_count * rounds * 2
+        notifications = recorder.select_notifications(1, 1000)
+        assert len(notifications) == rounds + threads_count * rounds * 2
+
+
+def test_a_lock_timeout_fails_every_save_of_the_group(
+    pg_env: Dict[str, str], admin: psycopg.Connection[Any]
+) -> None:
+    with Factory("", {**pg_env, "POSTGRES_LOCK_TIMEOUT": "1"}) as f:
+        recorder = f.application_recorder()
+        assert isinstance(recorder, PostgresApplicationRecorder)
+        group = [Save([event(uuid4(), 1)], None), Save([event(uuid4(), 1)], None)]
+        table = psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "stored_events")
+        with admin.transaction():
+            admin.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+            recorder._record_group(group)
+        errors = [save.outcome for save in group]
+        assert all(isinstance(e, OperationalError) and "lock timeout" in str(e) for e in errors)
+        assert errors[0] is not errors[1]  # each save raises its own
+        assert recorder.max_notification_id() == 0
