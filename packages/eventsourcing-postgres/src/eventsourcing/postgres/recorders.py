@@ -57,6 +57,7 @@ _WRITE_ATTEMPTS = 3
 _MAX_GROUP = 100
 
 _BEGIN = Statement.from_sql("BEGIN")
+_COMMIT = Statement.from_sql("COMMIT")
 
 
 class Save:
@@ -69,9 +70,6 @@ class Save:
         self.tracking = tracking
         # The notification IDs, or the exception to raise, once recorded (or not).
         self.outcome: Union[List[int], BaseException, None] = None
-
-
-_COMMIT = Statement.from_sql("COMMIT")
 
 
 class PostgresAggregateRecorder(AggregateRecorder):
@@ -288,7 +286,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
 
         try:
             found, matching, tracked = self.datastore.read(inspect)
-        except OperationalError as e:
+        except PersistenceError as e:
             raise OperationalError(
                 f"The connection to PostgreSQL was lost while recording "
                 f"{len(stored_events)} event(s) and whether they were recorded could "
@@ -308,9 +306,9 @@ class PostgresAggregateRecorder(AggregateRecorder):
             ]
         raise IntegrityError(
             f"The connection to PostgreSQL was lost while recording {len(stored_events)} "
-            f"event(s); afterwards {found} of them existed and {len(matching)} matched "
-            "what was sent: another writer recorded events with the same originator IDs "
-            "and versions"
+            f"event(s) and {len(trackings)} tracking record(s); afterwards {found} of the "
+            f"events existed ({len(matching)} as sent) and {tracked} of the tracking "
+            "records: they conflict with what another writer recorded"
         ) from error
 
     def _find_recorded(
