@@ -361,3 +361,24 @@ def test_concurrent_table_creation_does_not_collide(pg_env: Dict[str, str]) -> N
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_sessions_on_descriptors_above_1024_work(pg_env: Dict[str, str]) -> None:
+    # select() cannot wait on descriptors numbered 1024 or more; poll() can.
+    import os
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 1200:
+        pytest.skip(f"the open files limit ({soft}) is too low to test this")
+    fillers = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with Factory("", {**pg_env, "POSTGRES_POOL_SIZE": "1"}) as f:
+            recorder = f.application_recorder()
+            with f.datastore.connection() as conn:
+                assert conn.pgconn.socket >= 1024
+            assert recorder.insert_events(events(uuid4(), 1, 2)) == [1, 2]
+            assert len(recorder.select_notifications(1, 10)) == 2
+    finally:
+        for fd in fillers:
+            os.close(fd)

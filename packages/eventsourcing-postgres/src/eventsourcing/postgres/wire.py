@@ -161,15 +161,32 @@ def _rollback(conn: psycopg.Connection[object]) -> None:
 
 def _flush(pgconn: pq.abc.PGconn) -> None:
     while pgconn.flush():
-        readable, _, _ = select.select([pgconn.socket], [pgconn.socket], [])
-        if readable:
+        if _wait(pgconn.socket, writable=True):
             pgconn.consume_input()
+
+
+def _wait(fd: int, writable: bool) -> bool:
+    """Block (GIL released) until ``fd`` is readable, or writable if asked.
+
+    Returns whether it is readable. ``poll`` rather than ``select``: it has
+    no limit on descriptor numbers.
+    """
+    if _poll is None:  # pragma: no cover - platforms without poll()
+        readable, _, _ = select.select([fd], [fd] if writable else [], [])
+        return bool(readable)
+    poller = _poll()
+    poller.register(fd, select.POLLIN | (select.POLLOUT if writable else 0))
+    events = poller.poll()
+    return any(mask & (select.POLLIN | select.POLLERR | select.POLLHUP) for _, mask in events)
+
+
+_poll = getattr(select, "poll", None)
 
 
 def _poll_result(pgconn: pq.abc.PGconn) -> Optional[pq.abc.PGresult]:
     # Wait without holding the GIL: other threads keep working meanwhile.
     while pgconn.is_busy():
-        select.select([pgconn.socket], [], [])
+        _wait(pgconn.socket, writable=False)
         pgconn.consume_input()
     return pgconn.get_result()
 
