@@ -84,6 +84,12 @@ class PostgresDatastore:
             "options": options,
             # PGAPPNAME (or the DSN) can name the sessions; this is the default.
             "fallback_application_name": "eventsourcing",
+            # A server or network that went silent is noticed within about a
+            # minute (then reads are retried and writes checked), not hours.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
         }
         self._count_lock = threading.Lock()
         self._in_use = 0
