@@ -52,6 +52,18 @@ def test_aggregate_recorder_selects_by_version_range_order_and_limit(factory: Fa
     assert recorder.select_events(uuid4()) == []
 
 
+def test_a_large_batch_of_an_aggregate_recorder_is_atomic(factory: Factory) -> None:
+    # Large batches go in several statements: still one transaction.
+    recorder = factory.aggregate_recorder("snapshots")
+    first, second = uuid4(), uuid4()
+    recorder.insert_events(events(first, 1))
+    with pytest.raises(IntegrityError):
+        recorder.insert_events(events(second, *range(1, LARGE + 1)) + events(first, 1))
+    assert recorder.select_events(second) == []
+    recorder.insert_events(events(second, *range(1, LARGE + 1)))
+    assert len(recorder.select_events(second)) == LARGE
+
+
 def test_a_conflicting_batch_records_nothing(factory: Factory, admin: Admin) -> None:
     recorder = factory.application_recorder()
     cart = uuid4()

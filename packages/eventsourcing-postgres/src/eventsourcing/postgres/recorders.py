@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
 from uuid import UUID
 
 import psycopg
@@ -55,6 +55,8 @@ _WRITE_ATTEMPTS = 3
 
 # Most saves sent together in one transaction (group commit).
 _MAX_GROUP = 100
+# Events per INSERT statement of a large batch (see _steps).
+_CHUNK = 500
 
 _BEGIN = Statement.from_sql("BEGIN")
 _COMMIT = Statement.from_sql("COMMIT")
@@ -196,12 +198,25 @@ class PostgresAggregateRecorder(AggregateRecorder):
             array_of_bytes([s.state for s in stored_events]),
         ]
 
-    def _steps(self, saves: List[Save]) -> Tuple[List[Step], List[Optional[int]]]:
-        """The statements of one transaction, and which save each belongs to."""
-        (save,) = saves
-        return [self._insert_step(save.stored_events)], [0]
+    def _steps(self, saves: List[Save], owners: List[Optional[int]]) -> Iterator[Step]:
+        """The statements of one transaction; ``owners`` gets the save of each.
 
-    def _insert_step(self, stored_events: List[StoredEvent]) -> Step:
+        Generated as they are sent, so that the server starts on the first
+        rows of a large batch while the next are being encoded.
+        """
+        (save,) = saves
+        chunked = len(save.stored_events) > _CHUNK
+        if chunked:
+            owners.append(None)
+            yield Step(_BEGIN)
+        for step in self._insert_steps(save.stored_events):
+            owners.append(0)
+            yield step
+        if chunked:
+            owners.append(None)
+            yield Step(_COMMIT)
+
+    def _insert_steps(self, stored_events: List[StoredEvent]) -> Iterator[Step]:
         if len(stored_events) == 1:
             s = stored_events[0]
             params = [
@@ -210,14 +225,17 @@ class PostgresAggregateRecorder(AggregateRecorder):
                 s.topic.encode("utf8"),
                 s.state,
             ]
-            return Step(self._insert_one_statement, params)
-        return Step(self._insert_statement, self._events_params(stored_events))
+            yield Step(self._insert_one_statement, params)
+            return
+        for i in range(0, len(stored_events), _CHUNK):
+            chunk = stored_events[i : i + _CHUNK]
+            yield Step(self._insert_statement, self._events_params(chunk))
 
     def _send(self, conn: Connection, saves: List[Save]) -> List[Optional[List[int]]]:
         """One transaction, in one round trip; the notification IDs of each save."""
-        steps, owners = self._steps(saves)
+        owners: List[Optional[int]] = []
         try:
-            results = run_pipeline(conn, steps)
+            results = run_pipeline(conn, self._steps(saves, owners))
         except psycopg.Error as e:
             step = failed_step(e)
             e.failed_save = None if step is None else owners[step]  # type: ignore[attr-defined]
@@ -502,22 +520,21 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
                     save.outcome = e
             raise
 
-    def _steps(self, saves: List[Save]) -> Tuple[List[Step], List[Optional[int]]]:
-        steps = [Step(_BEGIN)]
-        owners: List[Optional[int]] = [None]
+    def _steps(self, saves: List[Save], owners: List[Optional[int]]) -> Iterator[Step]:
+        owners.append(None)
+        yield Step(_BEGIN)
         if any(save.stored_events for save in saves):
-            steps.append(Step(self._lock_statement))
             owners.append(None)
+            yield Step(self._lock_statement)
         for i, save in enumerate(saves):
             for step in self._tracking_steps(save.tracking):
-                steps.append(step)
                 owners.append(i)
-            if save.stored_events:
-                steps.append(self._insert_step(save.stored_events))
+                yield step
+            for step in self._insert_steps(save.stored_events) if save.stored_events else ():
                 owners.append(i)
-        steps.append(Step(_COMMIT))
+                yield step
         owners.append(None)
-        return steps, owners
+        yield Step(_COMMIT)
 
     def _tracking_steps(self, tracking: Optional[Tracking]) -> List[Step]:
         return []
@@ -530,10 +547,13 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             if owner is None or result.ntuples != 1 or result.nfields != 1:
                 continue
             value = result.get_value(0, 0)
+            save_ids = ids[owner]
+            assert save_ids is not None
             if result.ftype(0) == INT8_OID:
-                ids[owner] = [int.from_bytes(value, "big", signed=True)] if value else []
+                if value:
+                    save_ids.append(int.from_bytes(value, "big", signed=True))
             else:
-                ids[owner] = decode_int8_array(value)
+                save_ids.extend(decode_int8_array(value))
         return ids
 
     def _notification_id_column(self) -> sql.Composable:
