@@ -349,7 +349,7 @@ class ProcessingEvent:
     save = collect_events
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Recording:
     """A domain event and the notification it was recorded as.
 
@@ -359,6 +359,13 @@ class Recording:
 
     domain_event: DomainEvent
     notification: Optional[Notification]
+
+    def __init__(self, domain_event: DomainEvent, notification: Optional[Notification]) -> None:
+        # One per saved event: filling the dict directly is cheaper than the
+        # frozen dataclass's generated __init__ (see persistence.StoredEvent).
+        d = self.__dict__
+        d["domain_event"] = domain_event
+        d["notification"] = notification
 
 
 # ---------------------------------------------------------------------------

@@ -272,23 +272,7 @@ _NO_KEYS: Set[Tuple[UUID, int]] = set()  # never added to: a batch of one cannot
 
 
 def _notification(s: StoredEvent, notification_id: int) -> Notification:
-    """Make a notification without the frozen dataclass's slower ``__init__``.
-
-    Creating notifications is most of the cost of an insert; equality, hashing
-    and ``repr`` of the result are the dataclass's own.
-    """
-    n = _new_notification(Notification)
-    n.__dict__.update(
-        originator_id=s.originator_id,
-        originator_version=s.originator_version,
-        topic=s.topic,
-        state=s.state,
-        id=notification_id,
-    )
-    return n
-
-
-_new_notification = object.__new__
+    return Notification(s.originator_id, s.originator_version, s.topic, s.state, notification_id)
 
 
 # Argument checks: done before taking the lock, so that bad input is refused

@@ -706,41 +706,12 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
         return self.datastore.read(select)
 
 
-# Rows become frozen dataclass instances by filling their ``__dict__``
-# directly: the generated ``__init__`` of a frozen dataclass sets each field
-# through ``object.__setattr__``, which halves the rate of reading notifications.
-_new = object.__new__
-
-
 def _stored_events(rows: List[Tuple[Any, ...]]) -> List[StoredEvent]:
-    events: List[StoredEvent] = []
-    append = events.append
-    for originator_id, originator_version, topic, state in rows:
-        event = _new(StoredEvent)
-        event.__dict__.update(
-            originator_id=originator_id,
-            originator_version=originator_version,
-            topic=topic,
-            state=state,
-        )
-        append(event)
-    return events
+    return [StoredEvent(*row) for row in rows]
 
 
 def _notifications(rows: List[Tuple[Any, ...]]) -> List[Notification]:
-    notifications: List[Notification] = []
-    append = notifications.append
-    for originator_id, originator_version, topic, state, notification_id in rows:
-        notification = _new(Notification)
-        notification.__dict__.update(
-            originator_id=originator_id,
-            originator_version=originator_version,
-            topic=topic,
-            state=state,
-            id=notification_id,
-        )
-        append(notification)
-    return notifications
+    return [Notification(*row) for row in rows]
 
 
 def _own_copy(error: PersistenceError) -> PersistenceError:
