@@ -100,8 +100,12 @@ def run_case(case: Case, backend: str, env: dict[str, str], repeat: int) -> list
             if "SQLITE_DBNAME" in run_env:
                 run_env["SQLITE_DBNAME"] = os.path.join(workdir, "bench.sqlite")
             started = time.perf_counter()
-            count = case.func(backend, run_env)
+            result = case.func(backend, run_env)
             elapsed = time.perf_counter() - started
+            if isinstance(result, tuple):
+                count, elapsed = result  # the case timed its own measured work
+            else:
+                count = result
         rates.append(count / elapsed if elapsed > 0 else float("inf"))
     return rates
 

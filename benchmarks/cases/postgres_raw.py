@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import uuid
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Tuple
 
-from benchmarks.harness import case
+from benchmarks.harness import Stopwatch, case
 from eventsourcing.persistence import StoredEvent
 
 TOPIC = "benchmarks.cases.application:Account.Created"
@@ -52,7 +52,7 @@ def _schema(env: Dict[str, str]) -> Iterator[str]:
 
 
 @case("raw floor: insert+commit", backends=("postgres",))
-def raw_insert_commit(backend: str, env: Dict[str, str]) -> int:
+def raw_insert_commit(backend: str, env: Dict[str, str]) -> Tuple[int, float]:
     """Plain psycopg: INSERT then COMMIT, one event per transaction."""
     import psycopg
     from psycopg import sql
@@ -75,10 +75,11 @@ def raw_insert_commit(backend: str, env: Dict[str, str]) -> int:
                 "INSERT INTO {} (originator_id, originator_version, topic, state) "
                 "VALUES (%s, %s, %s, %s)"
             ).format(table)
-            for _ in range(count):
-                conn.execute(insert, (uuid.uuid4(), 1, TOPIC, STATE))
-                conn.commit()
-    return count
+            with Stopwatch() as watch:
+                for _ in range(count):
+                    conn.execute(insert, (uuid.uuid4(), 1, TOPIC, STATE))
+                    conn.commit()
+    return count, watch.elapsed
 
 
 @contextmanager
@@ -95,40 +96,45 @@ def _events(count: int) -> List[StoredEvent]:
 
 
 @case("postgres recorder: insert 1", backends=("postgres",))
-def recorder_insert_one(backend: str, env: Dict[str, str]) -> int:
+def recorder_insert_one(backend: str, env: Dict[str, str]) -> Tuple[int, float]:
     """The application recorder, one event per insert (one transaction each)."""
     count = 1000
-    with _recorder(env) as recorder:
+    with _recorder(env) as recorder, Stopwatch() as watch:
         for _ in range(count):
             recorder.insert_events(_events(1))
-    return count
+    return count, watch.elapsed
 
 
 @case("postgres recorder: batch 5000", backends=("postgres",))
-def recorder_batch(backend: str, env: Dict[str, str]) -> int:
+def recorder_batch(backend: str, env: Dict[str, str]) -> Tuple[int, float]:
     """5,000 events of one aggregate in one insert (one transaction), three times."""
     size, batches = 5000, 3
+    watch = Stopwatch()
     with _recorder(env) as recorder:
         for _ in range(batches):
-            recorder.insert_events(_events(size))
-    return size * batches
+            events = _events(size)
+            with watch:
+                recorder.insert_events(events)
+    return size * batches, watch.elapsed
 
 
 @case("postgres recorder: notifications read", backends=("postgres",), unit="notifications/s")
-def recorder_notifications(backend: str, env: Dict[str, str]) -> int:
-    """10,000 notifications read twenty times, 500 per select (writing them is timed too)."""
+def recorder_notifications(backend: str, env: Dict[str, str]) -> Tuple[int, float]:
+    """10,000 notifications read twenty times, 500 per select (writing them is not timed)."""
     total_events, page, passes = 10000, 500, 20
     with _recorder(env) as recorder:
         for _ in range(total_events // 5000):
             recorder.insert_events(_events(5000))
         total = 0
+        watch = Stopwatch()
         for _ in range(passes):
             start = 1
             while True:
-                notifications = recorder.select_notifications(start, page)
+                with watch:
+                    notifications = recorder.select_notifications(start, page)
                 total += len(notifications)
                 if len(notifications) < page:
                     break
                 start = notifications[-1].id + 1
     assert total == total_events * passes
-    return total
+    return total, watch.elapsed
