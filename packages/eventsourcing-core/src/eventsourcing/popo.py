@@ -14,6 +14,13 @@ from threading import Lock
 from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 from uuid import UUID
 
+from eventsourcing.checks import (
+    check_int,
+    check_optional_int,
+    check_stored_events,
+    check_str,
+    check_tracking,
+)
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -24,7 +31,6 @@ from eventsourcing.persistence import (
     Notification,
     ProcessRecorder,
     StoredEvent,
-    Tracking,
 )
 
 __all__ = [
@@ -56,7 +62,7 @@ class POPOAggregateRecorder(AggregateRecorder):
     def insert_events(
         self, stored_events: List[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
-        _check_stored_events(stored_events)
+        check_stored_events(stored_events)
         with self._lock:
             self._check_open()
             self._check_conflicts(stored_events)
@@ -114,9 +120,9 @@ class POPOAggregateRecorder(AggregateRecorder):
                 f"originator_id must be a UUID, got {type(originator_id).__name__}: "
                 f"{originator_id!r}"
             )
-        _check_optional_int("gt", gt)
-        _check_optional_int("lte", lte)
-        _check_optional_int("limit", limit)
+        check_optional_int("gt", gt)
+        check_optional_int("lte", lte)
+        check_optional_int("limit", limit)
         if limit is not None and limit < 0:
             raise DataError(f"limit must not be negative, got {limit}")
         with self._lock:
@@ -151,7 +157,7 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
     def insert_events(
         self, stored_events: List[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
-        _check_stored_events(stored_events)
+        check_stored_events(stored_events)
         with self._lock:
             self._check_open()
             self._check_conflicts(stored_events)
@@ -175,9 +181,9 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
         stop: Optional[int] = None,
         topics: Sequence[str] = (),
     ) -> List[Notification]:
-        _check_int("start", start)
-        _check_int("limit", limit)
-        _check_optional_int("stop", stop)
+        check_int("start", start)
+        check_int("limit", limit)
+        check_optional_int("stop", stop)
         if limit < 0:
             raise DataError(f"limit must not be negative, got {limit}")
         if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
@@ -218,10 +224,10 @@ class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
     def insert_events(
         self, stored_events: List[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
-        _check_stored_events(stored_events)
+        check_stored_events(stored_events)
         tracking = kwargs.get("tracking")
         if tracking is not None:
-            _check_tracking(tracking)
+            check_tracking(tracking)
         with self._lock:
             self._check_open()
             self._check_conflicts(stored_events)
@@ -242,14 +248,14 @@ class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
             return ids
 
     def max_tracking_id(self, application_name: str) -> int:
-        _check_str("application_name", application_name)
+        check_str("application_name", application_name)
         with self._lock:
             self._check_open()
             return self._max_tracking.get(application_name, 0)
 
     def has_tracking_id(self, application_name: str, notification_id: int) -> bool:
-        _check_str("application_name", application_name)
-        _check_int("notification_id", notification_id)
+        check_str("application_name", application_name)
+        check_int("notification_id", notification_id)
         with self._lock:
             self._check_open()
             return notification_id in self._tracking.get(application_name, ())
@@ -273,53 +279,3 @@ _NO_KEYS: Set[Tuple[UUID, int]] = set()  # never added to: a batch of one cannot
 
 def _notification(s: StoredEvent, notification_id: int) -> Notification:
     return Notification(s.originator_id, s.originator_version, s.topic, s.state, notification_id)
-
-
-# Argument checks: done before taking the lock, so that bad input is refused
-# with a clear message and never reaches the stored state.
-
-
-def _check_stored_events(stored_events: Sequence[StoredEvent]) -> None:
-    if not isinstance(stored_events, (list, tuple)):
-        raise InterfaceError(
-            f"stored_events must be a list of StoredEvent, got {type(stored_events).__name__}"
-        )
-    for s in stored_events:
-        if not isinstance(s, StoredEvent):
-            raise InterfaceError(f"Expected a StoredEvent, got {type(s).__name__}: {s!r}")
-        if not isinstance(s.originator_id, UUID):
-            raise InterfaceError(
-                f"originator_id must be a UUID, got {type(s.originator_id).__name__}: "
-                f"{s.originator_id!r}"
-            )
-        v = s.originator_version
-        if type(v) is not int and (not isinstance(v, int) or isinstance(v, bool)):
-            raise InterfaceError(
-                f"originator_version must be an int, got {type(v).__name__}: {v!r}"
-            )
-        if not isinstance(s.topic, str):
-            raise InterfaceError(f"topic must be a str, got {type(s.topic).__name__}: {s.topic!r}")
-        if not isinstance(s.state, bytes):
-            raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
-
-
-def _check_tracking(tracking: Any) -> None:
-    if not isinstance(tracking, Tracking):
-        raise InterfaceError(f"tracking must be a Tracking, got {type(tracking).__name__}")
-    _check_str("tracking.application_name", tracking.application_name)
-    _check_int("tracking.notification_id", tracking.notification_id)
-
-
-def _check_int(name: str, value: Any) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InterfaceError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
-
-
-def _check_optional_int(name: str, value: Any) -> None:
-    if value is not None:
-        _check_int(name, value)
-
-
-def _check_str(name: str, value: Any) -> None:
-    if not isinstance(value, str):
-        raise InterfaceError(f"{name} must be a str, got {type(value).__name__}: {value!r}")

@@ -10,6 +10,7 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
+from eventsourcing.checks import check_stored_event, check_tracking
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -173,22 +174,13 @@ class PostgresAggregateRecorder(AggregateRecorder):
 
     @staticmethod
     def _check_stored_event(s: StoredEvent) -> None:
-        if not isinstance(s, StoredEvent):
-            raise InterfaceError(f"Expected StoredEvent, got {type(s).__name__}")
-        if not isinstance(s.originator_id, UUID):
-            raise InterfaceError(f"originator_id must be a UUID, got {s.originator_id!r}")
+        check_stored_event(s)
         version = s.originator_version
-        if not isinstance(version, int) or isinstance(version, bool):
-            raise InterfaceError(f"originator_version must be an int, got {version!r}")
         if not _INT4_MIN <= version <= _INT4_MAX:
             raise DataError(
                 f"originator_version {version} of {s.originator_id} is out of the "
                 "range of the PostgreSQL integer column"
             )
-        if not isinstance(s.topic, str):
-            raise InterfaceError(f"topic must be a str, got {type(s.topic).__name__}")
-        if not isinstance(s.state, bytes):
-            raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
 
     def _events_params(self, stored_events: List[StoredEvent]) -> List[bytes]:
         return [
@@ -657,13 +649,8 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
         self._check_stored_events(stored_events)
         tracking = kwargs.get("tracking")
         if tracking is not None:
-            if not isinstance(tracking, Tracking):
-                raise InterfaceError(f"Expected Tracking, got {type(tracking).__name__}")
-            if not isinstance(tracking.application_name, str):
-                raise InterfaceError("Tracking application_name must be a str")
-            if not isinstance(tracking.notification_id, int) or not (
-                _INT4_MIN <= tracking.notification_id <= _INT4_MAX
-            ):
+            check_tracking(tracking)
+            if not _INT4_MIN <= tracking.notification_id <= _INT4_MAX:
                 raise DataError(
                     f"Tracking notification_id {tracking.notification_id!r} is not an "
                     "integer in the range of the PostgreSQL integer column"

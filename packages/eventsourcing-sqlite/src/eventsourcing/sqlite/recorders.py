@@ -18,16 +18,15 @@ from itertools import product
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 from uuid import UUID
 
+from eventsourcing.checks import check_int, check_stored_event, check_str, check_tracking
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
-    DataError,
     IntegrityError,
     InterfaceError,
     Notification,
     ProcessRecorder,
     StoredEvent,
-    Tracking,
 )
 from eventsourcing.sqlite.datastore import SQLiteDatastore, translate_error
 
@@ -62,36 +61,25 @@ def _event_rows(stored_events: Sequence[StoredEvent]) -> List[EventRow]:
     last_id: Any = None
     last_str = ""
     for s in stored_events:
-        if not isinstance(s, StoredEvent):
-            raise InterfaceError(f"Expected StoredEvent, got {type(s).__name__}")
-        originator_id = s.originator_id
-        version = s.originator_version
-        if not isinstance(originator_id, UUID):
-            raise InterfaceError(f"originator_id must be a UUID, got {originator_id!r}")
-        if type(version) is not int:
-            if not isinstance(version, int) or isinstance(version, bool):
-                raise InterfaceError(f"originator_version must be an int, got {version!r}")
+        try:
+            originator_id = s.originator_id
+            version = s.originator_version
+            usual = (
+                type(originator_id) is UUID
+                and type(version) is int
+                and type(s.topic) is str
+                and type(s.state) is bytes
+                and isinstance(s, StoredEvent)
+            )
+        except AttributeError:
+            usual = False
+        if not usual:
+            check_stored_event(s)  # raises, unless only subclasses of the types
             version = int(version)
-        if not isinstance(s.topic, str):
-            raise InterfaceError(f"topic must be a str, got {type(s.topic).__name__}")
-        if not isinstance(s.state, bytes):
-            raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
         if originator_id is not last_id:  # batches are mostly of one aggregate
             last_id, last_str = originator_id, originator_id.hex
         rows.append((last_str, version, s.topic, s.state))
     return rows
-
-
-def _check_int(name: str, value: Any, minimum: Optional[int] = None) -> None:
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InterfaceError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
-    if minimum is not None and value < minimum:
-        raise DataError(f"{name} must not be less than {minimum}, got {value}")
-
-
-def _check_str(name: str, value: Any) -> None:
-    if not isinstance(value, str):
-        raise InterfaceError(f"{name} must be a str, got {type(value).__name__}: {value!r}")
 
 
 class SQLiteAggregateRecorder(AggregateRecorder):
@@ -227,13 +215,13 @@ class SQLiteAggregateRecorder(AggregateRecorder):
             raise InterfaceError(f"originator_id must be a UUID, got {originator_id!r}")
         params: List[Any] = [originator_id.hex]
         if gt is not None:
-            _check_int("gt", gt)
+            check_int("gt", gt)
             params.append(gt)
         if lte is not None:
-            _check_int("lte", lte)
+            check_int("lte", lte)
             params.append(lte)
         if limit is not None:
-            _check_int("limit", limit, minimum=0)  # SQLite reads LIMIT -1 as no limit
+            check_int("limit", limit, minimum=0)  # SQLite reads LIMIT -1 as no limit
             params.append(limit)
         statement = self._select_statements[
             (gt is not None, lte is not None, bool(desc), limit is not None)
@@ -294,10 +282,10 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
         topics: Sequence[str] = (),
     ) -> List[Notification]:
         self._check_open()
-        _check_int("start", start)
-        _check_int("limit", limit, minimum=0)  # SQLite reads LIMIT -1 as no limit
+        check_int("start", start)
+        check_int("limit", limit, minimum=0)  # SQLite reads LIMIT -1 as no limit
         if stop is not None:
-            _check_int("stop", stop)
+            check_int("stop", stop)
         if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
             raise InterfaceError(f"topics must be a sequence of str, got {topics!r}")
         statement, params = self._notifications_query(start, limit, stop, topics)
@@ -390,10 +378,7 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
     def _tracking_row(self, tracking: Any) -> Optional[Tuple[str, int]]:
         if tracking is None:
             return None
-        if not isinstance(tracking, Tracking):
-            raise InterfaceError(f"tracking must be a Tracking, got {type(tracking).__name__}")
-        _check_str("tracking.application_name", tracking.application_name)
-        _check_int("tracking.notification_id", tracking.notification_id)
+        check_tracking(tracking)
         return (tracking.application_name, tracking.notification_id)
 
     def _record(
@@ -410,7 +395,7 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
 
     def max_tracking_id(self, application_name: str) -> int:
         self._check_open()
-        _check_str("application_name", application_name)
+        check_str("application_name", application_name)
         try:
             value = self.datastore.select(self.max_tracking_id_statement, (application_name,))[0][0]
         except Exception as e:
@@ -419,8 +404,8 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
 
     def has_tracking_id(self, application_name: str, notification_id: int) -> bool:
         self._check_open()
-        _check_str("application_name", application_name)
-        _check_int("notification_id", notification_id)
+        check_str("application_name", application_name)
+        check_int("notification_id", notification_id)
         try:
             rows = self.datastore.select(
                 self.has_tracking_id_statement, (application_name, notification_id)

@@ -1,0 +1,80 @@
+"""Argument checks shared by recorders.
+
+Every backend refuses bad input before anything is written, with the same
+exception types (the PEP 249 classes of :mod:`eventsourcing.persistence`) and
+the same messages, so callers and the conformance suite see one behaviour.
+Backends may keep a faster check for the usual case and call these for
+anything unusual; third-party recorders can use them as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Sequence
+from uuid import UUID
+
+from eventsourcing.persistence import DataError, InterfaceError, StoredEvent, Tracking
+
+__all__ = [
+    "check_int",
+    "check_optional_int",
+    "check_stored_event",
+    "check_stored_events",
+    "check_str",
+    "check_tracking",
+]
+
+
+def check_stored_event(s: Any) -> None:
+    """Refuse anything but a :class:`StoredEvent` with fields of the right types."""
+    if not isinstance(s, StoredEvent):
+        raise InterfaceError(f"Expected a StoredEvent, got {type(s).__name__}: {s!r}")
+    if not isinstance(s.originator_id, UUID):
+        raise InterfaceError(
+            f"originator_id must be a UUID, got {type(s.originator_id).__name__}: "
+            f"{s.originator_id!r}"
+        )
+    v = s.originator_version
+    if type(v) is not int and (not isinstance(v, int) or isinstance(v, bool)):
+        raise InterfaceError(f"originator_version must be an int, got {type(v).__name__}: {v!r}")
+    if not isinstance(s.topic, str):
+        raise InterfaceError(f"topic must be a str, got {type(s.topic).__name__}: {s.topic!r}")
+    if not isinstance(s.state, bytes):
+        raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
+
+
+def check_stored_events(stored_events: Sequence[StoredEvent]) -> None:
+    """Refuse anything but a list (or tuple) of well-formed stored events."""
+    if not isinstance(stored_events, (list, tuple)):
+        raise InterfaceError(
+            f"stored_events must be a list of StoredEvent, got {type(stored_events).__name__}"
+        )
+    for s in stored_events:
+        check_stored_event(s)
+
+
+def check_tracking(tracking: Any) -> None:
+    """Refuse anything but a :class:`Tracking` with fields of the right types."""
+    if not isinstance(tracking, Tracking):
+        raise InterfaceError(f"tracking must be a Tracking, got {type(tracking).__name__}")
+    check_str("tracking.application_name", tracking.application_name)
+    check_int("tracking.notification_id", tracking.notification_id)
+
+
+def check_int(name: str, value: Any, minimum: Optional[int] = None) -> None:
+    """An ``int`` (not a ``bool``), and not below ``minimum`` if one is given."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise InterfaceError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
+    if minimum is not None and value < minimum:
+        raise DataError(f"{name} must not be less than {minimum}, got {value}")
+
+
+def check_optional_int(name: str, value: Any, minimum: Optional[int] = None) -> None:
+    """``None``, or what :func:`check_int` accepts."""
+    if value is not None:
+        check_int(name, value, minimum)
+
+
+def check_str(name: str, value: Any) -> None:
+    """A ``str``."""
+    if not isinstance(value, str):
+        raise InterfaceError(f"{name} must be a str, got {type(value).__name__}: {value!r}")
