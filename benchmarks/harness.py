@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import uuid
+from contextlib import contextmanager
 from types import TracebackType
-from typing import Callable, Iterable, Union
+from typing import Any, Callable, Iterable, Iterator, Union
 
 CaseResult = Union[int, "tuple[int, float]"]
 CaseFunction = Callable[[str, dict[str, str]], CaseResult]
@@ -70,3 +72,31 @@ def case(
         return func
 
     return decorator
+
+
+def postgres_connect_params(env: dict[str, str]) -> dict[str, Any]:
+    """psycopg connection arguments from a case's POSTGRES_* settings."""
+    return {
+        "host": env["POSTGRES_HOST"],
+        "port": int(env["POSTGRES_PORT"]),
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"],
+        "dbname": env["POSTGRES_DBNAME"],
+    }
+
+
+@contextmanager
+def postgres_schema(env: dict[str, str]) -> Iterator[str]:
+    """A new schema for one run of a case, dropped afterwards (untimed set-up)."""
+    import psycopg
+    from psycopg import sql
+
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    params = postgres_connect_params(env)
+    with psycopg.connect(**params, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
+    try:
+        yield schema
+    finally:
+        with psycopg.connect(**params, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))

@@ -10,11 +10,10 @@ reads, is not timed.
 from __future__ import annotations
 
 import threading
-import uuid
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Type
+from typing import Dict, Iterator, List, Optional, Tuple, Type
 
-from benchmarks.harness import Stopwatch, case
+from benchmarks.harness import Stopwatch, case, postgres_schema
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
@@ -38,29 +37,6 @@ def _size(backend: str, in_memory: int, database: int) -> int:
 
 
 @contextmanager
-def _postgres_schema(env: Dict[str, str]) -> Iterator[str]:
-    import psycopg
-    from psycopg import sql
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    params: Dict[str, Any] = {
-        "host": env["POSTGRES_HOST"],
-        "port": int(env["POSTGRES_PORT"]),
-        "user": env["POSTGRES_USER"],
-        "password": env["POSTGRES_PASSWORD"],
-        "dbname": env["POSTGRES_DBNAME"],
-        "autocommit": True,
-    }
-    with psycopg.connect(**params) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        yield schema
-    finally:
-        with psycopg.connect(**params) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-
-
-@contextmanager
 def fresh_app(
     backend: str,
     env: Dict[str, str],
@@ -70,7 +46,7 @@ def fresh_app(
     """An application on a store nobody else uses, closed afterwards."""
     app_env = {**env, **(extra or {})}
     if backend == "postgres":
-        with _postgres_schema(app_env) as schema:
+        with postgres_schema(app_env) as schema:
             app_env["POSTGRES_SCHEMA"] = schema
             with cls(env=app_env) as app:
                 yield app

@@ -16,7 +16,7 @@ import uuid
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Tuple
 
-from benchmarks.harness import Stopwatch, case
+from benchmarks.harness import Stopwatch, case, postgres_connect_params, postgres_schema
 from eventsourcing.persistence import StoredEvent
 
 TOPIC = "benchmarks.cases.application:Account.Created"
@@ -26,31 +26,6 @@ STATE = (
 )
 
 
-def _connect_params(env: Dict[str, str]) -> Dict[str, Any]:
-    return {
-        "host": env["POSTGRES_HOST"],
-        "port": int(env["POSTGRES_PORT"]),
-        "user": env["POSTGRES_USER"],
-        "password": env["POSTGRES_PASSWORD"],
-        "dbname": env["POSTGRES_DBNAME"],
-    }
-
-
-@contextmanager
-def _schema(env: Dict[str, str]) -> Iterator[str]:
-    import psycopg
-    from psycopg import sql
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(**_connect_params(env), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-    try:
-        yield schema
-    finally:
-        with psycopg.connect(**_connect_params(env), autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
-
-
 @case("raw floor: insert+commit", backends=("postgres",))
 def raw_insert_commit(backend: str, env: Dict[str, str]) -> Tuple[int, float]:
     """Plain psycopg: INSERT then COMMIT, one event per transaction."""
@@ -58,9 +33,9 @@ def raw_insert_commit(backend: str, env: Dict[str, str]) -> Tuple[int, float]:
     from psycopg import sql
 
     count = 1000
-    with _schema(env) as schema:
+    with postgres_schema(env) as schema:
         table = sql.Identifier(schema, "stored_events")
-        with psycopg.connect(**_connect_params(env)) as conn:
+        with psycopg.connect(**postgres_connect_params(env)) as conn:
             conn.execute(
                 sql.SQL(
                     "CREATE TABLE {} (originator_id uuid NOT NULL, "
@@ -86,7 +61,7 @@ def raw_insert_commit(backend: str, env: Dict[str, str]) -> Tuple[int, float]:
 def _recorder(env: Dict[str, str]) -> Iterator[Any]:
     from eventsourcing.postgres import Factory
 
-    with _schema(env) as schema, Factory("", {**env, "POSTGRES_SCHEMA": schema}) as factory:
+    with postgres_schema(env) as schema, Factory("", {**env, "POSTGRES_SCHEMA": schema}) as factory:
         yield factory.application_recorder()
 
 

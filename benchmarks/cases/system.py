@@ -13,12 +13,11 @@ reconstruction.
 from __future__ import annotations
 
 import os
-import uuid
 from contextlib import contextmanager
-from typing import Any, Dict, Iterator, Tuple
+from typing import Dict, Iterator, Tuple
 from uuid import UUID
 
-from benchmarks.harness import Stopwatch, case
+from benchmarks.harness import Stopwatch, case, postgres_schema
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, DomainEvent, event
 from eventsourcing.system import ProcessApplication, ProcessEvent, SingleThreadedRunner, System
@@ -66,25 +65,8 @@ def _store(backend: str, env: Dict[str, str]) -> Iterator[Dict[str, str]]:
             system_env[f"{name}_SQLITE_DBNAME"] = os.path.join(folder, f"{name.lower()}.sqlite")
         yield system_env
     elif backend == "postgres":
-        import psycopg
-        from psycopg import sql
-
-        schema = f"bench_{uuid.uuid4().hex[:12]}"
-        params: Dict[str, Any] = {
-            "host": env["POSTGRES_HOST"],
-            "port": int(env["POSTGRES_PORT"]),
-            "user": env["POSTGRES_USER"],
-            "password": env["POSTGRES_PASSWORD"],
-            "dbname": env["POSTGRES_DBNAME"],
-            "autocommit": True,
-        }
-        with psycopg.connect(**params) as conn:
-            conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        try:
+        with postgres_schema(env) as schema:
             yield dict(system_env, POSTGRES_SCHEMA=schema)
-        finally:
-            with psycopg.connect(**params) as conn:
-                conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(schema)))
     else:
         yield system_env
 
