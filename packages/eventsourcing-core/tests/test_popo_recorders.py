@@ -601,3 +601,22 @@ def test_concurrent_writers_never_interleave_and_a_tailing_reader_misses_nothing
             assert [
                 (s.originator_id, s.originator_version) for s in seen[ids[0] - 1 : ids[-1]]
             ] == [(e.originator_id, e.originator_version) for e in events]
+
+
+def test_interleaved_originators_in_one_batch() -> None:
+    # The conflict check looks up each originator once per run of its events;
+    # runs that alternate between aggregates must still be checked in full.
+    recorder = POPOApplicationRecorder()
+    a, b = uuid4(), uuid4()
+    with pytest.raises(IntegrityError, match="given twice in one batch"):
+        recorder.insert_events([stored(a, 1), stored(b, 1), stored(a, 2), stored(a, 1)])
+    assert recorder.max_notification_id() == 0
+    assert recorder.select_events(a) == [] and recorder.select_events(b) == []
+
+    ids = recorder.insert_events([stored(a, 1), stored(b, 1), stored(a, 2), stored(b, 2)])
+    assert ids == [1, 2, 3, 4]
+    assert [s.originator_version for s in recorder.select_events(a)] == [1, 2]
+    assert [s.originator_version for s in recorder.select_events(b)] == [1, 2]
+    with pytest.raises(IntegrityError, match="already recorded"):
+        recorder.insert_events([stored(b, 3), stored(a, 3), stored(b, 2)])
+    assert recorder.max_notification_id() == 4

@@ -51,6 +51,7 @@ from eventsourcing.persistence import (
     Mapper,
     Notification,
     Recorder,
+    StoredEvent,
     Tracking,
     Transcoder,
 )
@@ -349,23 +350,54 @@ class ProcessingEvent:
     save = collect_events
 
 
-@dataclass(frozen=True, init=False)
 class Recording:
     """A domain event and the notification it was recorded as.
 
     ``notification`` is ``None`` when the recorder does not number events
-    (an aggregate recorder).
+    (an aggregate recorder). A save of thousands of events returns thousands
+    of recordings, most never looked at, so the notification is made from
+    the stored event only when first asked for.
     """
 
-    domain_event: DomainEvent
-    notification: Optional[Notification]
+    __slots__ = ("_id", "_notification", "_stored", "domain_event")
 
     def __init__(self, domain_event: DomainEvent, notification: Optional[Notification]) -> None:
-        # One per saved event: filling the dict directly is cheaper than the
-        # frozen dataclass's generated __init__ (see persistence.StoredEvent).
-        d = self.__dict__
-        d["domain_event"] = domain_event
-        d["notification"] = notification
+        self.domain_event = domain_event
+        self._notification = notification
+        self._stored: Optional[StoredEvent] = None
+        self._id = 0
+
+    @classmethod
+    def _of(cls, domain_event: DomainEvent, stored: StoredEvent, notification_id: int) -> Recording:
+        recording = cls(domain_event, None)
+        recording._stored = stored
+        recording._id = notification_id
+        return recording
+
+    @property
+    def notification(self) -> Optional[Notification]:
+        if self._notification is None and self._stored is not None:
+            s = self._stored
+            self._notification = Notification(
+                s.originator_id, s.originator_version, s.topic, s.state, self._id
+            )
+        return self._notification
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self)
+            and self.domain_event == other.domain_event
+            and self.notification == other.notification
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.domain_event, self.notification))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(domain_event={self.domain_event!r}, "
+            f"notification={self.notification!r})"
+        )
 
 
 # ---------------------------------------------------------------------------
@@ -541,19 +573,8 @@ class Application(Generic[TAggregate]):
                 cache.put(deepcopy(aggregate))
         if ids is None or len(ids) != len(stored_events):
             return [Recording(e, None) for e in events]
-        return [
-            Recording(
-                e,
-                Notification(
-                    originator_id=s.originator_id,
-                    originator_version=s.originator_version,
-                    topic=s.topic,
-                    state=s.state,
-                    id=i,
-                ),
-            )
-            for e, s, i in zip(events, stored_events, ids, strict=True)
-        ]
+        of = Recording._of
+        return [of(e, s, i) for e, s, i in zip(events, stored_events, ids, strict=True)]
 
     def take_snapshots(self, processing_event: ProcessingEvent) -> None:
         """Take automatic snapshots (``snapshotting_intervals``) of saved aggregates.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from threading import Lock
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set
 from uuid import UUID
 
 from eventsourcing.checks import (
@@ -70,42 +70,60 @@ class POPOAggregateRecorder(AggregateRecorder):
         return None
 
     def _check_conflicts(self, stored_events: Sequence[StoredEvent]) -> None:
-        """Raise IntegrityError if any event's position is taken (call under the lock)."""
+        """Raise IntegrityError if any event's position is taken (call under the lock).
+
+        Batches are mostly runs of one aggregate's events, so lookups by
+        originator ID (hashing a UUID) happen once per run, not per event.
+        """
         versions_of = self._versions
-        check_batch = len(stored_events) > 1
-        seen: Set[Tuple[UUID, int]] = set() if check_batch else _NO_KEYS
+        seen_of: Dict[UUID, Set[int]] = {}
+        last_id: Optional[UUID] = None
+        versions: Optional[List[int]] = None
+        seen: Set[int] = set()
         for s in stored_events:
-            versions = versions_of.get(s.originator_id)
-            if versions and s.originator_version <= versions[-1]:
-                i = bisect_left(versions, s.originator_version)
-                if versions[i] == s.originator_version:
+            originator_id = s.originator_id
+            if originator_id is not last_id:
+                last_id = originator_id
+                versions = versions_of.get(originator_id)
+                seen = seen_of.setdefault(originator_id, set())
+            version = s.originator_version
+            if versions and version <= versions[-1]:
+                i = bisect_left(versions, version)
+                if versions[i] == version:
                     raise IntegrityError(
-                        f"Stored event already recorded: originator_id={s.originator_id} "
-                        f"originator_version={s.originator_version}"
+                        f"Stored event already recorded: originator_id={originator_id} "
+                        f"originator_version={version}"
                     )
-            if check_batch:
-                key = (s.originator_id, s.originator_version)
-                if key in seen:
-                    raise IntegrityError(
-                        f"Stored event given twice in one batch: originator_id="
-                        f"{s.originator_id} originator_version={s.originator_version}"
-                    )
-                seen.add(key)
+            if version in seen:
+                raise IntegrityError(
+                    f"Stored event given twice in one batch: originator_id="
+                    f"{originator_id} originator_version={version}"
+                )
+            seen.add(version)
 
     def _insert(self, stored_events: Sequence[StoredEvent]) -> None:
         """Record events already checked for conflicts (call under the lock)."""
+        last_id: Optional[UUID] = None
+        versions: List[int] = []
+        events: List[StoredEvent] = []
         for s in stored_events:
-            versions = self._versions.get(s.originator_id)
-            if versions is None:
-                self._versions[s.originator_id] = [s.originator_version]
-                self._events[s.originator_id] = [s]
-            elif s.originator_version > versions[-1]:
-                versions.append(s.originator_version)
-                self._events[s.originator_id].append(s)
+            originator_id = s.originator_id
+            if originator_id is not last_id:
+                last_id = originator_id
+                found = self._versions.get(originator_id)
+                if found is None:
+                    versions = self._versions[originator_id] = []
+                    events = self._events[originator_id] = []
+                else:
+                    versions, events = found, self._events[originator_id]
+            version = s.originator_version
+            if not versions or version > versions[-1]:
+                versions.append(version)
+                events.append(s)
             else:
-                i = bisect_left(versions, s.originator_version)
-                versions.insert(i, s.originator_version)
-                self._events[s.originator_id].insert(i, s)
+                i = bisect_left(versions, version)
+                versions.insert(i, version)
+                events.insert(i, s)
 
     def select_events(
         self,
@@ -272,9 +290,6 @@ class Factory(InfrastructureFactory):
 
     def process_recorder(self) -> ProcessRecorder:
         return POPOProcessRecorder()
-
-
-_NO_KEYS: Set[Tuple[UUID, int]] = set()  # never added to: a batch of one cannot clash
 
 
 def _notification(s: StoredEvent, notification_id: int) -> Notification:
