@@ -16,6 +16,7 @@ from eventsourcing.interface import (
     NotificationLogJSONService,
 )
 from eventsourcing.persistence import Notification
+from eventsourcing.system import NotificationLogReader
 
 
 class Parcel(Aggregate):
@@ -160,3 +161,24 @@ def test_client_rejects_malformed_section_ids_before_sending(depot: Depot) -> No
     with pytest.raises(ValueError, match="section ID"):
         NotificationLogJSONClient(wire)["ten"]
     assert wire.carried == []
+
+
+def test_client_works_with_an_interface_written_for_start_and_limit_only(
+    depot: Depot,
+) -> None:
+    # An interface implemented against 9.1's get_notifications(start, limit)
+    # must keep working: the client passes stop and topics only when asked to.
+    service = NotificationLogJSONService(depot)
+
+    class StartAndLimitOnly(NotificationLogInterface):
+        def get_log_section(self, section_id: str) -> str:
+            return service.get_log_section(section_id)
+
+        def get_notifications(self, start: int, limit: int) -> str:  # type: ignore[override]
+            return service.get_notifications(start, limit)
+
+    fill(depot, parcels=2, stops=1)
+    client = NotificationLogJSONClient(StartAndLimitOnly())
+    assert client.select(1, 10) == depot.log.select(1, 10)
+    reader = NotificationLogReader(client, section_size=3)
+    assert [n.id for n in reader.select(start=2)] == [2, 3, 4]

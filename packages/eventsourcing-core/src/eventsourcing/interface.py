@@ -106,8 +106,15 @@ class NotificationLogJSONClient(NotificationLog):
         stop: Optional[int] = None,
         topics: Sequence[str] = (),
     ) -> List[Notification]:
+        # Pass stop and topics only when given, so that an interface written
+        # for get_notifications(start, limit) keeps working.
+        options: Dict[str, Any] = {}
+        if stop is not None:
+            options["stop"] = stop
+        if topics:
+            options["topics"] = topics
         data = _loads(
-            self.interface.get_notifications(start, limit, stop=stop, topics=topics),
+            self.interface.get_notifications(start, limit, **options),
             "notifications",
         )
         return _notifications_from_list(data)
