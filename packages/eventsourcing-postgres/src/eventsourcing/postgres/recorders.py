@@ -163,6 +163,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
                     type(s.originator_id) is UUID
                     and type(s.originator_version) is int
                     and type(s.topic) is str
+                    and s.topic.isascii()
                     and type(s.state) is bytes
                     and _INT4_MIN <= s.originator_version <= _INT4_MAX
                     and isinstance(s, StoredEvent)
@@ -181,6 +182,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
                 f"originator_version {version} of {s.originator_id} is out of the "
                 "range of the PostgreSQL integer column"
             )
+        _check_utf8(f"topic of {s.originator_id} version {version}", s.topic)
 
     def _events_params(self, stored_events: List[StoredEvent]) -> List[bytes]:
         return [
@@ -650,6 +652,7 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
         tracking = kwargs.get("tracking")
         if tracking is not None:
             check_tracking(tracking)
+            _check_utf8("tracking.application_name", tracking.application_name)
             if not _INT4_MIN <= tracking.notification_id <= _INT4_MAX:
                 raise DataError(
                     f"Tracking notification_id {tracking.notification_id!r} is not an "
@@ -699,6 +702,18 @@ def _stored_events(rows: List[Tuple[Any, ...]]) -> List[StoredEvent]:
 
 def _notifications(rows: List[Tuple[Any, ...]]) -> List[Notification]:
     return [Notification(*row) for row in rows]
+
+
+def _check_utf8(name: str, value: str) -> None:
+    """Refuse text with no UTF-8 form (lone surrogates) before it joins a group.
+
+    Encoding happens while a group's transaction is being sent, where the
+    error would fail every save of the group.
+    """
+    try:
+        value.encode("utf8")
+    except UnicodeEncodeError as e:
+        raise DataError(f"{name} {value!r} cannot be encoded as UTF-8: {e}") from None
 
 
 def _own_copy(error: PersistenceError) -> PersistenceError:
