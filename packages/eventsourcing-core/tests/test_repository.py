@@ -121,6 +121,19 @@ def test_cache_without_fast_forward_trusts_its_own_saves(open_app: OpenApp) -> N
     assert app.mark(tally_id, "here") == 3
 
 
+def test_saving_an_unchanged_stale_copy_does_not_cache_it(open_app: OpenApp) -> None:
+    # Without fast-forwarding, the cache is trusted: only aggregates whose new
+    # events were just recorded are known to be current and may be cached.
+    app = open_app({**CACHED, "AGGREGATE_CACHE_FASTFORWARD": "n"})
+    tally_id = app.start()
+    stale = app.repository.get(tally_id)
+    app.mark(tally_id, "a")
+    app.start(), app.start()  # the tally leaves the cache (it holds two)
+    other = Tally()
+    app.save(other, stale)  # the stale copy has no new events
+    assert app.repository.get(tally_id).marks == ["a"]
+
+
 def test_requested_versions_bypass_the_cache(open_app: OpenApp) -> None:
     app = open_app(CACHED)
     tally_id = app.start()

@@ -569,8 +569,12 @@ class Application(Generic[TAggregate]):
                     cache.evict(aggregate_id)
             raise
         if cache is not None:
+            # Only an aggregate whose events were just recorded is known to be
+            # current: an unchanged one passed along may be a stale copy.
+            recorded_ids = {e.originator_id for e in events}
             for aggregate in processing_event.aggregates.values():
-                cache.put(deepcopy(aggregate))
+                if aggregate.id in recorded_ids:
+                    cache.put(deepcopy(aggregate))
         if ids is None or len(ids) != len(stored_events):
             return [Recording(e, None) for e in events]
         of = Recording._of
