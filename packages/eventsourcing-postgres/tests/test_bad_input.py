@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any, Callable
 from uuid import uuid4
 
 import pytest
 
 from eventsourcing.persistence import (
     DataError,
+    InterfaceError,
     StoredEvent,
     Tracking,
 )
@@ -44,3 +46,28 @@ def test_an_unencodable_tracking_name_is_a_data_error_and_records_nothing(
         )
     assert recorder.select_events(originator_id) == []
     assert recorder.max_notification_id() == 0
+
+
+@pytest.mark.parametrize(
+    "call, error",
+    [
+        (lambda r: r.select_notifications(1, 10, topics="shop:Cart"), InterfaceError),
+        (lambda r: r.select_notifications("1", 10), InterfaceError),
+        (lambda r: r.select_notifications(1, 10, stop="5"), InterfaceError),
+        (lambda r: r.select_notifications(1, -1), DataError),
+        (lambda r: r.select_events(uuid4(), gt="1"), InterfaceError),
+        (lambda r: r.select_events(uuid4(), lte="1"), InterfaceError),
+        (lambda r: r.select_events(uuid4(), limit=-1), DataError),
+        (lambda r: r.select_events(str(uuid4())), InterfaceError),
+        (lambda r: r.max_tracking_id(1), InterfaceError),
+        (lambda r: r.has_tracking_id("up", "1"), InterfaceError),
+    ],
+)
+def test_reads_with_arguments_of_the_wrong_type_are_refused(
+    factory: Factory, call: Callable[[Any], Any], error: type[Exception]
+) -> None:
+    # As the SQLite and POPO recorders do: no silently wrong answer.
+    recorder = factory.process_recorder()
+    recorder.insert_events([StoredEvent(uuid4(), 1, "shop:Cart", b"s")])
+    with pytest.raises(error):
+        call(recorder)

@@ -10,7 +10,13 @@ from uuid import UUID
 import psycopg
 from psycopg import sql
 
-from eventsourcing.checks import check_stored_event, check_tracking
+from eventsourcing.checks import (
+    check_int,
+    check_optional_int,
+    check_stored_event,
+    check_str,
+    check_tracking,
+)
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -366,6 +372,11 @@ class PostgresAggregateRecorder(AggregateRecorder):
         desc: bool = False,
         limit: Optional[int] = None,
     ) -> List[StoredEvent]:
+        if not isinstance(originator_id, UUID):
+            raise InterfaceError(f"originator_id must be a UUID, got {originator_id!r}")
+        check_optional_int("gt", gt)
+        check_optional_int("lte", lte)
+        check_optional_int("limit", limit, minimum=0)
         key = (gt is not None, lte is not None, bool(desc), limit is not None)
         query = self._select_events_cache.get(key)
         if query is None:
@@ -376,7 +387,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
         if lte is not None:
             params.append(lte)
         if limit is not None:
-            params.append(max(limit, 0))
+            params.append(limit)
 
         def select(conn: Connection) -> List[StoredEvent]:
             return _stored_events(conn.execute(query, params, binary=True).fetchall())
@@ -563,6 +574,11 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         stop: Optional[int] = None,
         topics: Sequence[str] = (),
     ) -> List[Notification]:
+        check_int("start", start)
+        check_int("limit", limit, minimum=0)
+        check_optional_int("stop", stop)
+        if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
+            raise InterfaceError(f"topics must be a sequence of str, got {topics!r}")
         key = (stop is not None, bool(topics))
         query = self._notifications_cache.get(key)
         if query is None:
@@ -572,7 +588,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             params.append(stop)
         if topics:
             params.append(list(topics))
-        params.append(max(limit, 0))
+        params.append(limit)
 
         def select(conn: Connection) -> List[Notification]:
             return _notifications(conn.execute(query, params, binary=True).fetchall())
@@ -680,6 +696,8 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
         return bool(row and row[0])
 
     def max_tracking_id(self, application_name: str) -> int:
+        check_str("application_name", application_name)
+
         def select(conn: Connection) -> int:
             row = conn.execute(self._max_tracking_query, (application_name,)).fetchone()
             return int(row[0]) if row and row[0] is not None else 0
@@ -687,6 +705,9 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
         return self.datastore.read(select)
 
     def has_tracking_id(self, application_name: str, notification_id: int) -> bool:
+        check_str("application_name", application_name)
+        check_int("notification_id", notification_id)
+
         def select(conn: Connection) -> bool:
             row = conn.execute(
                 self._has_tracking_query, (application_name, notification_id)
