@@ -352,6 +352,21 @@ def test_create_id_arguments_must_be_given() -> None:
         Badge()
 
 
+def test_create_id_parameters_with_defaults_need_not_be_creation_arguments() -> None:
+    # As in 9.1, create_id() is given those of its arguments that creating
+    # the aggregate supplied; the others take their defaults.
+    class Shelf(Aggregate):
+        def __init__(self, label: str) -> None:
+            self.label = label
+
+        @staticmethod
+        def create_id(label: str, room: str = "/library") -> UUID:
+            return uuid5(NAMESPACE_URL, f"{room}/{label}")
+
+    assert Shelf(label="poetry").id == Shelf.create_id("poetry")
+    assert Shelf._create(Shelf.Created, label="prose").id == Shelf.create_id("prose")
+
+
 def test_default_ids_are_version_4_uuids() -> None:
     ids = {Plant("x").id for _ in range(20)}
     assert len(ids) == 20

@@ -1042,13 +1042,20 @@ class Aggregate(metaclass=MetaAggregate):
             elif not id_params:
                 id = cls.create_id()
             else:
-                try:
-                    id = cls.create_id(**{name: kwargs[name] for name in id_params})
-                except KeyError as e:
-                    raise TypeError(
-                        f"{cls.__qualname__}.create_id() needs argument {e.args[0]!r}, "
-                        f"which was not given when creating the aggregate"
-                    ) from None
+                # Pass the arguments that were given; create_id()'s defaults
+                # stand in for the others (as in 9.1).
+                given = {name: kwargs[name] for name in id_params if name in kwargs}
+                if len(given) == len(id_params):
+                    id = cls.create_id(**given)
+                else:
+                    try:
+                        id = cls.create_id(**given)
+                    except TypeError as e:
+                        missing = next(name for name in id_params if name not in kwargs)
+                        raise TypeError(
+                            f"{cls.__qualname__}.create_id() needs argument {missing!r}, "
+                            f"which was not given when creating the aggregate"
+                        ) from e
         try:
             created_event = event_class(
                 originator_topic=get_topic(cls),
