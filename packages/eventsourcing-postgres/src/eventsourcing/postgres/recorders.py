@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import os
 import threading
+import weakref
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
 from uuid import UUID
 
@@ -432,6 +434,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         self._group_condition = threading.Condition()
         self._group_queue: List[Save] = []
         self._group_leader = False
+        _group_committers.add(self)
         self._lock_statement = Statement.from_sql(
             self._render(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.events_table))
         )
@@ -715,6 +718,26 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
             return bool(row and row[0])
 
         return self.datastore.read(select)
+
+
+# Recorders whose group commit state a forked child must not inherit.
+_group_committers: weakref.WeakSet[PostgresApplicationRecorder] = weakref.WeakSet()
+
+
+def _forget_parent_saves() -> None:
+    """In a forked child: the parent's saves in flight, and their leader, are not here.
+
+    Left as inherited, the child would wait for ever for a leader that does
+    not exist in it, or send the parent's queued saves a second time.
+    """
+    for recorder in list(_group_committers):
+        recorder._group_condition = threading.Condition()
+        recorder._group_queue = []
+        recorder._group_leader = False
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_forget_parent_saves)
 
 
 def _stored_events(rows: List[Tuple[Any, ...]]) -> List[StoredEvent]:
