@@ -594,6 +594,21 @@ def test_pipes_hold_application_classes() -> None:
         System(pipes=[[Worlds, "Counters"]])  # type: ignore[list-item]
 
 
+def test_a_follower_without_a_policy_cannot_be_constructed() -> None:
+    # A misnamed policy must fail at once, as in 9.1, not leave the inherited
+    # abstract policy silently tracking every notification as processed.
+    class Careless(ProcessApplication[Any]):
+        def polcy(self, domain_event: DomainEvent, process_event: ProcessEvent) -> None:
+            pass
+
+    class Forgetful(Follower[Any]):
+        pass
+
+    for cls in (Careless, Forgetful):
+        with pytest.raises(TypeError, match="abstract"):
+            cls()
+
+
 # -- followers and leaders used directly ---------------------------------------------
 
 

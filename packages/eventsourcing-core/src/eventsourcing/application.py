@@ -405,7 +405,7 @@ class Recording:
 # ---------------------------------------------------------------------------
 
 
-class Application(Generic[TAggregate]):
+class Application(ABC, Generic[TAggregate]):
     """Base class for event-sourced applications.
 
     Configuration is read from a mapping built, lowest precedence first, from
