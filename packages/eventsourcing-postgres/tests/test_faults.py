@@ -18,8 +18,9 @@ import pytest
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import OperationalError, StoredEvent, Tracking
-from eventsourcing.postgres import Factory
+from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent, Tracking
+from eventsourcing.postgres import Factory, PostgresProcessRecorder
+from eventsourcing.postgres.recorders import Save
 
 Admin = psycopg.Connection[Any]
 LARGE = 2000
@@ -339,3 +340,34 @@ def test_a_statement_timeout_is_an_operational_error_and_records_nothing(
                 recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")])
         assert recorder.max_notification_id() == 0
         assert recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")]) is not None
+
+
+@pytest.mark.parametrize("cut", ["before", "after"])
+def test_after_a_lost_connection_a_conflicting_save_fails_alone(
+    pg_env: Dict[str, str], proxy: CuttingProxy, cut: str
+) -> None:
+    # The group was not committed (one of its saves conflicts): only that save
+    # is refused, the others are sent again, as without a lost connection.
+    with Factory("", one_connection(pg_env, proxy)) as f:
+        recorder = f.process_recorder()
+        assert isinstance(recorder, PostgresProcessRecorder)
+        existing, fresh, other = uuid4(), uuid4(), uuid4()
+        assert recorder.insert_events([StoredEvent(existing, 1, "t", b"s")]) == [1]
+        recorder.insert_events([], tracking=Tracking("up", 1))
+        group = [
+            Save([StoredEvent(fresh, 1, "t", b"s")], None),
+            Save([StoredEvent(existing, 1, "t", b"other")], None),
+            Save([StoredEvent(other, 1, "t", b"s")], Tracking("up", 1)),
+            Save([StoredEvent(other, 2, "t", b"s")], Tracking("up", 2)),
+        ]
+        getattr(proxy, f"cut_{cut}")()
+        recorder._record_group(group)
+        assert proxy.cuts == 1
+        outcomes = [save.outcome for save in group]
+        assert isinstance(outcomes[1], IntegrityError)
+        assert isinstance(outcomes[2], IntegrityError)
+        assert isinstance(outcomes[0], list) and isinstance(outcomes[3], list)
+        assert recorder.select_events(fresh) == [StoredEvent(fresh, 1, "t", b"s")]
+        assert recorder.select_events(other) == [StoredEvent(other, 2, "t", b"s")]
+        assert recorder.select_events(existing) == [StoredEvent(existing, 1, "t", b"s")]
+        assert recorder.max_tracking_id("up") == 2

@@ -6,7 +6,7 @@ import copy
 import os
 import threading
 import weakref
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union, cast
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union, cast
 from uuid import UUID
 
 import psycopg
@@ -293,25 +293,30 @@ class PostgresAggregateRecorder(AggregateRecorder):
         stored_events = [s for save in saves for s in save.stored_events]
         trackings = [save.tracking for save in saves if save.tracking is not None]
 
-        def inspect(conn: Connection) -> Tuple[int, Dict[Tuple[UUID, int], Optional[int]], int]:
+        def inspect(
+            conn: Connection,
+        ) -> Tuple[Set[Tuple[UUID, int]], Dict[Tuple[UUID, int], Optional[int]], List[int]]:
             if pid is not None:
                 # Until the old session is gone it might still commit.
                 conn.execute(
                     "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE pid = %s",
                     (pid,),
                 )
-            found, matching = self._find_recorded(conn, stored_events)
-            tracked = sum(1 for t in trackings if self._has_tracking(conn, t))
-            return found, matching, tracked
+            existing, matching = self._find_recorded(conn, stored_events)
+            tracked_saves = [
+                i for i, save in enumerate(saves) if self._has_tracking(conn, save.tracking)
+            ]
+            return existing, matching, tracked_saves
 
         try:
-            found, matching, tracked = self.datastore.read(inspect)
+            existing, matching, tracked_saves = self.datastore.read(inspect)
         except PersistenceError as e:
             raise OperationalError(
                 f"The connection to PostgreSQL was lost while recording "
                 f"{len(stored_events)} event(s) and whether they were recorded could "
                 f"not be checked: {e}"
             ) from error
+        found, tracked = len(existing), len(tracked_saves)
         if found == 0 and tracked == 0:
             return None
         if len(matching) == len(stored_events) and tracked == len(trackings):
@@ -324,6 +329,14 @@ class PostgresAggregateRecorder(AggregateRecorder):
                 else None
                 for save in saves
             ]
+        # Not committed. A save whose rows exist conflicts: it is refused, and
+        # (in a group) the others are sent again without it, see _record_group.
+        error.failed_save = next(  # type: ignore[attr-defined]
+            i
+            for i, save in enumerate(saves)
+            if i in tracked_saves
+            or any((s.originator_id, s.originator_version) in existing for s in save.stored_events)
+        )
         raise IntegrityError(
             f"The connection to PostgreSQL was lost while recording {len(stored_events)} "
             f"event(s) and {len(trackings)} tracking record(s); afterwards {found} of the "
@@ -333,8 +346,8 @@ class PostgresAggregateRecorder(AggregateRecorder):
 
     def _find_recorded(
         self, conn: Connection, stored_events: List[StoredEvent]
-    ) -> Tuple[int, Dict[Tuple[UUID, int], Optional[int]]]:
-        """How many of the events exist, and the IDs of those that match."""
+    ) -> Tuple[Set[Tuple[UUID, int]], Dict[Tuple[UUID, int], Optional[int]]]:
+        """Which of the events exist, and the IDs of those that match."""
         rows = conn.execute(
             sql.SQL(
                 "SELECT e.originator_id, e.originator_version, e.topic, e.state{} "
@@ -353,7 +366,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
             s = sent.get((row[0], row[1]))
             if s is not None and (row[2], row[3]) == (s.topic, s.state):
                 matching[(row[0], row[1])] = row[4] if len(row) > 4 else None
-        return len(rows), matching
+        return {(row[0], row[1]) for row in rows}, matching
 
     def _notification_id_column(self) -> sql.Composable:
         return sql.SQL("")
