@@ -365,6 +365,8 @@ class SQLiteDatastore:
         other processes wait (up to the lock timeout) and no two write
         transactions ever overlap.
         """
+        # Another datastore of the same file may lead: it would not know this one is closed.
+        self._check_open()
         box = self._lock_box
         request = _Write(work)
         deadline = time.monotonic() + self.lock_timeout
@@ -419,8 +421,14 @@ class SQLiteDatastore:
                 raise self._timed_out()
             try:
                 with box.guard:
-                    batch = list(box.queue)
-                    box.queue.clear()
+                    if self._closed:
+                        # Closed while waiting: fail its own write only, and leave
+                        # the others (maybe of open datastores) to the next leader.
+                        box.queue.remove(request)
+                        batch = [request]
+                    else:
+                        batch = list(box.queue)
+                        box.queue.clear()
                 self._write_batch(batch)
             finally:
                 box.lock.release()
