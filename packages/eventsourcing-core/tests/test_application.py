@@ -195,6 +195,9 @@ def test_save_of_several_aggregates_is_all_or_nothing(open_app: OpenApp) -> None
     with pytest.raises(PersistenceError):
         app.save(newcomer, stale)
 
+    # Both aggregates keep their events, ready for another attempt.
+    assert [type(e) for e in newcomer.pending_events] == [Planet.Created]
+    assert [e.era for e in stale.pending_events] == ["bronze age"]
     with pytest.raises(AggregateNotFound):
         app.repository.get(newcomer.id)
     assert app.chronicle_of(stale_id) == ["ice age"]
