@@ -97,6 +97,7 @@ class _Write:
 
 
 _all_boxes: weakref.WeakSet[_LockBox] = weakref.WeakSet()
+_all_datastores: weakref.WeakSet[SQLiteDatastore] = weakref.WeakSet()
 
 
 def _reset_locks_in_child() -> None:
@@ -109,6 +110,8 @@ def _reset_locks_in_child() -> None:
         box.changed = threading.Condition(box.guard)
         box.queue = deque()
         box.leading = False
+    for datastore in list(_all_datastores):
+        datastore._guard = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
@@ -199,6 +202,7 @@ class SQLiteDatastore:
         else:
             self._lock_box = _shared_lock(("memory:" if self.is_memory else "file:") + lock_key)
         self._guard = threading.Lock()
+        _all_datastores.add(self)
         self._closed = False
         self._pid = os.getpid()
         self._local = threading.local()
