@@ -323,6 +323,39 @@ def test_single_threaded_runner_processes_before_the_save_returns(
         runner.stop()
 
 
+def test_single_threaded_runner_queues_prompts_received_while_prompting(
+    store_env: Dict[str, str], backend: str, tmp_path: Path
+) -> None:
+    # A follower's new events prompt the runner while it is still prompting:
+    # the prompt is queued and handled after the current pull, not nested in it.
+    recorded_by: List[str] = []
+
+    class LoggedCounters(Counters):
+        def record(self, processing_event: ProcessingEvent) -> List[Recording]:
+            recorded_by.append(self.name)
+            return super().record(processing_event)
+
+    class LoggedReports(Reports):
+        def record(self, processing_event: ProcessingEvent) -> List[Recording]:
+            recorded_by.append(self.name)
+            return super().record(processing_event)
+
+    apps = (Worlds, LoggedCounters, LoggedReports)
+    runner = SingleThreadedRunner(
+        System(pipes=[list(apps)]), env=system_env(store_env, backend, tmp_path, *apps)
+    )
+    runner.start()
+    try:
+        world = World("earth")
+        world.make_it_so("rain")
+        world.make_it_so("snow")
+        runner.get(Worlds).save(world)  # three notifications at once
+        assert recorded_by == ["LoggedCounters"] * 3 + ["LoggedReports"] * 4
+        assert runner.get(LoggedReports).tallies() == (2, 0)
+    finally:
+        runner.stop()
+
+
 # -- several pipes -----------------------------------------------------------------
 
 MANY_PIPES = [
