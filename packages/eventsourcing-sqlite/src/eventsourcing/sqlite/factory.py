@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import List, Mapping, Optional, TypeVar
+from typing import Callable, List, Mapping, Optional, TypeVar
 
 from eventsourcing.persistence import (
     AggregateRecorder,
@@ -70,28 +70,38 @@ class Factory(InfrastructureFactory):
     def datastore(self) -> SQLiteDatastore:
         """The datastore shared by this factory's recorders (reopened if released)."""
         with self._lock:
-            if self._closed:
-                raise InterfaceError(f"SQLite factory for {self.db_name!r} is closed")
-            if self._datastore is None or self._datastore.closed:
-                self._datastore = SQLiteDatastore(self.db_name, lock_timeout=self.lock_timeout)
-            return self._datastore
+            return self._open_datastore()
+
+    def _open_datastore(self) -> SQLiteDatastore:
+        if self._closed:
+            raise InterfaceError(f"SQLite factory for {self.db_name!r} is closed")
+        if self._datastore is None or self._datastore.closed:
+            self._datastore = SQLiteDatastore(self.db_name, lock_timeout=self.lock_timeout)
+        return self._datastore
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         table = validate_table_name(f"stored_{purpose}")
-        return self._track(SQLiteAggregateRecorder(self.datastore, table))
+        return self._track(lambda datastore: SQLiteAggregateRecorder(datastore, table))
 
     def application_recorder(self) -> ApplicationRecorder:
-        return self._track(SQLiteApplicationRecorder(self.datastore))
+        return self._track(SQLiteApplicationRecorder)
 
     def process_recorder(self) -> ProcessRecorder:
-        return self._track(SQLiteProcessRecorder(self.datastore))
+        return self._track(SQLiteProcessRecorder)
 
-    def _track(self, recorder: TRecorder) -> TRecorder:
-        if self.create_table:
-            recorder.create_table()
+    def _track(self, make: Callable[[SQLiteDatastore], TRecorder]) -> TRecorder:
+        # Counted as open before its tables are made, so that closing the last
+        # other recorder meanwhile does not release the datastore it uses.
         with self._lock:
+            recorder = make(self._open_datastore())
             self._open_recorders.append(recorder)
         recorder.on_close = self._recorder_closed
+        if self.create_table:
+            try:
+                recorder.create_table()
+            except BaseException:
+                recorder.close()
+                raise
         return recorder
 
     def _recorder_closed(self, recorder: SQLiteAggregateRecorder) -> None:
