@@ -153,6 +153,11 @@ def test_cache_keeps_only_the_most_recently_used(open_app: OpenApp) -> None:
     app.repository.get(ids[0])
     assert cache.get(ids[0]) is not None
     assert cache.get(ids[1]) is None
+    # A hit counts as a use: the other one is evicted next.
+    app.repository.get(ids[2])
+    app.start()
+    assert cache.get(ids[2]) is not None
+    assert cache.get(ids[0]) is None
 
 
 def test_cache_never_replaces_a_later_version_with_an_earlier_one() -> None:

@@ -674,6 +674,25 @@ def test_follower_and_leader_without_a_runner(
         assert counters.process_recorder.max_tracking_id("Worlds") == 2
 
 
+def test_a_follower_takes_automatic_snapshots_of_what_its_policy_saved(
+    store_env: Dict[str, str], backend: str, tmp_path: Path
+) -> None:
+    class SnapshottingCounters(Counters):
+        snapshotting_intervals = {Counter: 2}
+
+    env = system_env(store_env, backend, tmp_path, Worlds, SnapshottingCounters)
+    with Worlds(env=env) as worlds, SnapshottingCounters(env=env) as counters:
+        world_id = worlds.create_world("earth")
+        for _ in range(3):
+            worlds.make_it_so(world_id, "rain")
+        counters.follow("Worlds", worlds.log)
+        counters.pull_and_process("Worlds")
+        assert counters.snapshots is not None
+        snapshots = list(counters.snapshots.get(Counter.create_id("rain")))
+        assert [s.originator_version for s in snapshots] == [2, 4]
+        assert snapshots[-1].state["count"] == 3
+
+
 def test_process_event_collects_in_save_order_with_its_tracking() -> None:
     from eventsourcing.persistence import Tracking
 
