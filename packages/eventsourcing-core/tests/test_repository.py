@@ -10,7 +10,7 @@ from uuid import UUID
 
 import pytest
 
-from eventsourcing.application import AggregateCache, Application
+from eventsourcing.application import AggregateCache, AggregateNotFound, Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError
 
@@ -132,6 +132,46 @@ def test_saving_an_unchanged_stale_copy_does_not_cache_it(open_app: OpenApp) -> 
     other = Tally()
     app.save(other, stale)  # the stale copy has no new events
     assert app.repository.get(tally_id).marks == ["a"]
+
+
+class Ballot(Aggregate):
+    """Its last event can discard it: that event's mutate() returns None."""
+
+    class Discarded(Aggregate.Event):
+        def mutate(self, aggregate: Optional[Aggregate]) -> Optional[Aggregate]:
+            super().mutate(aggregate)
+            return None
+
+    def discard(self) -> None:
+        self.trigger_event(self.Discarded)
+
+
+@pytest.mark.parametrize("fastforward", ["y", "n"])
+def test_a_discarded_aggregate_is_not_found_through_the_cache(
+    open_app: OpenApp, fastforward: str
+) -> None:
+    # As without a cache: once an event's mutate() returned None, the
+    # repository has no aggregate to return.
+    app = open_app({**CACHED, "AGGREGATE_CACHE_FASTFORWARD": fastforward})
+    cache = app.repository.cache
+    assert cache is not None
+    ballot = Ballot()
+    app.save(ballot)
+    assert cache.get(ballot.id) is not None  # saved, so cached
+    ballot.discard()
+    app.save(ballot)
+    with pytest.raises(AggregateNotFound):
+        app.repository.get(ballot.id)
+    if fastforward == "y":
+        # Discarded by another writer, while cached here.
+        other = Ballot()
+        app.save(other)
+        elsewhere = app.repository.get(other.id)
+        elsewhere.discard()
+        app.events.put(elsewhere.collect_events())
+        assert cache.get(other.id) is not None
+        with pytest.raises(AggregateNotFound):
+            app.repository.get(other.id)
 
 
 def test_requested_versions_bypass_the_cache(open_app: OpenApp) -> None:

@@ -41,7 +41,14 @@ from typing import (
 )
 from uuid import UUID
 
-from eventsourcing.domain import Aggregate, DomainEvent, Snapshot, TAggregate
+from eventsourcing.domain import (
+    Aggregate,
+    AggregateCreated,
+    AggregateEvent,
+    DomainEvent,
+    Snapshot,
+    TAggregate,
+)
 from eventsourcing.persistence import (
     ApplicationRecorder,
     EventStore,
@@ -69,6 +76,10 @@ __all__ = [
     "Section",
     "TAggregate",
 ]
+
+
+# mutate() methods that always return the aggregate they were given.
+_MUTATES_KEEPING_THE_AGGREGATE = (AggregateEvent.mutate, AggregateCreated.mutate)
 
 
 class AggregateNotFound(Exception):
@@ -157,7 +168,11 @@ class Repository(Generic[TAggregate]):
                     advanced = self._replay(
                         aggregate, self.event_store.get(aggregate_id, gt=aggregate.version)
                     )
-                    if advanced is not None and advanced.version > cached.version:
+                    if advanced is None:
+                        # A later event discarded it (its mutate() returned None).
+                        cache.evict(aggregate_id)
+                        raise AggregateNotFound(f"Aggregate {aggregate_id} not found")
+                    if advanced.version > cached.version:
                         cache.put(deepcopy(advanced))
                         aggregate = advanced
                 return aggregate
@@ -571,10 +586,17 @@ class Application(ABC, Generic[TAggregate]):
         if cache is not None:
             # Only an aggregate whose events were just recorded is known to be
             # current: an unchanged one passed along may be a stale copy.
-            recorded_ids = {e.originator_id for e in events}
+            last_events = {e.originator_id: e for e in events}
             for aggregate in processing_event.aggregates.values():
-                if aggregate.id in recorded_ids:
+                last_event = last_events.get(aggregate.id)
+                if last_event is None:
+                    continue
+                if type(last_event).mutate in _MUTATES_KEEPING_THE_AGGREGATE:
                     cache.put(deepcopy(aggregate))
+                else:
+                    # An overridden mutate() may discard the aggregate (return
+                    # None), which the object saved does not show: reread it.
+                    cache.evict(aggregate.id)
         if ids is None or len(ids) != len(stored_events):
             return [Recording(e, None) for e in events]
         of = Recording._of
