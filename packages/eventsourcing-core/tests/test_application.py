@@ -331,6 +331,31 @@ def test_automatic_snapshots_only_for_the_configured_aggregate_class(
     assert list(app.snapshots.get(comet.id)) == []
 
 
+class Supernova(Aggregate):
+    """Its last event discards it: that event's mutate() returns None."""
+
+    class Exploded(Aggregate.Event):
+        def mutate(self, aggregate: Optional[Aggregate]) -> Optional[Aggregate]:
+            super().mutate(aggregate)
+            return None
+
+    def explode(self) -> None:
+        self.trigger_event(self.Exploded)
+
+
+def test_no_automatic_snapshot_brings_back_a_discarded_aggregate(open_app: OpenApp) -> None:
+    class Observatory(Application[Any]):
+        snapshotting_intervals = {Supernova: 2}
+
+    app = open_app(Observatory)
+    star = Supernova()
+    app.save(star)
+    star.explode()  # version 2: at the interval, but there is no aggregate any more
+    app.save(star)
+    with pytest.raises(AggregateNotFound):
+        app.repository.get(star.id)
+
+
 # -- transcodings, compression and encryption --------------------------------
 
 

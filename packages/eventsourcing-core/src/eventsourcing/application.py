@@ -611,9 +611,18 @@ class Application(ABC, Generic[TAggregate]):
         intervals = type(self).snapshotting_intervals
         if not intervals or self.snapshots is None:
             return
+        last_events = {e.originator_id: e for e in processing_event.events}
         for aggregate in processing_event.aggregates.values():
             interval = intervals.get(type(aggregate))
             if not interval:
+                continue
+            last_event = last_events.get(aggregate.id)
+            if (
+                last_event is not None
+                and type(last_event).mutate not in _MUTATES_KEEPING_THE_AGGREGATE
+            ):
+                # Its overridden mutate() may have discarded the aggregate
+                # (returned None): a snapshot would bring it back.
                 continue
             previous = self._version_before(processing_event, aggregate)
             if aggregate.version // interval > previous // interval:
