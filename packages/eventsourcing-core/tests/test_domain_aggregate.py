@@ -398,3 +398,19 @@ def test_version_and_modified_on_can_be_set() -> None:
     stamped.trigger_event(Stamped.Ticked)
     assert stamped.version == 6
     assert stamped.modified_on == FIXED_TIME + timedelta(days=1, microseconds=1)
+
+
+def test_trigger_event_takes_the_event_class_by_keyword_too() -> None:
+    # eventsourcing 9.1 code may call trigger_event(event_class=...).
+    class Counter(Aggregate):
+        class Incremented(Aggregate.Event):
+            by: int
+
+            def apply(self, aggregate: Aggregate) -> None:
+                aggregate.count = getattr(aggregate, "count", 0) + self.by  # type: ignore[attr-defined]
+
+    counter = Counter()
+    counter.trigger_event(event_class=Counter.Incremented, by=2)
+    counter.trigger_event(Counter.Incremented, by=3)
+    assert counter.count == 5  # type: ignore[attr-defined]
+    assert counter.version == 3

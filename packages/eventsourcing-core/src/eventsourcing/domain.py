@@ -1121,7 +1121,7 @@ class Aggregate(metaclass=MetaAggregate):
         """Events triggered but not yet collected."""
         return self._pending_events
 
-    def trigger_event(self, event_class: Type[AggregateEvent[Any]], /, **kwargs: Any) -> None:
+    def trigger_event(self, event_class: Type[AggregateEvent[Any]], **kwargs: Any) -> None:
         """Create the next event of ``event_class``, apply it, and keep it as pending.
 
         The keyword arguments become the event's attributes. If applying the
