@@ -569,14 +569,14 @@ class Application(ABC, Generic[TAggregate]):
         events = processing_event.events
         if not events and processing_event.tracking is None:
             return []
-        mapper = self.events.mapper
-        stored_events = [mapper.from_domain_event(e) for e in events]
         kwargs = dict(processing_event.saved_kwargs)
         if processing_event.tracking is not None:
             kwargs["tracking"] = processing_event.tracking
         cache = self.repository.cache
         try:
-            ids = self.events.recorder.insert_events(stored_events, **kwargs)
+            stored_events, ids = self.events.recorder.insert_domain_events(
+                self.events.mapper, events, **kwargs
+            )
         except IntegrityError:
             if cache is not None:
                 # The cached versions may be behind what another writer recorded.

@@ -557,6 +557,19 @@ class AggregateRecorder(Recorder):
         :class:`IntegrityError` and records nothing of the batch.
         """
 
+    def insert_domain_events(
+        self, mapper: Mapper[Any], domain_events: Sequence[Any], **kwargs: Any
+    ) -> Tuple[List[StoredEvent], Optional[Sequence[int]]]:
+        """Map ``domain_events`` and record them as one :meth:`insert_events`.
+
+        Returns the stored events and what :meth:`insert_events` returned.
+        This default maps everything first; a recorder that can map while its
+        database works on what was already sent (a large batch) overrides it.
+        An override must record nothing if mapping raises.
+        """
+        stored_events = [mapper.from_domain_event(e) for e in domain_events]
+        return stored_events, self.insert_events(stored_events, **kwargs)
+
     @abstractmethod
     def select_events(
         self,

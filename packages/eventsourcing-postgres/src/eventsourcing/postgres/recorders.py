@@ -6,7 +6,20 @@ import copy
 import os
 import threading
 import weakref
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple, Union, cast
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+    cast,
+    overload,
+)
 from uuid import UUID
 
 import psycopg
@@ -25,6 +38,7 @@ from eventsourcing.persistence import (
     DataError,
     IntegrityError,
     InterfaceError,
+    Mapper,
     Notification,
     OperationalError,
     PersistenceError,
@@ -76,7 +90,7 @@ class Save:
 
     __slots__ = ("outcome", "stored_events", "tracking")
 
-    def __init__(self, stored_events: List[StoredEvent], tracking: Optional[Tracking]) -> None:
+    def __init__(self, stored_events: Sequence[StoredEvent], tracking: Optional[Tracking]) -> None:
         self.stored_events = stored_events
         self.tracking = tracking
         # The notification IDs, or the exception to raise, once recorded (or not).
@@ -192,7 +206,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
             )
         _check_utf8(f"topic of {s.originator_id} version {version}", s.topic)
 
-    def _events_params(self, stored_events: List[StoredEvent]) -> List[bytes]:
+    def _events_params(self, stored_events: Sequence[StoredEvent]) -> List[bytes]:
         return [
             array_of_uuid([s.originator_id for s in stored_events]),
             array_of_int4([s.originator_version for s in stored_events]),
@@ -218,7 +232,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
             owners.append(None)
             yield Step(_COMMIT)
 
-    def _insert_steps(self, stored_events: List[StoredEvent]) -> Iterator[Step]:
+    def _insert_steps(self, stored_events: Sequence[StoredEvent]) -> Iterator[Step]:
         if len(stored_events) == 1:
             s = stored_events[0]
             params = [
@@ -490,6 +504,22 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             return []
         return self._save(Save(stored_events, None))
 
+    def insert_domain_events(
+        self, mapper: Mapper[Any], domain_events: Sequence[Any], **kwargs: Any
+    ) -> Tuple[List[StoredEvent], Optional[Sequence[int]]]:
+        """Map a large batch a chunk at a time, while the server inserts the last.
+
+        The batch goes in a transaction of its own (not grouped with other
+        saves), so that an error while mapping a later chunk aborts only this
+        transaction: the connection is closed before COMMIT is sent, and
+        nothing of the batch is recorded.
+        """
+        if len(domain_events) <= _CHUNK or kwargs:
+            return super().insert_domain_events(mapper, domain_events, **kwargs)
+        stored_events = _MappedEvents(mapper, domain_events, self._check_stored_events)
+        (ids,) = self._write([Save(stored_events, None)])
+        return stored_events.all(), ids or []
+
     # Group commit: saves that arrive while a transaction is in flight wait,
     # then go together in the next one (one commit, and one wait for the disk,
     # for all of them). The first of them to find no transaction in flight
@@ -751,6 +781,60 @@ def _forget_parent_saves() -> None:
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     os.register_at_fork(after_in_child=_forget_parent_saves)
+
+
+class _MappedEvents(Sequence[StoredEvent]):
+    """Domain events mapped to stored events a chunk at a time, on first use.
+
+    Slicing maps (and checks) up to the end of the slice, so the steps of a
+    pipelined transaction map each chunk just before sending it. Mapped
+    events are kept, so the transaction can be sent again (and its outcome
+    checked) after a lost connection.
+    """
+
+    def __init__(
+        self,
+        mapper: Mapper[Any],
+        domain_events: Sequence[Any],
+        check: Callable[[List[StoredEvent]], None],
+    ) -> None:
+        self._mapper = mapper
+        self._domain_events = domain_events
+        self._check = check
+        self._mapped: List[StoredEvent] = []
+
+    def _map_to(self, stop: int) -> None:
+        mapped = self._mapped
+        while len(mapped) < stop:
+            start = len(mapped)
+            end = min(max(stop, start + _CHUNK), len(self._domain_events))
+            from_domain_event = self._mapper.from_domain_event
+            chunk = [from_domain_event(e) for e in self._domain_events[start:end]]
+            self._check(chunk)
+            mapped.extend(chunk)
+
+    def all(self) -> List[StoredEvent]:
+        self._map_to(len(self._domain_events))
+        return self._mapped
+
+    def __len__(self) -> int:
+        return len(self._domain_events)
+
+    @overload
+    def __getitem__(self, index: int) -> StoredEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> List[StoredEvent]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[StoredEvent, List[StoredEvent]]:
+        if isinstance(index, slice):
+            self._map_to(index.indices(len(self))[1])
+        else:
+            self._map_to(len(self) if index < 0 else index + 1)
+        return self._mapped[index]
+
+    def __iter__(self) -> Iterator[StoredEvent]:
+        return iter(self.all())
 
 
 def _stored_events(rows: List[Tuple[Any, ...]]) -> List[StoredEvent]:
