@@ -17,10 +17,11 @@ import time
 import uuid
 from contextlib import contextmanager
 from types import TracebackType
-from typing import Any, Callable, Iterable, Iterator, Union
+from typing import Any, Callable, Iterable, Iterator, TypeVar, Union
 
-CaseResult = Union[int, "tuple[int, float]"]
+CaseResult = Union[int, "tuple[float, float]"]
 CaseFunction = Callable[[str, dict[str, str]], CaseResult]
+TCase = TypeVar("TCase", bound=CaseFunction)
 
 
 class Stopwatch:
@@ -62,10 +63,10 @@ def case(
     backends: Iterable[str] = ALL_BACKENDS,
     unit: str = "events/s",
     repeat: int | None = None,
-) -> Callable[[CaseFunction], CaseFunction]:
+) -> Callable[[TCase], TCase]:
     """Register a benchmark case under ``name`` for the given backends."""
 
-    def decorator(func: CaseFunction) -> CaseFunction:
+    def decorator(func: TCase) -> TCase:
         if name in CASES:
             raise ValueError(f"Benchmark case {name!r} is registered twice")
         CASES[name] = Case(name, func, tuple(backends), unit, repeat)
