@@ -52,9 +52,6 @@ class RecorderModel:
         if tracking is not None:
             self.tracking.setdefault(tracking.application_name, set()).add(tracking.notification_id)
 
-    def originator_ids(self) -> Set[UUID]:
-        return {o for o, _ in self.events}
-
     def select_events(
         self,
         originator_id: UUID,

@@ -185,11 +185,10 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
     def _append_notifications(self, stored_events: Sequence[StoredEvent]) -> List[int]:
         notifications = self._notifications
         first_id = len(notifications) + 1
-        if len(stored_events) == 1:  # the common case: one event per save
-            notifications.append(_notification(stored_events[0], first_id))
-            return [first_id]
         for i, s in enumerate(stored_events, first_id):
-            notifications.append(_notification(s, i))
+            notifications.append(
+                Notification(s.originator_id, s.originator_version, s.topic, s.state, i)
+            )
         return list(range(first_id, len(notifications) + 1))
 
     def select_notifications(
@@ -290,7 +289,3 @@ class Factory(InfrastructureFactory):
 
     def process_recorder(self) -> ProcessRecorder:
         return POPOProcessRecorder()
-
-
-def _notification(s: StoredEvent, notification_id: int) -> Notification:
-    return Notification(s.originator_id, s.originator_version, s.topic, s.state, notification_id)

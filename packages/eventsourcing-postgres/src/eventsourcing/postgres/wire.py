@@ -152,7 +152,7 @@ def _rollback(conn: psycopg.Connection[object]) -> None:
     pgconn = conn.pgconn
     pgconn.send_query(b"ROLLBACK")
     _flush(pgconn)
-    result = _next_result(pgconn, pipeline=False)
+    result = _next_result(pgconn)
     while _poll_result(pgconn) is not None:
         pass
     if result.status not in _OK:
@@ -191,7 +191,7 @@ def _poll_result(pgconn: pq.abc.PGconn) -> Optional[pq.abc.PGresult]:
     return pgconn.get_result()
 
 
-def _next_result(pgconn: pq.abc.PGconn, pipeline: bool = True) -> pq.abc.PGresult:
+def _next_result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult:
     result = _poll_result(pgconn)
     if result is None:
         raise psycopg.OperationalError("the server closed the connection unexpectedly")
