@@ -10,8 +10,8 @@ assigned in the order in which inserts become visible.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from threading import Lock
-from typing import Any, Dict, List, Optional, Sequence, Set
+from threading import Lock, RLock
+from typing import Any, Dict, List, Optional, Sequence, Set, Type, TypeVar
 from uuid import UUID
 
 from eventsourcing.checks import (
@@ -31,14 +31,20 @@ from eventsourcing.persistence import (
     Notification,
     ProcessRecorder,
     StoredEvent,
+    Tracking,
+    TrackingRecorder,
 )
+from eventsourcing.subscription import ChangeSignal, SignalledSubscription, Subscription
 
 __all__ = [
     "Factory",
     "POPOAggregateRecorder",
     "POPOApplicationRecorder",
     "POPOProcessRecorder",
+    "POPOTrackingRecorder",
 ]
+
+TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
 
 
 class POPOAggregateRecorder(AggregateRecorder):
@@ -171,6 +177,8 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
         super().__init__()
         # The notification with ID n is at index n - 1: IDs have no gaps.
         self._notifications: List[Notification] = []
+        # Wakes subscriptions when notifications are appended.
+        self._signal = ChangeSignal()
 
     def insert_events(
         self, stored_events: List[StoredEvent], **kwargs: Any
@@ -180,7 +188,13 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
             self._check_open()
             self._check_conflicts(stored_events)
             self._insert(stored_events)
-            return self._append_notifications(stored_events)
+            ids = self._append_notifications(stored_events)
+        self._signal.notify()
+        return ids
+
+    def subscribe(self, gt: Optional[int] = None, topics: Sequence[str] = ()) -> Subscription:
+        """Woken as soon as an insert returns; every writer is in this process."""
+        return SignalledSubscription(self, self._signal, gt=gt, topics=topics)
 
     def _append_notifications(self, stored_events: Sequence[StoredEvent]) -> List[int]:
         notifications = self._notifications
@@ -262,7 +276,8 @@ class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
                 self._tracking.setdefault(name, set()).add(tracking.notification_id)
                 if tracking.notification_id > self._max_tracking.get(name, 0):
                     self._max_tracking[name] = tracking.notification_id
-            return ids
+        self._signal.notify()
+        return ids
 
     def max_tracking_id(self, application_name: str) -> int:
         check_str("application_name", application_name)
@@ -278,6 +293,49 @@ class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
             return notification_id in self._tracking.get(application_name, ())
 
 
+class POPOTrackingRecorder(TrackingRecorder):
+    """Tracking records in memory; the base of in-memory materialised views.
+
+    A view's method that changes its state holds :attr:`lock` (reentrant)
+    and calls :meth:`insert_tracking` before changing anything: a repeated
+    tracking record raises, and the change is not made.
+    """
+
+    def __init__(self) -> None:
+        self.lock = RLock()
+        self._tracking: Dict[str, Set[int]] = {}
+        self._max_tracking: Dict[str, int] = {}
+        self._closed = False
+
+    def close(self) -> None:
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InterfaceError(f"{type(self).__name__} is closed")
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        check_tracking(tracking)
+        with self.lock:
+            self._check_open()
+            name, notification_id = tracking.application_name, tracking.notification_id
+            recorded = self._tracking.setdefault(name, set())
+            if notification_id in recorded:
+                raise IntegrityError(
+                    f"Tracking already recorded: notification {notification_id} "
+                    f"of {name!r} was processed before"
+                )
+            recorded.add(notification_id)
+            if notification_id > self._max_tracking.get(name, 0):
+                self._max_tracking[name] = notification_id
+
+    def max_tracking_id(self, application_name: str) -> Optional[int]:
+        check_str("application_name", application_name)
+        with self.lock:
+            self._check_open()
+            return self._max_tracking.get(application_name)
+
+
 class Factory(InfrastructureFactory):
     """Constructs in-memory recorders; each call gives a new, empty recorder."""
 
@@ -289,3 +347,8 @@ class Factory(InfrastructureFactory):
 
     def process_recorder(self) -> ProcessRecorder:
         return POPOProcessRecorder()
+
+    def tracking_recorder(
+        self, tracking_recorder_class: Optional[Type[TTrackingRecorder]] = None
+    ) -> TTrackingRecorder:
+        return self._tracking_recorder_class(tracking_recorder_class, POPOTrackingRecorder)()

@@ -1,0 +1,187 @@
+"""Projections: materialised views of an application, updated exactly once.
+
+A :class:`Projection` turns an application's domain events into changes of
+a view, a :class:`~eventsourcing.persistence.TrackingRecorder` of some
+backend with tables of its own. The view writes each change and the
+tracking records of the notifications that caused it in one transaction, so
+a notification's effect is recorded once however often it is delivered.
+A :class:`ProjectionRunner` subscribes to the application from the view's
+last tracking record and feeds the projection in a thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from abc import ABC, abstractmethod
+from types import TracebackType
+from typing import Any, Dict, Generic, Mapping, Optional, Sequence, Tuple, Type, TypeVar
+
+from eventsourcing.application import Application, ApplicationSubscription
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    Tracking,
+    TrackingRecorder,
+    WaitInterruptedError,
+)
+
+__all__ = ["Projection", "ProjectionRunner"]
+
+TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
+TApplication = TypeVar("TApplication", bound=Application[Any])
+TProjection = TypeVar("TProjection", bound="Projection[Any]")
+
+
+class Projection(ABC, Generic[TTrackingRecorder]):
+    """Processes an application's events into a view.
+
+    ``name`` (default: the class name) prefixes the view's settings
+    (``COUNTWORDS_SQLITE_DBNAME``) and names its tables; ``topics``, if
+    given, selects the events to process (read from the database, the rest
+    never leave it).
+    """
+
+    name: str = ""
+    topics: Sequence[str] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" not in cls.__dict__:
+            cls.name = cls.__name__
+
+    def __init__(self, view: TTrackingRecorder) -> None:
+        self.view = view
+
+    @abstractmethod
+    def process_event(self, domain_event: Any, tracking: Tracking) -> None:
+        """Change the view for ``domain_event``, recording ``tracking`` with the change."""
+
+    def process_events(self, events: Sequence[Tuple[Any, Tracking]]) -> None:
+        """Process a page of events, in order.
+
+        Override to write the whole page in one transaction (with every
+        tracking record of the page): much faster than one per event.
+        """
+        for domain_event, tracking in events:
+            self.process_event(domain_event, tracking)
+
+
+class ProjectionRunner(Generic[TApplication, TProjection, TTrackingRecorder]):
+    """Runs a projection of an application into a view, in a thread.
+
+    Constructs the application from ``env``; the view with a factory whose
+    settings are named after the projection (``{NAME}_...`` keys first, see
+    :meth:`InfrastructureFactory.getenv`); then subscribes to the
+    application after the view's last tracking record. An error in the
+    projection stops the runner (the event is not skipped: it is processed
+    again when the runner is started again) and is raised by :meth:`wait`,
+    :meth:`run_forever`, :meth:`stop` and ``__exit__``.
+    """
+
+    def __init__(
+        self,
+        *,
+        application_class: Type[TApplication],
+        projection_class: Type[TProjection],
+        view_class: Type[TTrackingRecorder],
+        env: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        self._error: Optional[BaseException] = None
+        self._stopped = False
+        self.is_interrupted = threading.Event()
+        merged: Dict[str, str] = dict(os.environ)
+        merged.update(env or {})
+        self.factory = InfrastructureFactory.construct(
+            application_name=projection_class.name, env=merged
+        )
+        try:
+            self.view: TTrackingRecorder = self.factory.tracking_recorder(view_class)
+            self.projection: TProjection = projection_class(view=self.view)
+            self.app: TApplication = application_class(env=env)
+        except BaseException:
+            self.factory.close()
+            raise
+        try:
+            self.subscription: ApplicationSubscription = self.app.subscribe(
+                gt=self.view.max_tracking_id(self.app.name), topics=self.projection.topics
+            )
+        except BaseException:
+            self._close_resources()
+            raise
+        self._thread = threading.Thread(
+            target=self._process, name=f"projection-{projection_class.name}", daemon=True
+        )
+        self._thread.start()
+
+    def _process(self) -> None:
+        try:
+            while True:
+                page = self.subscription.next_page()
+                if not page:
+                    return
+                self.projection.process_events(page)
+        except BaseException as e:
+            self._error = e
+        finally:
+            self.is_interrupted.set()
+
+    def wait(self, notification_id: Optional[int], timeout: float = 1.0) -> None:
+        """Return once the view has processed ``notification_id``.
+
+        Raises :class:`TimeoutError` after ``timeout`` seconds, or the
+        projection's error if it failed meanwhile.
+        """
+        try:
+            self.view.wait(
+                self.app.name, notification_id, timeout=timeout, interrupt=self.is_interrupted
+            )
+        except WaitInterruptedError:
+            self._raise_error()
+            if not self._stopped:
+                raise
+
+    def run_forever(self, timeout: Optional[float] = None) -> None:
+        """Block until the runner stops (or ``timeout``); raise the projection's error."""
+        if self.is_interrupted.wait(timeout):
+            self._raise_error()
+
+    def stop(self) -> None:
+        """Stop processing (waiting for the page in progress); raise its error, if any."""
+        self._stopped = True
+        self.subscription.stop()
+        if self._thread is not threading.current_thread():
+            self._thread.join()
+        self._raise_error()
+
+    def _raise_error(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def _close_resources(self) -> None:
+        subscription = getattr(self, "subscription", None)
+        try:
+            if subscription is not None:
+                subscription.__exit__(None, None, None)
+        finally:
+            try:
+                self.app.close()
+            finally:
+                self.view.close()
+                self.factory.close()
+
+    def __enter__(
+        self,
+    ) -> ProjectionRunner[TApplication, TProjection, TTrackingRecorder]:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc_val: Optional[BaseException],
+        exc_tb: Optional[TracebackType],
+    ) -> None:
+        try:
+            self.stop()
+        finally:
+            self._close_resources()
