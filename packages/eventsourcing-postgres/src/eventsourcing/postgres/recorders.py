@@ -48,6 +48,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres.datastore import Connection, PostgresDatastore, is_lost
 from eventsourcing.postgres.identifiers import validate_table_name
+from eventsourcing.postgres.schema import create_tables, tracking_table_statement
+from eventsourcing.postgres.subscription import PostgresSubscription, notify_channel
 from eventsourcing.postgres.wire import (
     INT8_OID,
     Statement,
@@ -70,8 +72,6 @@ __all__ = [
 
 _INT4_MIN = -(2**31)
 _INT4_MAX = 2**31 - 1
-# Key of the advisory lock that serialises table creation across processes.
-_DDL_LOCK_KEY = 0x6576656E74  # "event"
 # How many times a write whose connection broke is re-sent, after checking
 # that it was not recorded.
 _WRITE_ATTEMPTS = 3
@@ -134,21 +134,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
 
     def create_table(self) -> None:
         """Create the schema (if missing) and tables (if missing), in one transaction."""
-        schema = self.datastore.schema
-
-        def create(conn: Connection) -> None:
-            with conn.transaction():
-                # Concurrent "IF NOT EXISTS" can still collide in the catalogue.
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_KEY,))
-                exists = conn.execute(
-                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
-                ).fetchone()
-                if not exists:
-                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-                for statement in self.create_table_statements:
-                    conn.execute(statement)
-
-        self.datastore.read(create)
+        create_tables(self.datastore, self.create_table_statements)
 
     # -- writing ------------------------------------------------------------
 
@@ -469,6 +455,17 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         self._max_notification_id_query = self._render(
             sql.SQL("SELECT max(notification_id) FROM {}").format(self.events_table)
         ).encode()
+        # Subscriptions (eventsourcing.postgres.subscription): the channel that
+        # inserts NOTIFY and subscriptions LISTEN on; set by the factory from
+        # POSTGRES_SUBSCRIPTION_NOTIFY and POSTGRES_SUBSCRIPTION_POLL_INTERVAL.
+        self.notify_channel = notify_channel(datastore.schema, self.events_table_name)
+        self.subscription_notify = True
+        self.subscription_poll_interval = 1.0
+        self._notify_statement = Statement.from_sql(
+            self._render(
+                sql.SQL("SELECT pg_notify({}, '')").format(sql.Literal(self.notify_channel))
+            )
+        )
 
     def construct_create_table_statements(self) -> List[sql.Composed]:
         index = sql.Identifier(f"{self.events_table_name}_notification_id_idx")
@@ -584,6 +581,11 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             for step in self._insert_steps(save.stored_events) if save.stored_events else ():
                 owners.append(i)
                 yield step
+        # [i19 subscriptions] NOTIFY inside the insert transaction: delivered to
+        # LISTENing subscriptions when, and only if, the transaction commits.
+        if self.subscription_notify and any(save.stored_events for save in saves):
+            owners.append(None)
+            yield Step(self._notify_statement)
         owners.append(None)
         yield Step(_COMMIT)
 
@@ -656,6 +658,11 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             self._notifications_cache[(stop, topics)] = query
         return query
 
+    def subscribe(
+        self, gt: Optional[int] = None, topics: Sequence[str] = ()
+    ) -> PostgresSubscription:
+        return PostgresSubscription(self, gt=gt, topics=topics)
+
     def max_notification_id(self) -> int:
         def select(conn: Connection) -> int:
             row = conn.execute(self._max_notification_id_query).fetchone()
@@ -699,12 +706,7 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
     def construct_create_table_statements(self) -> List[sql.Composed]:
         return [
             *super().construct_create_table_statements(),
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} ("
-                "application_name text, "
-                "notification_id int, "
-                "PRIMARY KEY (application_name, notification_id))"
-            ).format(self.tracking_table),
+            tracking_table_statement(self.tracking_table),
         ]
 
     def insert_events(

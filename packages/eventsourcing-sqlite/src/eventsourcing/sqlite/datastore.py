@@ -36,6 +36,7 @@ from eventsourcing.persistence import (
     PersistenceError,
     ProgrammingError,
 )
+from eventsourcing.subscription import ChangeSignal
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "SQLiteDatastore", "translate_error"]
 
@@ -70,10 +71,11 @@ class _LockBox:
     """The write lock of one database, and the writes queued for it.
 
     ``changed`` (on ``guard``) is notified when a batch of writes is done;
-    ``leading`` is true while a thread is doing one.
+    ``leading`` is true while a thread is doing one. ``committed`` wakes
+    subscriptions in this process after a batch (see ``eventsourcing.subscription``).
     """
 
-    __slots__ = ("__weakref__", "changed", "guard", "leading", "lock", "queue")
+    __slots__ = ("__weakref__", "changed", "committed", "guard", "leading", "lock", "queue")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -81,6 +83,7 @@ class _LockBox:
         self.changed = threading.Condition(self.guard)
         self.queue: Deque[_Write] = deque()
         self.leading = False
+        self.committed = ChangeSignal()
         _all_boxes.add(self)
 
 
@@ -110,6 +113,7 @@ def _reset_locks_in_child() -> None:
         box.changed = threading.Condition(box.guard)
         box.queue = deque()
         box.leading = False
+        box.committed = ChangeSignal()
     for datastore in list(_all_datastores):
         datastore._guard = threading.Lock()
 
@@ -346,6 +350,11 @@ class SQLiteDatastore:
         finally:
             lock.release()
 
+    @property
+    def committed(self) -> ChangeSignal:
+        """Notified after each batch of writes to this database by this process."""
+        return self._lock_box.committed
+
     def select(self, statement: str, params: Sequence[Any] = ()) -> List[Any]:
         """Run one read statement and return its rows (no lock for files: WAL)."""
         if not self.is_memory:
@@ -442,6 +451,8 @@ class SQLiteDatastore:
                     done.done = True
                 box.leading = False
                 box.changed.notify_all()
+            if batch:
+                box.committed.notify()
 
     def _write_batch(self, batch: List[_Write]) -> None:
         """Do the writes in one transaction (call holding the lock)."""
