@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from threading import Lock, RLock
-from typing import Any, Dict, List, Optional, Sequence, Set, Type, TypeVar
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Type, TypeVar
 from uuid import UUID
 
 from eventsourcing.checks import (
@@ -297,7 +297,7 @@ class POPOTrackingRecorder(TrackingRecorder):
     """Tracking records in memory; the base of in-memory materialised views.
 
     A view's method that changes its state holds :attr:`lock` (reentrant)
-    and calls :meth:`insert_tracking` before changing anything: a repeated
+    and calls :meth:`_insert_tracking` before changing anything: a repeated
     tracking record raises, and the change is not made.
     """
 
@@ -315,19 +315,28 @@ class POPOTrackingRecorder(TrackingRecorder):
             raise InterfaceError(f"{type(self).__name__} is closed")
 
     def insert_tracking(self, tracking: Tracking) -> None:
-        check_tracking(tracking)
+        self._insert_tracking(tracking)
+
+    def _insert_tracking(self, *trackings: Tracking) -> None:
+        """Record ``trackings``, all or none: call first in a view's change, holding
+        :attr:`lock`, so that a repeated notification changes nothing."""
+        for tracking in trackings:
+            check_tracking(tracking)
         with self.lock:
             self._check_open()
-            name, notification_id = tracking.application_name, tracking.notification_id
-            recorded = self._tracking.setdefault(name, set())
-            if notification_id in recorded:
-                raise IntegrityError(
-                    f"Tracking already recorded: notification {notification_id} "
-                    f"of {name!r} was processed before"
-                )
-            recorded.add(notification_id)
-            if notification_id > self._max_tracking.get(name, 0):
-                self._max_tracking[name] = notification_id
+            new: Set[Tuple[str, int]] = set()
+            for t in trackings:
+                key = (t.application_name, t.notification_id)
+                if key in new or t.notification_id in self._tracking.get(t.application_name, ()):
+                    raise IntegrityError(
+                        f"Tracking already recorded: notification {t.notification_id} "
+                        f"of {t.application_name!r} was processed before"
+                    )
+                new.add(key)
+            for name, notification_id in new:
+                self._tracking.setdefault(name, set()).add(notification_id)
+                if notification_id > self._max_tracking.get(name, 0):
+                    self._max_tracking[name] = notification_id
 
     def max_tracking_id(self, application_name: str) -> Optional[int]:
         check_str("application_name", application_name)

@@ -154,9 +154,9 @@ class ProjectionRunner(Generic[TApplication, TProjection, TTrackingRecorder]):
         self._raise_error()
 
     def _raise_error(self) -> None:
-        error, self._error = self._error, None
-        if error is not None:
-            raise error
+        # Every call raises it: a failed runner stays failed until replaced.
+        if self._error is not None:
+            raise self._error
 
     def _close_resources(self) -> None:
         subscription = getattr(self, "subscription", None)

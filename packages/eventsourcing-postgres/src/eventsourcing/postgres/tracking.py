@@ -59,17 +59,20 @@ class PostgresTrackingRecorder(TrackingRecorder):
         with self.datastore.connection() as conn, conn.transaction():
             yield conn
 
-    def _insert_tracking(self, conn: Connection, tracking: Tracking) -> None:
-        """Record ``tracking`` in the open transaction of ``conn``."""
-        check_tracking(tracking)
-        if not 0 <= tracking.notification_id <= _INT4_MAX:
-            raise DataError(
-                f"Tracking notification_id {tracking.notification_id!r} is not an "
-                "integer in the range of the PostgreSQL integer column"
+    def _insert_tracking(self, conn: Connection, *trackings: Tracking) -> None:
+        """Record ``trackings`` in the open transaction of ``conn`` (one round trip)."""
+        for tracking in trackings:
+            check_tracking(tracking)
+            if not 0 <= tracking.notification_id <= _INT4_MAX:
+                raise DataError(
+                    f"Tracking notification_id {tracking.notification_id!r} is not an "
+                    "integer in the range of the PostgreSQL integer column"
+                )
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                self._insert_tracking_query,
+                [(t.application_name, t.notification_id) for t in trackings],
             )
-        conn.execute(
-            self._insert_tracking_query, (tracking.application_name, tracking.notification_id)
-        )
 
     def insert_tracking(self, tracking: Tracking) -> None:
         check_tracking(tracking)

@@ -86,10 +86,13 @@ class SQLiteTrackingRecorder(TrackingRecorder):
         except (sqlite3.Error, OverflowError) as e:
             raise translate_error(e, self.datastore.db_name, self.tracking_table_name) from e
 
-    def _insert_tracking(self, conn: sqlite3.Connection, tracking: Tracking) -> None:
-        """Record ``tracking`` in the open transaction of ``conn``."""
-        check_tracking(tracking)
-        conn.execute(self._statements.insert, (tracking.application_name, tracking.notification_id))
+    def _insert_tracking(self, conn: sqlite3.Connection, *trackings: Tracking) -> None:
+        """Record ``trackings`` in the open transaction of ``conn``."""
+        for tracking in trackings:
+            check_tracking(tracking)
+        conn.executemany(
+            self._statements.insert, [(t.application_name, t.notification_id) for t in trackings]
+        )
 
     def insert_tracking(self, tracking: Tracking) -> None:
         check_tracking(tracking)
