@@ -300,5 +300,3 @@ def test_channels_differ_per_schema_and_fit_in_an_identifier() -> None:
     assert notify_channel("a", "stored_events") != notify_channel("b", "stored_events")
     assert len(notify_channel("s" * 63, long).encode()) <= 63
     assert notify_channel("public", long) != notify_channel("public", long[:-1] + "y")
-
-
