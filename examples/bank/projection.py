@@ -173,16 +173,18 @@ class PostgresOwnerBalancesView(PostgresTrackingRecorder, OwnerBalancesView):
         opened, moved = _cents_by_account(changes)
         with self.transaction() as conn, conn.cursor() as cursor:
             self._insert_tracking(conn, *trackings)
-            cursor.executemany(
-                sql.SQL("INSERT INTO {} (account_id, owner, cents) VALUES (%s, %s, 0)").format(
-                    table
-                ),
-                [(c.account_id, c.owner) for c in opened],
-            )
-            cursor.executemany(
-                sql.SQL("UPDATE {} SET cents = cents + %s WHERE account_id = %s").format(table),
-                [(cents, account_id) for account_id, cents in moved.items()],
-            )
+            if opened:
+                cursor.executemany(
+                    sql.SQL("INSERT INTO {} (account_id, owner, cents) VALUES (%s, %s, 0)").format(
+                        table
+                    ),
+                    [(c.account_id, c.owner) for c in opened],
+                )
+            if moved:
+                cursor.executemany(
+                    sql.SQL("UPDATE {} SET cents = cents + %s WHERE account_id = %s").format(table),
+                    [(cents, account_id) for account_id, cents in moved.items()],
+                )
 
     def balance_of(self, owner: str) -> Decimal:
         query = sql.SQL("SELECT COALESCE(SUM(cents), 0) FROM {} WHERE owner = %s").format(

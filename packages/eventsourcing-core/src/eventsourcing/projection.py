@@ -12,10 +12,11 @@ last tracking record and feeds the projection in a thread.
 from __future__ import annotations
 
 import os
+import queue
 import threading
 from abc import ABC, abstractmethod
 from types import TracebackType
-from typing import Any, Dict, Generic, Mapping, Optional, Sequence, Tuple, Type, TypeVar
+from typing import Any, Dict, Generic, List, Mapping, Optional, Sequence, Tuple, Type, TypeVar
 
 from eventsourcing.application import Application, ApplicationSubscription
 from eventsourcing.persistence import (
@@ -108,22 +109,60 @@ class ProjectionRunner(Generic[TApplication, TProjection, TTrackingRecorder]):
         except BaseException:
             self._close_resources()
             raise
-        self._thread = threading.Thread(
-            target=self._process, name=f"projection-{projection_class.name}", daemon=True
-        )
-        self._thread.start()
+        # Two threads, so that reading and decoding the next page overlaps
+        # with the projection writing the last one (both mostly wait for the
+        # database); at most two pages wait in between.
+        self._pages: queue.Queue[Optional[List[Tuple[Any, Tracking]]]] = queue.Queue(maxsize=2)
+        self._threads = [
+            threading.Thread(target=target, name=f"projection-{projection_class.name}-{role}")
+            for role, target in (("reader", self._read), ("processor", self._process))
+        ]
+        for thread in self._threads:
+            thread.daemon = True
+            thread.start()
+
+    def _read(self) -> None:
+        page: Optional[List[Tuple[Any, Tracking]]] = None
+        try:
+            while not self.is_interrupted.is_set():
+                page = self.subscription.next_page()
+                if not page:
+                    break
+                while not self.is_interrupted.is_set():
+                    try:
+                        self._pages.put(page, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+        except BaseException as e:
+            self._fail(e)
+        finally:
+            self._pages.put(None)  # room for it: the processor takes one, or failed
 
     def _process(self) -> None:
         try:
             while True:
-                page = self.subscription.next_page()
-                if not page:
+                page = self._pages.get()
+                if page is None or self.is_interrupted.is_set():
                     return
                 self.projection.process_events(page)
         except BaseException as e:
-            self._error = e
+            self._fail(e)
         finally:
             self.is_interrupted.set()
+            self.subscription.stop()
+            # Unblock a reader waiting for room.
+            while True:
+                try:
+                    self._pages.get_nowait()
+                except queue.Empty:
+                    break
+
+    def _fail(self, error: BaseException) -> None:
+        if self._error is None:
+            self._error = error
+        self.is_interrupted.set()
+        self.subscription.stop()
 
     def wait(self, notification_id: Optional[int], timeout: float = 1.0) -> None:
         """Return once the view has processed ``notification_id``.
@@ -149,8 +188,9 @@ class ProjectionRunner(Generic[TApplication, TProjection, TTrackingRecorder]):
         """Stop processing (waiting for the page in progress); raise its error, if any."""
         self._stopped = True
         self.subscription.stop()
-        if self._thread is not threading.current_thread():
-            self._thread.join()
+        for thread in self._threads:
+            if thread is not threading.current_thread():
+                thread.join()
         self._raise_error()
 
     def _raise_error(self) -> None:

@@ -10,7 +10,7 @@ notification the change is made of.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Iterator, List, Optional
+from typing import Dict, Iterator, List, Optional
 
 from psycopg import sql
 
@@ -36,8 +36,9 @@ class PostgresTrackingRecorder(TrackingRecorder):
         self.datastore = datastore
         self.tracking_table_name = validate_table_name(tracking_table_name)
         self.tracking_table = datastore.table(self.tracking_table_name)
+        # Many notifications of one application in one statement (a page of a view).
         self._insert_tracking_query = sql.SQL(
-            "INSERT INTO {} (application_name, notification_id) VALUES (%s, %s)"
+            "INSERT INTO {} (application_name, notification_id) SELECT %s, unnest(%s::integer[])"
         ).format(self.tracking_table)
         self._max_tracking_query = sql.SQL(
             "SELECT max(notification_id) FROM {} WHERE application_name = %s"
@@ -68,11 +69,11 @@ class PostgresTrackingRecorder(TrackingRecorder):
                     f"Tracking notification_id {tracking.notification_id!r} is not an "
                     "integer in the range of the PostgreSQL integer column"
                 )
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                self._insert_tracking_query,
-                [(t.application_name, t.notification_id) for t in trackings],
-            )
+        ids_of: Dict[str, List[int]] = {}
+        for t in trackings:
+            ids_of.setdefault(t.application_name, []).append(t.notification_id)
+        for application_name, ids in ids_of.items():
+            conn.execute(self._insert_tracking_query, (application_name, ids))
 
     def insert_tracking(self, tracking: Tracking) -> None:
         check_tracking(tracking)
