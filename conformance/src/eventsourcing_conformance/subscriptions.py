@@ -7,6 +7,9 @@
 - across writer processes: the same, with writers in other processes;
 - resume: a new subscription from the last ID yielded continues with no
   duplicate and no gap;
+- forced reconnect (for backends with connections, given a way to break
+  the subscription's own, see :func:`check_forced_reconnect`): the
+  subscription carries on with no duplicate and no gap;
 - stop: ``stop()`` from another thread ends a blocked iteration promptly;
 - tracking recorder: ``max_tracking_id`` is None before any record, a
   repeated record raises ``IntegrityError``, ``wait`` returns once the
@@ -18,7 +21,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from concurrent.futures import ProcessPoolExecutor
-from typing import Any, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple
 from uuid import uuid4
 
 import pytest
@@ -43,6 +46,7 @@ __all__ = [
     "TRACKING_RECORDER",
     "SubscriptionConformance",
     "check_catch_up",
+    "check_forced_reconnect",
     "check_live_delivery",
     "check_resume",
     "check_stop_promptly",
@@ -195,6 +199,34 @@ def check_resume(backend: Backend) -> None:
                     if notification.id == ids[-1]:
                         break
             _check_sequence(got, ids, "resuming from the last ID yielded")
+        finally:
+            recorder.close()
+
+
+def check_forced_reconnect(
+    backend: Backend, disconnect: Callable[[Subscription], None], rounds: int = 3
+) -> None:
+    """Breaking the subscription's connection (``disconnect``, backend-specific:
+    e.g. terminating its server session) while writers write loses and repeats
+    nothing: it reconnects and resumes after the last notification it read."""
+    with backend.store() as env, backend.open(env) as factory:
+        recorder = factory.application_recorder()
+        try:
+            written: List[int] = []
+            with recorder.subscribe() as subscription:
+                collector = _Collector(subscription)
+                collector.start()
+                collector.started_iterating.wait()
+                for round_ in range(rounds):
+                    for _ in range(10):
+                        written.extend(_insert(recorder, TOPICS[: 1 + round_ % 2]))
+                    disconnect(subscription)
+                for _ in range(10):
+                    written.extend(_insert(recorder, TOPICS))
+                collector.until = written[-1]
+                _insert(recorder, TOPICS[:1])  # wakes a collector already past it
+                got = collector.finish("events after a forced reconnect were not delivered")
+            _check_sequence(got[: len(written)], written, "across forced reconnects")
         finally:
             recorder.close()
 

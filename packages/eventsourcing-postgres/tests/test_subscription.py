@@ -300,3 +300,30 @@ def test_channels_differ_per_schema_and_fit_in_an_identifier() -> None:
     assert notify_channel("a", "stored_events") != notify_channel("b", "stored_events")
     assert len(notify_channel("s" * 63, long).encode()) <= 63
     assert notify_channel("public", long) != notify_channel("public", long[:-1] + "y")
+
+
+def test_conformance_across_forced_reconnects(pg_env: Dict[str, str]) -> None:
+    """The suite's property, with this backend's way of breaking a connection."""
+    from eventsourcing_conformance import Backend
+    from eventsourcing_conformance.subscriptions import check_forced_reconnect
+
+    admin = connect_admin()
+    terminated: List[int] = []
+
+    def disconnect(subscription: Subscription) -> None:
+        assert isinstance(subscription, PostgresSubscription)
+        pid = subscription.backend_pid
+        if pid is not None:
+            admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
+            terminated.append(pid)
+
+    try:
+        backend = Backend(
+            "postgres",
+            "postgres",
+            new_store=lambda: {**pg_env, "POSTGRES_SUBSCRIPTION_POLL_INTERVAL": "0.1"},
+        )
+        check_forced_reconnect(backend, disconnect, rounds=4)
+    finally:
+        admin.close()
+    assert len(terminated) >= 2  # it listened again after being cut off
