@@ -103,6 +103,16 @@ class _Collector(threading.Thread):
         return self.ids
 
 
+def _finish_after(
+    collector: _Collector, recorder: ApplicationRecorder, written: Sequence[int], what: str
+) -> None:
+    """Let ``collector`` reach the last ID written, then check it got exactly ``written``."""
+    collector.until = written[-1]
+    _insert(recorder, TOPICS[:1])  # wakes a collector that is already past it
+    got = collector.finish(f"{what}: not every event was delivered")
+    _check_sequence(got[: len(written)], written, what)
+
+
 def _check_sequence(got: Sequence[int], expected: Sequence[int], what: str) -> None:
     if list(got) != list(expected):
         missing = sorted(set(expected) - set(got))[:5]
@@ -171,11 +181,7 @@ def check_live_delivery(backend: Backend, batches: int = 30) -> None:
                 collector.started_iterating.wait()
                 for i in range(batches):
                     written.extend(_insert(recorder, TOPICS[: 1 + i % 2]))
-                collector.until = written[-1]
-                # The collector may be waiting past the last ID already: wake it.
-                _insert(recorder, TOPICS[:1])
-                got = collector.finish("live events were not delivered")
-            _check_sequence(got[: len(written)], written, "live delivery")
+                _finish_after(collector, recorder, written, "live delivery")
         finally:
             recorder.close()
 
@@ -223,10 +229,7 @@ def check_forced_reconnect(
                     disconnect(subscription)
                 for _ in range(10):
                     written.extend(_insert(recorder, TOPICS))
-                collector.until = written[-1]
-                _insert(recorder, TOPICS[:1])  # wakes a collector already past it
-                got = collector.finish("events after a forced reconnect were not delivered")
-            _check_sequence(got[: len(written)], written, "across forced reconnects")
+                _finish_after(collector, recorder, written, "across forced reconnects")
         finally:
             recorder.close()
 
@@ -283,10 +286,7 @@ def check_writer_processes(backend: Backend, processes: int = 2, batches: int = 
                         for _ in range(processes)
                     ]
                     written = sorted(i for f in futures for i in f.result())
-                collector.until = written[-1]
-                _insert(recorder, TOPICS[:1])  # wakes a collector already past it
-                got = collector.finish("events of writer processes were not delivered")
-            _check_sequence(got[: len(written)], written, "writers in other processes")
+                _finish_after(collector, recorder, written, "writers in other processes")
         finally:
             recorder.close()
 

@@ -20,6 +20,7 @@ from eventsourcing.subscription import Subscription
 from eventsourcing.utils import ConfigurationError
 
 from .conftest import connect_admin
+from .test_faults import _hang_up
 
 TOPIC = "tests:Happened"
 
@@ -214,15 +215,6 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
     except OSError:
         pass
     _hang_up(source, target)
-
-
-def _hang_up(*sockets: socket.socket) -> None:
-    for s in sockets:
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        s.close()
 
 
 @pytest.fixture
