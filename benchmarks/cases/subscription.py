@@ -95,6 +95,19 @@ def create_without_notify(backend: str, env: Dict[str, str]) -> Tuple[int, float
     return create(backend, {**env, "POSTGRES_SUBSCRIPTION_NOTIFY": "false"})
 
 
+@case("app: create NOTIFY on/off", backends=("postgres",), unit="ratio")
+def create_notify_ratio(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
+    """Rate with NOTIFY over rate without, measured alternately (less noise than two cases)."""
+    rates: Dict[bool, List[float]] = {True: [], False: []}
+    for round_ in range(4):
+        for notify in (True, False) if round_ % 2 else (False, True):
+            count, seconds = create(
+                backend, {**env, "POSTGRES_SUBSCRIPTION_NOTIFY": "true" if notify else "false"}
+            )
+            rates[notify].append(count / seconds)
+    return statistics.median(rates[True]) / statistics.median(rates[False]), 1.0
+
+
 def _recorded(app: Bank, aggregates: int = 10, events_each: int = 1000) -> int:
     for _ in range(aggregates):
         account = Account(owner="alice")

@@ -29,6 +29,9 @@ from eventsourcing.persistence import (
 __all__ = ["Projection", "ProjectionRunner"]
 
 TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
+
+# Most events given to one process_events() call when several pages are ready.
+MAX_EVENTS_PER_CALL = 5000
 TApplication = TypeVar("TApplication", bound=Application[Any])
 TProjection = TypeVar("TProjection", bound="Projection[Any]")
 
@@ -111,8 +114,8 @@ class ProjectionRunner(Generic[TApplication, TProjection, TTrackingRecorder]):
             raise
         # Two threads, so that reading and decoding the next page overlaps
         # with the projection writing the last one (both mostly wait for the
-        # database); at most two pages wait in between.
-        self._pages: queue.Queue[Optional[List[Tuple[Any, Tracking]]]] = queue.Queue(maxsize=2)
+        # database); at most four pages wait in between.
+        self._pages: queue.Queue[Optional[List[Tuple[Any, Tracking]]]] = queue.Queue(maxsize=4)
         self._threads = [
             threading.Thread(target=target, name=f"projection-{projection_class.name}-{role}")
             for role, target in (("reader", self._read), ("processor", self._process))
@@ -141,10 +144,22 @@ class ProjectionRunner(Generic[TApplication, TProjection, TTrackingRecorder]):
 
     def _process(self) -> None:
         try:
-            while True:
+            end = False
+            while not end:
                 page = self._pages.get()
                 if page is None or self.is_interrupted.is_set():
                     return
+                # Catching up, the reader is ahead: take what it has read too,
+                # so the view commits once for several pages.
+                while len(page) < MAX_EVENTS_PER_CALL:
+                    try:
+                        more = self._pages.get_nowait()
+                    except queue.Empty:
+                        break
+                    if more is None:
+                        end = True
+                        break
+                    page.extend(more)
                 self.projection.process_events(page)
         except BaseException as e:
             self._fail(e)
