@@ -8,7 +8,6 @@ import threading
 import weakref
 from typing import (
     Any,
-    Callable,
     Dict,
     Iterator,
     List,
@@ -18,7 +17,6 @@ from typing import (
     Tuple,
     Union,
     cast,
-    overload,
 )
 from uuid import UUID
 
@@ -29,6 +27,7 @@ from eventsourcing.checks import (
     check_int,
     check_optional_int,
     check_stored_event,
+    check_stored_events,
     check_str,
     check_tracking,
 )
@@ -38,7 +37,6 @@ from eventsourcing.persistence import (
     DataError,
     IntegrityError,
     InterfaceError,
-    Mapper,
     Notification,
     OperationalError,
     PersistenceError,
@@ -165,19 +163,30 @@ class PostgresAggregateRecorder(AggregateRecorder):
         ).format(self.events_table)
 
     def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
-        self._check_stored_events(stored_events)
+        stored_events = self._prepare(stored_events)
         if not stored_events:
             return None
         self._write([Save(stored_events, None)])
         return None
 
-    def _check_stored_events(self, stored_events: List[StoredEvent]) -> None:
-        if not isinstance(stored_events, (list, tuple)):
-            raise InterfaceError(
-                f"Expected a list of StoredEvent, got {type(stored_events).__name__}"
-            )
+    def _prepare(self, stored_events: Sequence[StoredEvent]) -> Sequence[StoredEvent]:
+        """Check a save that fits in one statement now, and return it as a list.
+
+        A larger save is checked a chunk at a time as it is sent (see
+        :meth:`_insert_steps`): its items may be produced lazily, and are
+        only then produced, while the server inserts the previous chunk.
+        """
+        if not isinstance(stored_events, Sequence):
+            check_stored_events(stored_events)  # raises
+        if len(stored_events) > _CHUNK:
+            return stored_events
+        events = stored_events if type(stored_events) is list else list(stored_events)
+        self._check_stored_events(events)
+        return events
+
+    def _check_stored_events(self, stored_events: Sequence[StoredEvent]) -> None:
         for s in stored_events:
             # Exact types first: checking thousands of events must cost little.
             try:
@@ -243,8 +252,11 @@ class PostgresAggregateRecorder(AggregateRecorder):
             ]
             yield Step(self._insert_one_statement, params)
             return
+        chunked = len(stored_events) > _CHUNK  # not checked yet: see _prepare
         for i in range(0, len(stored_events), _CHUNK):
             chunk = stored_events[i : i + _CHUNK]
+            if chunked:
+                self._check_stored_events(chunk)
             yield Step(self._insert_statement, self._events_params(chunk))
 
     def _send(self, conn: Connection, saves: List[Save]) -> List[Optional[List[int]]]:
@@ -497,28 +509,12 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         ).format(super()._insert_events_sql())
 
     def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
-        self._check_stored_events(stored_events)
+        stored_events = self._prepare(stored_events)
         if not stored_events:
             return []
         return self._save(Save(stored_events, None))
-
-    def insert_domain_events(
-        self, mapper: Mapper[Any], domain_events: Sequence[Any], **kwargs: Any
-    ) -> Tuple[List[StoredEvent], Optional[Sequence[int]]]:
-        """Map a large batch a chunk at a time, while the server inserts the last.
-
-        The batch goes in a transaction of its own (not grouped with other
-        saves), so that an error while mapping a later chunk aborts only this
-        transaction: the connection is closed before COMMIT is sent, and
-        nothing of the batch is recorded.
-        """
-        if len(domain_events) <= _CHUNK or kwargs:
-            return super().insert_domain_events(mapper, domain_events, **kwargs)
-        stored_events = _MappedEvents(mapper, domain_events, self._check_stored_events)
-        (ids,) = self._write([Save(stored_events, None)])
-        return stored_events.all(), ids or []
 
     # Group commit: saves that arrive while a transaction is in flight wait,
     # then go together in the next one (one commit, and one wait for the disk,
@@ -527,6 +523,11 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
     # without it.
 
     def _save(self, save: Save) -> List[int]:
+        if len(save.stored_events) > _CHUNK:
+            # Alone: an error while producing a later chunk (a lazily mapped
+            # save) then aborts this save's transaction only.
+            (ids,) = self._write([save])
+            return ids or []
         with self._group_condition:
             self._group_queue.append(save)
         while True:
@@ -708,9 +709,9 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
         ]
 
     def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
-        self._check_stored_events(stored_events)
+        stored_events = self._prepare(stored_events)
         tracking = kwargs.get("tracking")
         if tracking is not None:
             check_tracking(tracking)
@@ -781,60 +782,6 @@ def _forget_parent_saves() -> None:
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     os.register_at_fork(after_in_child=_forget_parent_saves)
-
-
-class _MappedEvents(Sequence[StoredEvent]):
-    """Domain events mapped to stored events a chunk at a time, on first use.
-
-    Slicing maps (and checks) up to the end of the slice, so the steps of a
-    pipelined transaction map each chunk just before sending it. Mapped
-    events are kept, so the transaction can be sent again (and its outcome
-    checked) after a lost connection.
-    """
-
-    def __init__(
-        self,
-        mapper: Mapper[Any],
-        domain_events: Sequence[Any],
-        check: Callable[[List[StoredEvent]], None],
-    ) -> None:
-        self._mapper = mapper
-        self._domain_events = domain_events
-        self._check = check
-        self._mapped: List[StoredEvent] = []
-
-    def _map_to(self, stop: int) -> None:
-        mapped = self._mapped
-        while len(mapped) < stop:
-            start = len(mapped)
-            end = min(max(stop, start + _CHUNK), len(self._domain_events))
-            from_domain_event = self._mapper.from_domain_event
-            chunk = [from_domain_event(e) for e in self._domain_events[start:end]]
-            self._check(chunk)
-            mapped.extend(chunk)
-
-    def all(self) -> List[StoredEvent]:
-        self._map_to(len(self._domain_events))
-        return self._mapped
-
-    def __len__(self) -> int:
-        return len(self._domain_events)
-
-    @overload
-    def __getitem__(self, index: int) -> StoredEvent: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> List[StoredEvent]: ...
-
-    def __getitem__(self, index: Union[int, slice]) -> Union[StoredEvent, List[StoredEvent]]:
-        if isinstance(index, slice):
-            self._map_to(index.indices(len(self))[1])
-        else:
-            self._map_to(len(self) if index < 0 else index + 1)
-        return self._mapped[index]
-
-    def __iter__(self) -> Iterator[StoredEvent]:
-        return iter(self.all())
 
 
 def _stored_events(rows: List[Tuple[Any, ...]]) -> List[StoredEvent]:
