@@ -93,7 +93,11 @@ class PostgresSubscription(Subscription):
         except BaseException:
             conn.close()
             raise
-        self._conn = conn
+        with self._guard:
+            if self._closing:  # closed meanwhile, by another thread
+                conn.close()
+                return
+            self._conn = conn
 
     def _change_token(self) -> Any:
         if self._listens and self._conn is None and not self._stopped.is_set():
