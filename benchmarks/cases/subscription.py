@@ -150,6 +150,28 @@ def select_pages(backend: str, env: Dict[str, str]) -> Tuple[int, float]:
     return total, watch.elapsed
 
 
+@case("recorder: catch-up / select ratio", unit="ratio")
+def catch_up_ratio(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
+    """Catch-up rate over select_notifications rate, on one store, measured alternately."""
+    rates: Dict[str, List[float]] = {"subscription": [], "select": []}
+    with fresh_app(backend, env) as app:
+        total = _recorded(app)
+        last = app.recorder.max_notification_id()
+        for _ in range(5):
+            with Stopwatch() as watch, app.recorder.subscribe() as subscription:
+                for notification in subscription:
+                    if notification.id == last:
+                        break
+            rates["subscription"].append(total / watch.elapsed)
+            with Stopwatch() as watch:
+                start = 1
+                while page := app.recorder.select_notifications(start, PAGE):
+                    start = page[-1].id + 1
+            rates["select"].append(total / watch.elapsed)
+    subscription_rate = statistics.median(rates["subscription"])
+    return subscription_rate / statistics.median(rates["select"]), 1.0
+
+
 PROJECTED = int(os.environ.get("BENCH_PROJECTION_EVENTS", "100000"))
 
 
