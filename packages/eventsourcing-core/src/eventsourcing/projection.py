@@ -125,7 +125,6 @@ class ProjectionRunner(Generic[TApplication, TProjection, TTrackingRecorder]):
             thread.start()
 
     def _read(self) -> None:
-        page: Optional[List[Tuple[Any, Tracking]]] = None
         try:
             while not self.is_interrupted.is_set():
                 page = self.subscription.next_page()
