@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from eventsourcing.persistence import (
     ApplicationRecorder,
     IntegrityError,
+    InterfaceError,
     NotSupportedError,
     StoredEvent,
     Tracking,
@@ -305,6 +306,13 @@ def check_tracking_recorder(backend: Backend) -> None:
                 violated(TRACKING_RECORDER, "has_tracking_id() is true before any record")
             if not view.has_tracking_id("upstream", None):
                 violated(TRACKING_RECORDER, "has_tracking_id(name, None) is not true")
+            for bad in ("upstream", ("upstream", 1), Tracking("upstream", "1")):  # type: ignore[arg-type]
+                try:
+                    view.insert_tracking(bad)  # type: ignore[arg-type]
+                except InterfaceError:
+                    pass
+                else:
+                    violated(TRACKING_RECORDER, f"insert_tracking({bad!r}) did not raise")
             for notification_id in (1, 2, 5):
                 view.insert_tracking(Tracking("upstream", notification_id))
             try:
