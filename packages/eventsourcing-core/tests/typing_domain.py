@@ -87,7 +87,7 @@ class Ticket(Aggregate, created_event_name="Opened"):
     subject: str
     assignee: Optional[str] = None
 
-    class Assigned(Aggregate.Event):
+    class Assigned(Aggregate.Event["Ticket"]):
         assignee: Optional[str]
 
     @event(Assigned)
@@ -102,7 +102,7 @@ class Cargo(Aggregate):
         self.destination = destination
         self.legs: List[str] = []
 
-    class Event(Aggregate.Event):
+    class Event(Aggregate.Event["Cargo"]):
         def apply(self, aggregate: Any) -> None:
             assert isinstance(aggregate, Cargo)
             aggregate.when(self)
