@@ -379,10 +379,17 @@ class AggregateEvent(DomainEvent, Generic[TAggregate]):
         except AttributeError:
             return cast(Optional[TAggregate], self._mutate_object(aggregate))
         # Checked inline, not by a helper: this runs for every event replayed.
+        # IDs read from a store are equal but distinct objects, and UUID.__eq__
+        # is Python code: comparing the UUIDs' .int halves the cost of mutate().
         originator_id = self.originator_id
-        if (
-            originator_id is not current_id and originator_id != current_id
-        ) or self.originator_version != current_version + 1:
+        if originator_id is not current_id:
+            try:
+                different = originator_id.int != current_id.int
+            except AttributeError:  # IDs that are not UUIDs
+                different = originator_id != current_id
+            if different:
+                self._raise_not_next(current_id, current_version)
+        if self.originator_version != current_version + 1:
             self._raise_not_next(current_id, current_version)
         if self.apply(aggregate) is not None:  # type: ignore[func-returns-value]
             _raise_value_returned(type(self).apply)
@@ -447,13 +454,8 @@ class AggregateCreated(AggregateEvent[TAggregate]):
         aggregate_class = resolve_topic(kwargs.pop("originator_topic"))
         obj = object.__new__(aggregate_class)
         obj.__base_init__(self.originator_id, self.originator_version, self.timestamp)
-        for param_name, attribute_name in aggregate_class._init_event_attributes:
-            kwargs[param_name] = state[attribute_name]
-        accepted = aggregate_class._init_param_names
-        if accepted is not None and not kwargs.keys() <= accepted:
-            # The event has attributes __init__ does not take (e.g. set by
-            # the aggregate's base event class): 9.1 passes only those it takes.
-            kwargs = {name: value for name, value in kwargs.items() if name in accepted}
+        if type(self) is not aggregate_class._init_takes_attributes_of:
+            kwargs = self._init_arguments(aggregate_class, kwargs)
         obj.__init__(**kwargs)
         if obj._pending_events:
             raise TypeError(
@@ -461,13 +463,31 @@ class AggregateCreated(AggregateEvent[TAggregate]):
                 "it runs again whenever the aggregate is reconstructed; set "
                 "attributes directly instead"
             )
-        if self.apply(obj) is not None:  # type: ignore[func-returns-value]
-            _raise_value_returned(type(self).apply)
+        apply = type(self).apply
+        if apply is not _NO_APPLY and apply(self, obj) is not None:
+            _raise_value_returned(apply)
         return cast(TAggregate, obj)
+
+    def _init_arguments(self, aggregate_class: Any, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        """Arguments of ``__init__`` when they are not simply the event's own attributes.
+
+        Parameters named ``id``, ``timestamp``... get the event's values, and
+        attributes ``__init__`` does not take (e.g. set by the aggregate's
+        base event class) are left out, as in 9.1.
+        """
+        for param_name, attribute_name in aggregate_class._init_event_attributes:
+            kwargs[param_name] = self.__dict__[attribute_name]
+        accepted = aggregate_class._init_param_names
+        if accepted is not None:
+            kwargs = {name: value for name, value in kwargs.items() if name in accepted}
+        return kwargs
 
 
 EventSpecType = Optional[Union[str, Type[AggregateEvent[Any]]]]
 """What ``@event`` takes: an event class name, an event class, or nothing (9.1's alias)."""
+
+
+_NO_APPLY = AggregateEvent.apply
 
 
 class DecoratedEvent(AggregateEvent[Any]):
@@ -959,6 +979,7 @@ class MetaAggregate(ABCMeta):
     _created_event_class: Type[AggregateCreated[Any]]
     _init_event_attributes: Tuple[Tuple[str, str], ...]
     _init_param_names: Optional[FrozenSet[str]]
+    _init_takes_attributes_of: Any
     _bind_init: Callable[..., Dict[str, Any]]
     _create_id_params: Optional[Tuple[str, ...]]
 
@@ -1019,6 +1040,14 @@ class MetaAggregate(ABCMeta):
                 cls, created_event_name, init_params
             )
         cls._created_event_class = created_event_class
+        # Created events of this class whose attributes __init__ takes as they are.
+        simple = not cls._init_event_attributes and (
+            cls._init_param_names is None
+            or isinstance(created_event_class, _AmbiguousCreated)
+            or _event_field_names(created_event_class) - _RESERVED_EVENT_FIELDS
+            <= cls._init_param_names
+        )
+        cls._init_takes_attributes_of = created_event_class if simple else None
 
         # Binding arguments of calls to the class.
         mcs._define_bind_init(cls, all_init_params)
@@ -1444,6 +1473,7 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 Aggregate._created_event_class = Aggregate.Created
 Aggregate._init_event_attributes = ()
 Aggregate._init_param_names = frozenset()
+Aggregate._init_takes_attributes_of = Aggregate.Created
 Aggregate._create_id_params = ()
 Aggregate._bind_init = staticmethod(
     _make_function(
