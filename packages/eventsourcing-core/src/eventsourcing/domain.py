@@ -19,10 +19,8 @@ creating aggregates and calling command methods stays cheap.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
 import os
-import sys
 from abc import ABCMeta
 from copy import deepcopy
 from datetime import datetime, timedelta, tzinfo
@@ -35,6 +33,8 @@ from typing import (
     Dict,
     FrozenSet,
     Generic,
+    Iterable,
+    Iterator,
     List,
     Optional,
     Set,
@@ -45,9 +45,18 @@ from typing import (
     cast,
     overload,
 )
-from uuid import UUID, SafeUUID, uuid4
+from uuid import UUID
 
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing._codegen import (
+    generate_dataclass_init,
+    install_fast_init,
+    make_function,
+    name_in_argument_errors,
+    new_uuid4,
+    own_annotation_names,
+    rebind_class_cells,
+)
+from eventsourcing.utils import get_topic, resolve_topic, upcast_state
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -158,102 +167,6 @@ def raise_missing_names_type_error(missing_names: List[str], msg: str) -> None:
     raise TypeError(msg + listed)
 
 
-# Version 4 UUIDs without UUID.__init__'s pure-Python argument handling (a
-# third of the cost of creating an aggregate): the same random bits from
-# os.urandom, with the version and variant set as uuid.uuid4() sets them.
-_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_V4_SET = (4 << 76) | (0x8000 << 48)
-_set_attribute = object.__setattr__
-
-
-def _fast_uuid4() -> UUID:
-    new = object.__new__(UUID)
-    _set_attribute(new, "int", (int.from_bytes(os.urandom(16), "big") & _V4_CLEAR) | _V4_SET)
-    _set_attribute(new, "is_safe", SafeUUID.unknown)
-    return new
-
-
-def _choose_uuid4() -> Callable[[], UUID]:
-    try:
-        sample = _fast_uuid4()
-        if UUID(str(sample)) == sample and sample.version == 4 and hash(sample):
-            return _fast_uuid4
-    except Exception:  # pragma: no cover - a Python whose UUID has other internals
-        pass
-    return uuid4  # pragma: no cover
-
-
-_new_uuid4 = _choose_uuid4()
-
-
-# ---------------------------------------------------------------------------
-# Generated functions
-# ---------------------------------------------------------------------------
-
-
-def _name_in_argument_errors(name: str, qualname: str) -> str:
-    """The name eventsourcing 9.1 gave aggregate methods in argument errors.
-
-    9.1 wrote "__init__() missing 1 required positional argument: 'a'"
-    (qualified only on Python 3.10); programs' tests compare these messages
-    with ``==``. Python takes the name for its messages from ``__qualname__``.
-    """
-    return qualname if sys.version_info[:2] == (3, 10) else name
-
-
-def _make_function(
-    name: str,
-    qualname: str,
-    params: List[inspect.Parameter],
-    body: str,
-    globals_: Dict[str, Any],
-    annotations: Optional[Dict[str, Any]] = None,
-) -> FunctionType:
-    """Compile ``def name(params): body`` with the given parameters' kinds and defaults.
-
-    Generated functions bind arguments at C speed and raise Python's own
-    ``TypeError`` messages for missing or unexpected arguments: the same
-    messages as a plain class with the same methods would give (which is
-    what 9.1 meant to reproduce).
-    """
-    parts: List[str] = []
-    defaults: List[Any] = []
-    kwdefaults: Dict[str, Any] = {}
-    seen_positional_only = False
-    added_star = False
-    for p in params:
-        if p.kind is p.POSITIONAL_ONLY:
-            seen_positional_only = True
-        elif seen_positional_only:
-            parts.append("/")
-            seen_positional_only = False
-        if p.kind is p.KEYWORD_ONLY:
-            if not added_star:
-                parts.append("*")
-                added_star = True
-            if p.default is not p.empty:
-                kwdefaults[p.name] = p.default
-        elif p.default is not p.empty:
-            defaults.append(p.default)
-        parts.append(p.name)
-    if seen_positional_only:
-        parts.append("/")
-    source = f"def {name}({', '.join(parts)}):\n    {body}\n"
-    namespace: Dict[str, Any] = {}
-    exec(compile(source, f"<eventsourcing.domain: {qualname}>", "exec"), globals_, namespace)
-    func = cast(FunctionType, namespace[name])
-    func.__defaults__ = tuple(defaults) or None
-    func.__kwdefaults__ = kwdefaults or None
-    func.__qualname__ = qualname
-    code = func.__code__
-    if hasattr(code, "co_qualname"):  # Python >= 3.11: used in TypeError messages
-        replace: Any = code.replace
-        func.__code__ = replace(co_qualname=qualname)
-    if annotations is not None:
-        func.__annotations__ = dict(annotations)
-    return func
-
-
 # ---------------------------------------------------------------------------
 # Domain events
 # ---------------------------------------------------------------------------
@@ -283,39 +196,8 @@ class MetaDomainEvent(ABCMeta):
             if refusal not in namespace:
                 delattr(cls, refusal)
         if "__init__" not in namespace:
-            _install_fast_init(cls)
+            install_fast_init(cls)
         return cast(MetaDomainEvent, cls)
-
-
-def _install_fast_init(cls: type) -> None:
-    """Replace the frozen dataclass ``__init__`` with one writing ``__dict__`` directly.
-
-    Frozen dataclasses set each field with ``object.__setattr__``; writing
-    the instance dict is over twice as fast, and events are made on every
-    command. Classes using ``__post_init__``, ``InitVar``, ``init=False``,
-    keyword-only fields or default factories keep the dataclass ``__init__``.
-    """
-    if getattr(cls, "__post_init__", None) is not None:
-        return
-    fields = dataclasses.fields(cast(Any, cls))
-    for f in cast(Any, cls).__dataclass_fields__.values():
-        if f not in fields and repr(getattr(f, "_field_type", None)) != "_FIELD_CLASSVAR":
-            return  # an InitVar (or a kind of pseudo-field unknown here)
-    params = [inspect.Parameter("_es_self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    for f in fields:
-        if not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING:
-            return
-        default = inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
-        params.append(
-            inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
-        )
-    body = "\n    ".join(
-        ["_es_dict = _es_self.__dict__"] + [f"_es_dict[{f.name!r}] = {f.name}" for f in fields]
-    )
-    init = _make_function("__init__", f"{cls.__qualname__}.__init__", params, body, {})
-    init.__annotations__ = {f.name: f.type for f in fields}
-    init.__annotations__["return"] = None
-    cls.__init__ = init  # type: ignore[misc]
 
 
 class DomainEvent(metaclass=MetaDomainEvent):
@@ -569,18 +451,11 @@ class Snapshot(DomainEvent):
         """
         aggregate_class = resolve_topic(self.topic)
         state = deepcopy(self.state)
-        from_version = state.pop("class_version", 1)
-        class_version = getattr(aggregate_class, "class_version", 1)
-        while from_version < class_version:
-            upcast_name = f"upcast_v{from_version}_v{from_version + 1}"
-            upcast = getattr(aggregate_class, upcast_name, None)
-            if upcast is None:
-                raise TypeError(
-                    f"Cannot upcast snapshot of {aggregate_class.__qualname__} from "
-                    f"version {from_version}: {upcast_name}() is not defined"
-                )
-            upcast(state)
-            from_version += 1
+        upcast_state(
+            aggregate_class,
+            state,
+            f"snapshot of {self.originator_id} at version {self.originator_version}",
+        )
         obj = object.__new__(aggregate_class)
         obj.__dict__.update(
             _id=self.originator_id, _version=self.originator_version, **state, _pending_events=[]
@@ -785,7 +660,7 @@ class CommandMethodDecorator:
             lines.insert(0, "if _es_base(self, aggregate) is not None: _es_returned(_es_base)")
         aggregate_param = inspect.Parameter("aggregate", inspect.Parameter.POSITIONAL_OR_KEYWORD)
         self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        func = _make_function(
+        func = make_function(
             "apply",
             f"{event_class.__qualname__}.apply",
             [self_param, aggregate_param],
@@ -809,9 +684,9 @@ class CommandMethodDecorator:
         self_name = self.params[0].name
         kwargs = ", ".join(f"{p.name}={p.name}" for p in field_params)
         body = f"{self_name}.trigger_event(_es_event_class, {kwargs})"
-        func = _make_function(
+        func = make_function(
             self.method.__name__,
-            _name_in_argument_errors(
+            name_in_argument_errors(
                 self.method.__name__, f"{aggregate_class.__qualname__}.{attribute_name}"
             ),
             self.params,
@@ -900,76 +775,9 @@ triggers = event
 # ---------------------------------------------------------------------------
 
 
-class _IdField(dataclasses.Field):  # type: ignore[type-arg]
-    """Dataclass field for an ``id`` annotation on an aggregate class.
-
-    Lets a generated ``__init__`` accept ``id`` and assign it (consistently
-    with the ID already given by the created event), while telling
-    ``dataclasses`` that the field has no default.
-    """
-
-    __slots__ = ()
-
-    def __get__(self, obj: Any, objtype: Optional[type] = None) -> Any:
-        if obj is None:
-            return self
-        return obj._id
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        Aggregate._set_id(obj, value)
-
-
-def _new_id_field() -> Any:
-    field = dataclasses.field()
-    field.__class__ = _IdField
-    return field
-
-
-try:
-    _annotationlib: Any = importlib.import_module("annotationlib")  # Python >= 3.14
-except ImportError:
-    _annotationlib = None
-
-
-def _own_annotation_names(cls: type) -> List[str]:
-    """Names annotated in the class body itself, without evaluating the annotations."""
-    if _annotationlib is None:
-        return list(inspect.get_annotations(cls))
-    return list(_annotationlib.get_annotations(cls, format=_annotationlib.Format.FORWARDREF))
-
-
 _RESERVED_AGGREGATE_ATTRIBUTES = frozenset(
     ("version", "created_on", "modified_on", "pending_events")
 )
-
-
-def _generate_dataclass_init(cls: type) -> None:
-    """Give ``cls`` an ``__init__`` from its annotations, as ``@dataclass`` would.
-
-    The annotations and ``field()`` objects are left on the class so that
-    applying ``@dataclass`` afterwards (for IDEs) sees the same fields.
-    """
-    annotations = _own_annotation_names(cls)
-    restore: Dict[str, Any] = {}
-    for name in annotations:
-        if name in _RESERVED_AGGREGATE_ATTRIBUTES:
-            raise TypeError(
-                f"{cls.__qualname__} annotates {name!r}, which is an Aggregate "
-                "property; choose another attribute name"
-            )
-        value = cls.__dict__.get(name, dataclasses.MISSING)
-        if name == "id" and value is dataclasses.MISSING:
-            value = _new_id_field()
-            setattr(cls, name, value)
-        elif value is dataclasses.MISSING and hasattr(cls, name):
-            # Don't let an inherited attribute be taken as the field's default.
-            value = dataclasses.field()
-            setattr(cls, name, value)
-        if isinstance(value, dataclasses.Field):
-            restore[name] = value
-    dataclasses.dataclass(eq=False, repr=False)(cls)
-    for name, value in restore.items():
-        setattr(cls, name, value)
 
 
 @dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
@@ -1006,8 +814,8 @@ class MetaAggregate(ABCMeta):
             # Keep aggregate equality and repr if @dataclass is applied later.
             if attr not in namespace:
                 setattr(cls, attr, getattr(cls, attr))
-        if "__init__" not in namespace and _own_annotation_names(cls):
-            _generate_dataclass_init(cls)
+        if "__init__" not in namespace and own_annotation_names(cls):
+            generate_dataclass_init(cls, _RESERVED_AGGREGATE_ATTRIBUTES)
         else:
             # Every aggregate class is a dataclass, as in 9.1 (fields() works).
             dataclasses.dataclass(init=False, eq=False, repr=False)(cast(Any, cls))
@@ -1249,9 +1057,9 @@ class MetaAggregate(ABCMeta):
                 f"{p.name!r}: {p.name}" for p in init_params if p.name not in _RESERVED_EVENT_FIELDS
             )
             cls._bind_init = staticmethod(
-                _make_function(
+                make_function(
                     "__init__",
-                    _name_in_argument_errors("__init__", f"{cls.__qualname__}.__init__"),
+                    name_in_argument_errors("__init__", f"{cls.__qualname__}.__init__"),
                     all_init_params,
                     f"return {{{items}}}",
                     {},
@@ -1321,7 +1129,7 @@ class Aggregate(metaclass=MetaAggregate):
         Override with a method taking some of ``__init__``'s arguments to
         derive the ID from them (e.g. a version 5 UUID from a name).
         """
-        return _new_uuid4()
+        return new_uuid4()
 
     @classmethod
     def _create(
@@ -1476,7 +1284,7 @@ Aggregate._init_param_names = frozenset()
 Aggregate._init_takes_attributes_of = Aggregate.Created
 Aggregate._create_id_params = ()
 Aggregate._bind_init = staticmethod(
-    _make_function(
+    make_function(
         "__init__",
         "Aggregate.__init__",
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)],
@@ -1500,32 +1308,20 @@ MetaAggregate.__call__ = _metaaggregate_call  # type: ignore[method-assign,assig
 TClass = TypeVar("TClass", bound=type)
 
 
-def _rebind_class_cells(values: Any, original: type, new_class: type) -> None:
-    """Point zero-argument ``super()`` in the class body's functions at ``new_class``.
-
-    Methods defined in a class body refer to that class through a
-    ``__class__`` cell; the class replaced by ``@aggregate`` is not in the
-    new class's MRO, so ``super()`` would fail without this.
-    """
+def _class_body_functions(values: Iterable[Any]) -> Iterator[Any]:
+    """The functions of a class body's attributes (methods, properties, decorators)."""
     for value in values:
         if isinstance(value, CommandMethodDecorator):
-            functions: List[Any] = [value.method]
+            yield value.method
             if value.decorated_property is not None:
-                functions += [value.decorated_property.fget, value.decorated_property.fdel]
+                yield value.decorated_property.fget
+                yield value.decorated_property.fdel
         elif isinstance(value, (staticmethod, classmethod)):
-            functions = [value.__func__]
+            yield value.__func__
         elif isinstance(value, property):
-            functions = [getattr(f, "method", f) for f in (value.fget, value.fset, value.fdel)]
+            yield from (getattr(f, "method", f) for f in (value.fget, value.fset, value.fdel))
         else:
-            functions = [value]
-        for func in functions:
-            code = getattr(func, "__code__", None)
-            closure = getattr(func, "__closure__", None)
-            if code is None or not closure or "__class__" not in code.co_freevars:
-                continue
-            cell = closure[code.co_freevars.index("__class__")]
-            if cell.cell_contents is original:
-                cell.cell_contents = new_class
+            yield value
 
 
 @overload
@@ -1560,7 +1356,7 @@ def aggregate(
         new_class = MetaAggregate(
             original.__name__, bases, namespace, created_event_name=created_event_name
         )
-        _rebind_class_cells(namespace.values(), original, new_class)
+        rebind_class_cells(_class_body_functions(namespace.values()), original, new_class)
         return new_class
 
     if cls is None:
