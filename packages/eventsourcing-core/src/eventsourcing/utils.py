@@ -19,6 +19,7 @@ __all__ = [
     "resolve_topic",
     "retry",
     "strtobool",
+    "upcast_state",
 ]
 
 
@@ -152,6 +153,29 @@ def _resolve_module(topic: str, module_name: str) -> Any:
         raise TopicError(
             f"Failed to resolve topic {topic!r}: module {module_name!r} could not be imported ({e})"
         ) from e
+
+
+def upcast_state(cls: type, state: dict[str, Any], what: str) -> None:
+    """Bring ``state`` written by an older version of ``cls`` up to its ``class_version``.
+
+    Used for stored events and snapshots alike: pops ``"class_version"``
+    (absent means 1, as 9.1 writes it) and calls the class's static methods
+    ``upcast_v1_v2(state)``, ``upcast_v2_v3(state)``... in turn. A missing
+    one raises ``AttributeError``, as in 9.1, naming the class, the method
+    and ``what`` was being read.
+    """
+    from_version = state.pop("class_version", 1)
+    class_version = getattr(cls, "class_version", 1)
+    while from_version < class_version:
+        method_name = f"upcast_v{from_version}_v{from_version + 1}"
+        upcast = getattr(cls, method_name, None)
+        if upcast is None:
+            raise AttributeError(
+                f"{cls.__qualname__} has class_version {class_version} but no "
+                f"method {method_name}() to upcast the state of {what}"
+            )
+        upcast(state)
+        from_version += 1
 
 
 TCallable = TypeVar("TCallable", bound=Callable[..., Any])
