@@ -122,6 +122,20 @@ class Cargo(Aggregate):
         self.legs.append(domain_event.leg)
 
 
+class Vehicle(Aggregate):
+    """Generic event base classes, declared as eventsourcing 9.1.9 programs do."""
+
+    class Event(Aggregate.Event["Vehicle"]):
+        pass
+
+    class Registered(Event, Aggregate.Created["Vehicle"]):
+        plate: str
+
+    @event(Registered)
+    def __init__(self, plate: str) -> None:
+        self.plate = plate
+
+
 @aggregate(created_event_name="Started")
 class Job:
     def __init__(self, title: str) -> None:
