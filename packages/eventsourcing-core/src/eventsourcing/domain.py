@@ -11,9 +11,13 @@ style, where the created event is defined from ``__init__`` (or from
 dataclass-style annotations) and ``@event`` turns a method into an event
 class whose ``apply()`` is the method body.
 
-Work that can be done once is done when a class is defined (signatures are
-inspected, argument binders and command methods are generated), so that
-creating aggregates and calling command methods stays cheap.
+Each aggregate class has its own ``Event`` class that all its event classes
+extend, so behaviour common to its events is written once (as in 9.1.9).
+
+Work that can be done once is done when a class is defined: signatures are
+inspected, and argument binders and command methods are compiled (by
+:mod:`eventsourcing._codegen`), so that creating aggregates and calling
+command methods stays cheap.
 """
 
 from __future__ import annotations
