@@ -68,6 +68,17 @@ class Collector(threading.Thread):
         return self.ids
 
 
+def wait_until_listening(subscription: Subscription) -> int:
+    """The LISTEN session's pid, once the subscription has caught up and listens."""
+    assert isinstance(subscription, PostgresSubscription)
+    deadline = time.monotonic() + 30
+    while subscription.backend_pid is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    pid = subscription.backend_pid
+    assert pid is not None
+    return pid
+
+
 def recorder_with(env: Dict[str, str], **settings: str) -> PostgresApplicationRecorder:
     factory = Factory(application_name="", env={**env, **settings})
     recorder = factory.application_recorder()
@@ -82,9 +93,9 @@ def test_listen_wakes_the_subscriber_long_before_the_poll_interval(
     try:
         with recorder.subscribe() as subscription:
             assert isinstance(subscription, PostgresSubscription)
-            assert subscription.listening
+            assert not subscription.listening  # not needed to catch up
             collector = Collector(subscription)
-            time.sleep(0.2)  # let it read nothing and start waiting (10 s of poll)
+            wait_until_listening(subscription)  # caught up, waiting (10 s of poll)
             for _ in range(5):
                 sent = time.monotonic()
                 (notification_id,) = insert(recorder)
@@ -144,8 +155,7 @@ def test_a_terminated_listen_connection_is_replaced_without_gaps_or_duplicates(
                 for _ in range(20):
                     written.extend(insert(recorder, 1 + round_ % 3))
                 assert collector.wait_for(written[-1])
-                pid = subscription.backend_pid
-                assert pid is not None
+                pid = wait_until_listening(subscription)
                 admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
                 killed.append(pid)
             for _ in range(20):

@@ -4,8 +4,8 @@ Each insert transaction sends ``NOTIFY`` on a channel named after the events
 table; PostgreSQL delivers it when, and only if, the transaction commits. A
 subscription ``LISTEN``s on a connection of its own (not a pooled one: it
 sits idle for as long as nothing is written, and no statement timeout
-applies to it), and after each wake-up reads the table after the last
-position it read. The notification carries no data, so one lost with a
+applies to it), opened once it has caught up, and after each wake-up
+reads the table after the last position it read. The notification carries no data, so one lost with a
 dropped connection or a restarted server only delays: the subscription
 also reads every ``POSTGRES_SUBSCRIPTION_POLL_INTERVAL`` seconds, and
 reconnects and listens again before its next read.
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import psycopg
 from psycopg import sql
 
-from eventsourcing.postgres.errors import translate
 from eventsourcing.subscription import Subscription
 
 if TYPE_CHECKING:
@@ -65,15 +64,6 @@ class PostgresSubscription(Subscription):
         self._waiting = False
         self._closing = False
         self._released = False
-        if self._listens:
-            # Listening before the first read: a commit after it is never missed.
-            try:
-                self._listen()
-            except BaseException as e:
-                self.close()
-                if isinstance(e, psycopg.Error):
-                    raise translate(e) from e
-                raise
 
     @property
     def listening(self) -> bool:
@@ -99,15 +89,16 @@ class PostgresSubscription(Subscription):
                 return
             self._conn = conn
 
-    def _change_token(self) -> Any:
+    def _wait_for_change(self, token: Any, timeout: float) -> None:
         if self._listens and self._conn is None and not self._stopped.is_set():
+            # Caught up (or the connection was lost): listen, then read again
+            # at once, so that what was committed before the LISTEN is not
+            # missed. Not before: catching up needs no second connection.
             try:
                 self._listen()
+                return
             except psycopg.Error:
-                pass  # Server unreachable: poll, and try again before the next read.
-        return None
-
-    def _wait_for_change(self, token: Any, timeout: float) -> None:
+                pass  # Server unreachable: poll, and try again next time.
         with self._guard:
             if self._closing:
                 return
