@@ -4,11 +4,12 @@ Each insert transaction sends ``NOTIFY`` on a channel named after the events
 table; PostgreSQL delivers it when, and only if, the transaction commits. A
 subscription ``LISTEN``s on a connection of its own (not a pooled one: it
 sits idle for as long as nothing is written, and no statement timeout
-applies to it), opened once it has caught up, and after each wake-up
-reads the table after the last position it read. The notification carries no data, so one lost with a
-dropped connection or a restarted server only delays: the subscription
-also reads every ``POSTGRES_SUBSCRIPTION_POLL_INTERVAL`` seconds, and
-reconnects and listens again before its next read.
+applies to it), opened once it has caught up, and after each wake-up it
+reads the table after the last position it read. The notification carries
+no data, so one lost with a dropped connection or a restarted server only
+delays: the subscription also reads every
+``POSTGRES_SUBSCRIPTION_POLL_INTERVAL`` seconds, and after a lost
+connection listens again and reads before it waits.
 """
 
 from __future__ import annotations
