@@ -81,13 +81,14 @@ class JournalRecorder(ProcessRecorder):
         return ids
 
     def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
         # The project's checks refuse bad input with the exceptions and
-        # messages every other backend uses, before anything is written.
-        check_stored_events(stored_events)
+        # messages every other backend uses, before anything is written; the
+        # events may be mapped lazily, so read them once, into a list.
+        events = check_stored_events(stored_events)
         tracking = kwargs.get("tracking")
-        entry: Dict[str, Any] = {"events": [_encode(e) for e in stored_events], "tracking": None}
+        entry: Dict[str, Any] = {"events": [_encode(e) for e in events], "tracking": None}
         if tracking is not None:
             check_tracking(tracking)
             entry["tracking"] = [tracking.application_name, tracking.notification_id]
@@ -97,7 +98,7 @@ class JournalRecorder(ProcessRecorder):
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 self._catch_up(f)
-                keys = [(e.originator_id, e.originator_version) for e in stored_events]
+                keys = [(e.originator_id, e.originator_version) for e in events]
                 if len(set(keys)) != len(keys) or any(k in self._events for k in keys):
                     raise IntegrityError(f"an event in this batch is already recorded: {keys}")
                 if tracking is not None and tracking.notification_id in self._tracking.get(
