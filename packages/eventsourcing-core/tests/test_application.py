@@ -595,3 +595,38 @@ def test_record_hook_stores_events_and_tracking_atomically(open_app: OpenApp) ->
     # Tracking alone (a notification that caused no new events) is recorded too.
     assert app.process("Upstream", 8) == []
     assert app.recorder.max_tracking_id("Upstream") == 8
+
+
+# Names eventsourcing 9.1.9 exported from this module.
+
+
+def test_mutate_aggregate_projects_events_in_order_as_in_91() -> None:
+    from eventsourcing.application import mutate_aggregate
+
+    planet = Planet()
+    planet.begin_era("ice age")
+    planet.begin_era("bronze age")
+    events = planet.collect_events()
+    projected = mutate_aggregate(None, events)
+    assert isinstance(projected, Planet)
+    assert projected.id == planet.id and projected.version == planet.version == 3
+    assert projected.chronicle == ["ice age", "bronze age"]
+    # From a later state, only the later events.
+    partial = mutate_aggregate(None, events[:2])
+    assert partial is not None and partial.chronicle == ["ice age"]
+    resumed = mutate_aggregate(partial, events[2:])
+    assert resumed is not None and resumed.chronicle == projected.chronicle
+    assert mutate_aggregate(projected, []) is projected
+
+
+def test_process_event_is_importable_from_the_application_module_as_in_91() -> None:
+    from eventsourcing.application import ProcessEvent, ProcessingEvent
+    from eventsourcing.persistence import Tracking
+    from eventsourcing.system import ProcessEvent as SystemProcessEvent
+
+    assert SystemProcessEvent is ProcessEvent and issubclass(ProcessEvent, ProcessingEvent)
+    planet = Planet()
+    process_event = ProcessEvent(Tracking("Upstream", 3))
+    process_event.save(planet)
+    assert [type(e) for e in process_event.events] == [Planet.Created]
+    assert process_event.tracking == Tracking("Upstream", 3)

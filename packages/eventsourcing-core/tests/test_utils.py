@@ -142,3 +142,56 @@ def test_retry_rejects_bad_arguments() -> None:
         retry(["not an exception"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="max_attempts must be an int >= 1"):
         retry(ValueError, max_attempts=0)
+
+
+# Names eventsourcing 9.1 exported from this module, with their 9.1 meaning.
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_attempts": 2.0}, "'max_attempts' must be an int: 2.0"),
+        ({"max_attempts": "3"}, "'max_attempts' must be an int: '3'"),
+        ({"wait": "1"}, "'wait' must be a float: '1'"),
+        ({"stall": None}, "'stall' must be a float: None"),
+    ],
+)
+def test_retry_rejects_arguments_of_the_wrong_type_with_type_error_as_in_91(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(TypeError, match=f"^{message}$"):
+        retry(ValueError, **kwargs)  # type: ignore[arg-type]
+
+
+def test_retry_accepts_int_and_float_waits() -> None:
+    retry(ValueError, max_attempts=2, wait=0, stall=0.0)
+
+
+def test_get_module_imports_by_name() -> None:
+    import decimal
+
+    assert utils.get_module("decimal") is decimal
+    with pytest.raises(ModuleNotFoundError):
+        utils.get_module("no_such_module_here")
+
+
+def test_resolve_attr_follows_a_dotted_path() -> None:
+    import sys
+
+    module = sys.modules[__name__]
+    assert utils.resolve_attr(module, "") is module
+    assert utils.resolve_attr(module, "Outer.Inner") is Outer.Inner
+    with pytest.raises(AttributeError, match="Missing"):
+        utils.resolve_attr(module, "Outer.Missing")
+
+
+def test_is_py310_and_get_method_name_as_in_919() -> None:
+    import sys
+
+    class Ship:
+        def sail(self) -> None:
+            pass
+
+    assert utils.is_py310() is (sys.version_info[:2] == (3, 10))
+    expected = Ship.sail.__qualname__ if sys.version_info[:2] == (3, 10) else "sail"
+    assert utils.get_method_name(Ship.sail) == expected
