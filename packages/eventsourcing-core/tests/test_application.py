@@ -630,3 +630,35 @@ def test_process_event_is_importable_from_the_application_module_as_in_91() -> N
     process_event.save(planet)
     assert [type(e) for e in process_event.events] == [Planet.Created]
     assert process_event.tracking == Tracking("Upstream", 3)
+
+
+def test_take_snapshot_without_a_snapshot_store_raises_as_in_91() -> None:
+    from eventsourcing.application import SnapshottingNotEnabled
+    from eventsourcing.utils import ConfigurationError
+
+    with Planets() as app:
+        planet_id = app.found_planet()
+        with pytest.raises(AssertionError, match="^Can't take snapshot without snapshots store"):
+            app.take_snapshot(planet_id)
+    assert issubclass(SnapshottingNotEnabled, ConfigurationError)
+
+
+def test_repository_get_takes_a_projector_function_as_in_91() -> None:
+    seen: List[int] = []
+
+    def projector(aggregate: Optional[Planet], events: Any) -> Optional[Planet]:
+        for domain_event in events:
+            seen.append(domain_event.originator_version)
+            aggregate = domain_event.mutate(aggregate)
+        return aggregate
+
+    with Planets(env={"AGGREGATE_CACHE_MAXSIZE": "10"}) as app:
+        planet_id = app.found_planet()
+        app.begin_era(planet_id, "ice age")
+        assert app.repository.cache is not None
+        app.repository.get(planet_id)  # cached
+        planet = app.repository.get(planet_id, projector_func=projector)
+        assert planet.chronicle == ["ice age"] and seen == [1, 2]
+        # Every call projects (the cache holds what the default function made).
+        app.repository.get(planet_id, projector_func=projector)
+        assert seen == [1, 2, 1, 2]

@@ -614,7 +614,7 @@ def test_get_before_start_and_for_unknown_application(runner_cls: Type[Runner]) 
 
 
 def test_a_plain_application_cannot_follow() -> None:
-    with pytest.raises(TypeError, match=r"^Not a follower class: .*Worlds.*follows Counters .* must be a Follower"):
+    with pytest.raises(TypeError, match=r"^Not a follower class: <class .*Worlds.>$"):
         System(pipes=[[Counters, Worlds]])
 
 
@@ -625,8 +625,7 @@ def test_a_follower_that_leads_must_be_a_process_application() -> None:
 
     with pytest.raises(
         TypeError,
-        match=r"^Not a process application class: .*Relays.*follows Worlds and is followed "
-        r"by Counters, so it must be a ProcessApplication",
+        match=r"^Not a process application class: <class .*Relays.>$",
     ):
         System(pipes=[[Worlds, Relays, Counters]])
 

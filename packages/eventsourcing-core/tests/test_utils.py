@@ -195,3 +195,11 @@ def test_is_py310_and_get_method_name_as_in_919() -> None:
     assert utils.is_py310() is (sys.version_info[:2] == (3, 10))
     expected = Ship.sail.__qualname__ if sys.version_info[:2] == (3, 10) else "sail"
     assert utils.get_method_name(Ship.sail) == expected
+
+
+def test_configuration_errors_are_environment_errors_as_in_91() -> None:
+    from eventsourcing.persistence import InfrastructureFactory
+
+    with pytest.raises(EnvironmentError, match="PERSISTENCE_MODULE='no-such-module'"):
+        InfrastructureFactory.construct(env={"PERSISTENCE_MODULE": "no-such-module"})
+    assert issubclass(utils.ConfigurationError, ValueError)

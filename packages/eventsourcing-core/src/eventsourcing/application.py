@@ -77,6 +77,7 @@ __all__ = [
     "Recording",
     "Repository",
     "Section",
+    "SnapshottingNotEnabled",
     "TAggregate",
     "TApplication",
     "mutate_aggregate",
@@ -87,8 +88,33 @@ __all__ = [
 _MUTATES_KEEPING_THE_AGGREGATE = (AggregateEvent.mutate, AggregateCreated.mutate)
 
 
+T = TypeVar("T")
+
+# A function that evolves a projection (an aggregate, or None) by events.
+ProjectorFunctionType = Callable[[Optional[T], Iterable[DomainEvent]], Optional[T]]
+
+
+def mutate_aggregate(aggregate: Optional[T], domain_events: Iterable[DomainEvent]) -> Optional[T]:
+    """Apply ``domain_events`` in order to ``aggregate`` (None before it exists).
+
+    The projector function of eventsourcing 9.1: each event's ``mutate()``
+    returns the aggregate for the next one.
+    """
+    for domain_event in domain_events:
+        aggregate = domain_event.mutate(aggregate)
+    return aggregate
+
+
 class AggregateNotFound(Exception):
     """Raised when a repository has no events (or snapshot) for an aggregate ID."""
+
+
+class SnapshottingNotEnabled(ConfigurationError, AssertionError):
+    """Raised by ``take_snapshot()`` when the application has no snapshot store.
+
+    A configuration error (the remedy is a setting), and an ``AssertionError``
+    as eventsourcing 9.1 raised here.
+    """
 
 
 # ---------------------------------------------------------------------------
@@ -161,16 +187,26 @@ class Repository(Generic[TAggregate]):
         )
         self.fastforward = fastforward
 
-    def get(self, aggregate_id: UUID, version: Optional[int] = None) -> TAggregate:
+    def get(
+        self,
+        aggregate_id: UUID,
+        version: Optional[int] = None,
+        projector_func: ProjectorFunctionType[TAggregate] = mutate_aggregate,
+    ) -> TAggregate:
         """Return the aggregate, at ``version`` if given (or the latest version
-        at or below it); raise :class:`AggregateNotFound` if there is none."""
-        cache = self.cache
+        at or below it); raise :class:`AggregateNotFound` if there is none.
+
+        ``projector_func`` (as in 9.1) evolves the aggregate, or the snapshot's
+        state, by the events after it; another function than the default
+        bypasses the cache, which holds what the default made.
+        """
+        cache = self.cache if projector_func is mutate_aggregate else None
         if cache is not None and version is None:
             cached = cache.get(aggregate_id)
             if cached is not None:
                 aggregate: TAggregate = deepcopy(cached)
                 if self.fastforward:
-                    advanced = self._replay(
+                    advanced = mutate_aggregate(
                         aggregate, self.event_store.get(aggregate_id, gt=aggregate.version)
                     )
                     if advanced is None:
@@ -181,7 +217,7 @@ class Repository(Generic[TAggregate]):
                         cache.put(deepcopy(advanced))
                         aggregate = advanced
                 return aggregate
-        aggregate_or_none = self._reconstruct(aggregate_id, version)
+        aggregate_or_none = self._reconstruct(aggregate_id, version, projector_func)
         if aggregate_or_none is None:
             at = "" if version is None else f" at version {version}"
             raise AggregateNotFound(f"Aggregate {aggregate_id} not found{at}")
@@ -196,7 +232,12 @@ class Repository(Generic[TAggregate]):
             return False
         return True
 
-    def _reconstruct(self, aggregate_id: UUID, version: Optional[int]) -> Optional[TAggregate]:
+    def _reconstruct(
+        self,
+        aggregate_id: UUID,
+        version: Optional[int],
+        projector_func: ProjectorFunctionType[TAggregate],
+    ) -> Optional[TAggregate]:
         aggregate: Optional[TAggregate] = None
         gt: Optional[int] = None
         if self.snapshot_store is not None:
@@ -204,37 +245,12 @@ class Repository(Generic[TAggregate]):
                 aggregate = snapshot.mutate(None)
                 gt = snapshot.originator_version
         events = self.event_store.get(aggregate_id, gt=gt, lte=version)
-        return self._replay(aggregate, events)
-
-    @staticmethod
-    def _replay(
-        aggregate: Optional[TAggregate], events: Iterable[DomainEvent]
-    ) -> Optional[TAggregate]:
-        for domain_event in events:
-            aggregate = domain_event.mutate(aggregate)
-        return aggregate
+        return projector_func(aggregate, events)
 
 
 # ---------------------------------------------------------------------------
 # Notification log
 # ---------------------------------------------------------------------------
-
-
-T = TypeVar("T")
-
-# A function that evolves a projection (an aggregate, or None) by events.
-ProjectorFunctionType = Callable[[Optional[T], Iterable[DomainEvent]], Optional[T]]
-
-
-def mutate_aggregate(aggregate: Optional[T], domain_events: Iterable[DomainEvent]) -> Optional[T]:
-    """Apply ``domain_events`` in order to ``aggregate`` (None before it exists).
-
-    The projector function of eventsourcing 9.1: each event's ``mutate()``
-    returns the aggregate for the next one.
-    """
-    for domain_event in domain_events:
-        aggregate = domain_event.mutate(aggregate)
-    return aggregate
 
 
 @dataclass(frozen=True)
@@ -684,11 +700,12 @@ class Application(ABC, Generic[TAggregate]):
         state, never unsaved changes, can be snapshotted.
         """
         if self.snapshots is None:
-            raise ConfigurationError(
-                f"Cannot take a snapshot: snapshotting is not enabled for application "
-                f"{self.name!r}; set IS_SNAPSHOTTING_ENABLED to a true value ('y', "
-                f"'yes', 't', 'true', 'on', '1') or set is_snapshotting_enabled = True "
-                f"on the application class"
+            # 9.1's words, which programs' tests compare.
+            raise SnapshottingNotEnabled(
+                "Can't take snapshot without snapshots store. Please set environment "
+                "variable IS_SNAPSHOTTING_ENABLED to a true value (e.g. 'y'), or set "
+                "'is_snapshotting_enabled' on application class, or set "
+                "'snapshotting_intervals' on application class."
             )
         aggregate = self.repository.get(aggregate_id, version=version)
         self._put_snapshot(aggregate)

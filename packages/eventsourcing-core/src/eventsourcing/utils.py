@@ -32,11 +32,12 @@ class TopicError(Exception):
     """Raised when a topic cannot be resolved to a Python object."""
 
 
-class ConfigurationError(ValueError):
+class ConfigurationError(ValueError, EnvironmentError):
     """Raised when a configuration value (usually from the environment) is invalid.
 
     Messages name the variable, the value and what is accepted, so the error
-    can be fixed without reading the source.
+    can be fixed without reading the source. Also an ``EnvironmentError``,
+    which is what eventsourcing 9.1 raised for invalid settings.
     """
 
 
