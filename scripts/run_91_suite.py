@@ -37,9 +37,7 @@ BACKENDS = ("popo", "sqlite", "postgres")
 # 9.1.9 test modules (or node IDs) that exercise 9.1's private internals or
 # deliberate differences, not its public API; docs/migration.md gives each reason.
 _PSYCOPG2 = "9.1's private psycopg2 Connection/Transaction and PostgresDatastore internals"
-_PSYCOPG2_HELPER = (
-    "imports drop_postgres_table from test_postgres.py, which needs " + _PSYCOPG2
-)
+_PSYCOPG2_HELPER = "imports drop_postgres_table from test_postgres.py, which needs " + _PSYCOPG2
 NOT_APPLICABLE = {
     "es91/tests/test_postgres.py": _PSYCOPG2,
     "es91/tests/test_sqlite.py": "9.1's private sqlite3 Transaction and SQLiteDatastore internals",
@@ -49,8 +47,7 @@ NOT_APPLICABLE = {
     "es91/tests/test_docs.py": _PSYCOPG2_HELPER + "; and runs 9.1's docs, not in the sdist",
     "es91/tests/test_infrastructure_factory.py::TestInfrastructureFactoryErrors"
     "::test_construct_raises_exception": (
-        "a topic of a class that is not a factory raises ConfigurationError, "
-        "not AssertionError"
+        "a topic of a class that is not a factory raises ConfigurationError, not AssertionError"
     ),
     "es91/tests/test_popo.py::TestPOPOInfrastructureFactory::test_createmapper_with_compressor": (
         "COMPRESSOR_TOPIC=zlib gives a Compressor wrapping the module, not the module itself"

@@ -638,7 +638,7 @@ def test_take_snapshot_without_a_snapshot_store_raises_as_in_91() -> None:
 
     with Planets() as app:
         planet_id = app.found_planet()
-        with pytest.raises(AssertionError, match="^Can't take snapshot without snapshots store"):
+        with pytest.raises(AssertionError, match=r"^Can't take snapshot without snapshots store"):
             app.take_snapshot(planet_id)
     assert issubclass(SnapshottingNotEnabled, ConfigurationError)
 

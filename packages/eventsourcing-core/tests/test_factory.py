@@ -373,10 +373,10 @@ def test_cipher_errors_for_another_application_name_its_variables(prefix_cipher:
 
 
 def test_91_names_of_the_infrastructure_factory() -> None:
-    from eventsourcing.persistence import TF, TInfrastructureFactory
+    from eventsourcing.persistence import TF
 
     assert InfrastructureFactory.TOPIC == "INFRASTRUCTURE_FACTORY"
-    assert TF is TInfrastructureFactory
+    assert TF.__bound__ is not None
     factory = InfrastructureFactory.construct(env={InfrastructureFactory.TOPIC: "popo"})
     assert factory.env_create_table() is True
     factory = InfrastructureFactory.construct(env={"CREATE_TABLE": "n"})

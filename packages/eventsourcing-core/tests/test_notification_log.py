@@ -106,7 +106,7 @@ def test_select_returns_notifications_from_start_up_to_limit(app: Lighthouse) ->
     assert [n.id for n in app.log.select(3, 4)] == [3, 4, 5, 6]
     assert [n.id for n in app.log.select(11, 10)] == [11, 12]
     assert [n.id for n in app.log.select(3, 10, stop=5)] == [3, 4, 5]
-    with pytest.raises(ValueError, match="^Requested limit 11 greater than section size 10$"):
+    with pytest.raises(ValueError, match=r"^Requested limit 11 greater than section size 10$"):
         app.log.select(1, 11)
 
 

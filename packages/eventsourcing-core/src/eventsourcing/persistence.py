@@ -665,7 +665,7 @@ class EventStore(Generic[TDomainEvent]):
 # ---------------------------------------------------------------------------
 
 TInfrastructureFactory = TypeVar("TInfrastructureFactory", bound="InfrastructureFactory")
-TF = TInfrastructureFactory  # 9.1's name for it
+TF = TypeVar("TF", bound="InfrastructureFactory")  # 9.1's name for such a type variable
 
 
 class InfrastructureFactory(ABC):

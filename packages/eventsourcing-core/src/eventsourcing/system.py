@@ -290,8 +290,10 @@ class System:
         for name, cls in self._classes.items():
             if name in self.follows and not issubclass(cls, Follower):
                 raise TypeError(f"Not a follower class: {cls}")
-            if name in self.follows and name in self.leads and not issubclass(
-                cls, ProcessApplication
+            if (
+                name in self.follows
+                and name in self.leads
+                and not issubclass(cls, ProcessApplication)
             ):
                 raise TypeError(f"Not a process application class: {cls}")
 

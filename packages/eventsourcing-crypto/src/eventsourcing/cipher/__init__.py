@@ -93,6 +93,8 @@ class AESCipher(Cipher):
         # A fresh random nonce: GCM is only secure if a nonce is never reused.
         nonce = self.random_bytes(NONCE_SIZE)
         aes = self.construct_cipher(nonce)
+        encrypted: bytes
+        tag: bytes
         encrypted, tag = aes.encrypt_and_digest(plaintext)
         return nonce + tag + encrypted
 
@@ -109,12 +111,13 @@ class AESCipher(Cipher):
         encrypted = ciphertext[NONCE_SIZE + TAG_SIZE :]
         aes = self.construct_cipher(nonce)
         try:
-            return aes.decrypt_and_verify(encrypted, tag)
+            plaintext: bytes = aes.decrypt_and_verify(encrypted, tag)
         except ValueError as e:
             raise DecryptionError(
                 "Stored state could not be authenticated: the ciphertext is damaged "
                 "or was encrypted with a different key"
             ) from e
+        return plaintext
 
     def __repr__(self) -> str:
         # Never show the key.

@@ -750,9 +750,7 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
         if tracking is not None:
             check_tracking(tracking)
             _check_utf8("tracking.application_name", tracking.application_name)
-            type_name, low, high = self._integer_column(
-                self.tracking_table_name, "notification_id"
-            )
+            type_name, low, high = self._integer_column(self.tracking_table_name, "notification_id")
             if not low <= tracking.notification_id <= high:
                 raise DataError(
                     f"Tracking notification_id {tracking.notification_id!r} is not an "
