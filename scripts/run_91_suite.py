@@ -117,7 +117,16 @@ def run_pytest(dest: Path, target: str, backend: str, extra: list[str]) -> int:
     import os
 
     env = dict(os.environ, ES91_BACKEND=backend)
-    command = [sys.executable, "-m", "pytest", target, *deselect, *extra]
+    # A program that fails to import must not hide the results of the others.
+    command = [
+        sys.executable,
+        "-m",
+        "pytest",
+        target,
+        "--continue-on-collection-errors",
+        *deselect,
+        *extra,
+    ]
     return subprocess.call(command, cwd=dest, env=env)
 
 
@@ -134,6 +143,9 @@ def main() -> int:
     pytest_args = argv[split + 1 :]
     if not (args.sdist / "eventsourcing" / "examples").is_dir():
         parser.error(f"{args.sdist} is not an unpacked eventsourcing sdist")
+    print("Left out (see docs/migration.md):")
+    for node, reason in NOT_APPLICABLE.items():
+        print(f"  {node}: {reason}")
     dest = Path(tempfile.mkdtemp(prefix="es91-"))
     try:
         copy_tree(args.sdist, args.wiki, dest)
