@@ -76,9 +76,10 @@ def test_examples_run_on_each_backend_and_tests_with_their_helpers(tmp_path: Pat
     assert "examples on sqlite: passed" in done.stdout
     assert "9.1.9 tests: passed" in done.stdout
     # The sdist itself is untouched: only the copies are rewritten.
-    assert "eventsourcing.examples.probe" in (
-        sdist / "eventsourcing" / "examples" / "probe" / "test.py"
-    ).read_text()
+    assert (
+        "eventsourcing.examples.probe"
+        in (sdist / "eventsourcing" / "examples" / "probe" / "test.py").read_text()
+    )
 
 
 def test_a_failing_program_fails_the_run(tmp_path: Path) -> None:
