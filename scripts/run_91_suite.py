@@ -54,6 +54,34 @@ NOT_APPLICABLE = {
     ),
 }
 
+# 9.1.9's own tests that fail with 9.1.9 itself on Python 3.11 and later:
+# they expect TypeError messages that name a function by its bare name, and
+# CPython 3.11 names it by its qualified name.
+if sys.version_info >= (3, 11):
+    _PY311 = "fails with eventsourcing 9.1.9 itself on Python 3.11+ (TypeError wording)"
+    for _node in (
+        "test_aggregate.py::TestAggregateCreation::test_id_dataclass_style",
+        "test_aggregate.py::TestAggregateCreation"
+        "::test_init_defined_as_dataclass_mixture_of_nondefault_and_default_values",
+        "test_aggregate.py::TestAggregateCreation::test_raises_when_create_args_mismatch_created_event",
+        *(
+            f"test_aggregate_decorators.py::TestEventDecorator::test_raises_when_{name}"
+            for name in (
+                "method_gets_unexpected_keyword_argument",
+                "method_missing_1_required_keyword_only_argument",
+                "method_missing_1_required_positional_argument",
+                "method_missing_2_required_keyword_only_arguments",
+                "method_missing_2_required_positional_arguments",
+                "method_missing_3_required_keyword_only_arguments",
+                "method_missing_3_required_positional_arguments",
+                "method_takes_1_positional_argument_but_2_were_given",
+                "method_takes_2_positional_argument_but_3_were_given",
+                "missing_positional_and_required_keyword_only_arguments",
+            )
+        ),
+    ):
+        NOT_APPLICABLE[f"es91/tests/{_node}"] = _PY311
+
 REWRITES = (
     (re.compile(r"\beventsourcing\.examples\b"), "es91.examples"),
     (re.compile(r"\beventsourcing\.tests\b"), "es91.tests"),
