@@ -419,7 +419,21 @@ _POPO = (
     "step under the recorder's lock"
 )
 
+_META = (
+    "9.1's metaclass held templates of what each aggregate class gets; here they "
+    "are on Aggregate itself (Aggregate.Event, .Created, .INITIAL_VERSION, .create_id)"
+)
+_BOUND = (
+    "9.1 called it when a decorated method ran; here an aggregate's decorated methods "
+    "are generated functions, and a BoundCommandMethodDecorator is only called"
+)
+
 NOT_PROVIDED = {
+    "eventsourcing.domain.MetaAggregate.Created": _META,
+    "eventsourcing.domain.MetaAggregate.Event": _META,
+    "eventsourcing.domain.MetaAggregate.INITIAL_VERSION": _META,
+    "eventsourcing.domain.MetaAggregate.create_id": _META,
+    "eventsourcing.domain.BoundCommandMethodDecorator.trigger": _BOUND,
     "eventsourcing.postgres.Connection": _PSYCOPG2,
     "eventsourcing.postgres.Transaction": _PSYCOPG2,
     "eventsourcing.postgres.PostgresDatastore.close_all_connections": _PSYCOPG2,
