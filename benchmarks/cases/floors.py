@@ -1,0 +1,230 @@
+"""How close the library gets to the raw driver doing the same work ("floors").
+
+Each case reports a ratio, library rate / floor rate, measured in the same
+process on the same rows: 1.0 means the library costs nothing over the driver.
+The machine is shared and its speed drifts, so each repetition alternates the
+two sides three times and keeps the best time of each before dividing.
+
+- ``floor: insert 5000 / raw``: ``insert_events`` of 5,000 stored events
+  against one ``executemany`` in one transaction (SQLite) or one ``COPY``
+  (PostgreSQL, which neither returns IDs nor takes the table lock).
+- ``floor: save 5000 / json+raw``: one ``save()`` of 5,000 new events against
+  stdlib ``json.dumps`` of each event's state plus the raw insert above.
+- ``floor: notifications / select``: ``select_notifications`` of 10,000 rows in
+  pages of 500 against one plain ``SELECT`` of the same rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+import uuid
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Callable, Dict, Iterator, List, Tuple
+
+from benchmarks.cases.application import Account, fresh_app
+from benchmarks.cases.recorder import _events, _recorder
+from benchmarks.harness import case, postgres_connect_params
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
+
+SIZE = 5000
+TRIES = 3
+Rows = List[Tuple[Any, ...]]
+
+
+def _best_ratio(library: Callable[[], float], floor: Callable[[], float]) -> float:
+    """Library rate over floor rate, each the best of TRIES alternating runs."""
+    library_best = floor_best = float("inf")
+    for _ in range(TRIES):
+        floor_best = min(floor_best, floor())
+        library_best = min(library_best, library())
+    return floor_best / library_best
+
+
+def _timed(work: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    work()
+    return time.perf_counter() - started
+
+
+# --- raw inserts -------------------------------------------------------------
+
+
+@contextmanager
+def _raw_table(backend: str, env: Dict[str, str]) -> Iterator[Callable[[Rows], None]]:
+    """A table shaped like the application recorder's, and a raw bulk insert into it."""
+    if backend == "sqlite":
+        path = os.path.join(os.path.dirname(env["SQLITE_DBNAME"]), f"raw-{uuid.uuid4().hex}.db")
+        conn = sqlite3.connect(path, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL").fetchall()
+        conn.execute(
+            "CREATE TABLE stored_events (originator_id TEXT, originator_version INTEGER, "
+            "topic TEXT, state BLOB, PRIMARY KEY (originator_id, originator_version))"
+        )
+
+        def insert(rows: Rows) -> None:
+            conn.execute("BEGIN")
+            conn.executemany("INSERT INTO stored_events VALUES (?, ?, ?, ?)", rows)
+            conn.execute("COMMIT")
+
+        try:
+            yield insert
+        finally:
+            conn.close()
+        return
+
+    import psycopg
+
+    with psycopg.connect(**postgres_connect_params(env)) as pg:
+        table = f"raw_{uuid.uuid4().hex[:12]}"
+        pg.execute(
+            f"CREATE TABLE {table} (originator_id uuid NOT NULL, "
+            "originator_version integer NOT NULL, topic text, state bytea, "
+            "notification_id BIGSERIAL, PRIMARY KEY (originator_id, originator_version))"
+        )
+        pg.execute(f"CREATE UNIQUE INDEX ON {table} (notification_id)")
+        pg.commit()
+
+        def insert(rows: Rows) -> None:
+            with (
+                pg.cursor() as cursor,
+                cursor.copy(
+                    f"COPY {table} (originator_id, originator_version, topic, state) FROM STDIN"
+                ) as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            pg.commit()
+
+        try:
+            yield insert
+        finally:
+            pg.execute(f"DROP TABLE {table}")
+            pg.commit()
+
+
+def _raw_rows(backend: str, events: List[StoredEvent]) -> Rows:
+    key: Callable[[uuid.UUID], Any] = str if backend == "sqlite" else (lambda u: u)
+    return [(key(e.originator_id), e.originator_version, e.topic, e.state) for e in events]
+
+
+@case("floor: insert 5000 / raw", backends=("sqlite", "postgres"), unit="ratio")
+def insert_versus_raw(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
+    with _recorder(backend, env) as recorder, _raw_table(backend, env) as raw_insert:
+
+        def library() -> float:
+            events = _events(SIZE)
+            return _timed(lambda: recorder.insert_events(events))
+
+        def floor() -> float:
+            rows = _raw_rows(backend, _events(SIZE))
+            return _timed(lambda: raw_insert(rows))
+
+        return _best_ratio(library, floor), 1.0
+
+
+# --- application save ----------------------------------------------------------
+
+
+def _default(o: Any) -> Dict[str, Any]:
+    if isinstance(o, datetime):
+        return {"_type_": "datetime_iso", "_data_": o.isoformat()}
+    if isinstance(o, uuid.UUID):
+        return {"_type_": "uuid_hex", "_data_": o.hex}
+    raise TypeError(f"cannot encode {type(o)}")
+
+
+def _json_rows(backend: str, domain_events: List[Any]) -> Rows:
+    """What the floor does for a save: stdlib ``json.dumps`` of each state dict."""
+    key: Callable[[uuid.UUID], Any] = str if backend == "sqlite" else (lambda u: u)
+    topics: Dict[type, str] = {}
+    rows = []
+    for event in domain_events:
+        state = dict(event.__dict__)
+        originator_id = state.pop("originator_id")
+        version = state.pop("originator_version")
+        cls = type(event)
+        topic = topics.get(cls) or topics.setdefault(cls, get_topic(cls))
+        rows.append(
+            (key(originator_id), version, topic, json.dumps(state, default=_default).encode())
+        )
+    return rows
+
+
+def _new_account() -> Account:
+    account = Account(owner="alice")
+    for _ in range(SIZE - 1):
+        account.credit(1)
+    return account
+
+
+@case("floor: save 5000 / json+raw", backends=("sqlite", "postgres"), unit="ratio")
+def save_versus_json_raw(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
+    with fresh_app(backend, env) as app, _raw_table(backend, env) as raw_insert:
+
+        def library() -> float:
+            account = _new_account()
+            return _timed(lambda: app.save(account))
+
+        def floor() -> float:
+            pending = _new_account().collect_events()
+            return _timed(lambda: raw_insert(_json_rows(backend, pending)))
+
+        return _best_ratio(library, floor), 1.0
+
+
+# --- log reads -------------------------------------------------------------------
+
+
+@case("floor: notifications / select", backends=("sqlite", "postgres"), unit="ratio")
+def notifications_versus_select(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
+    with _recorder(backend, env) as recorder:
+        recorder.insert_events(_events(SIZE))
+        recorder.insert_events(_events(SIZE))
+        plain_select = _plain_select(backend, env, recorder)
+
+        def library() -> float:
+            def read() -> None:
+                start, count = 1, 0
+                while True:
+                    page = recorder.select_notifications(start, 500)
+                    if not page:
+                        break
+                    count += len(page)
+                    start = page[-1].id + 1
+                assert count == 2 * SIZE
+
+            return _timed(read)
+
+        try:
+            return _best_ratio(library, lambda: _timed(plain_select)), 1.0
+        finally:
+            plain_select.close()  # type: ignore[attr-defined]
+
+
+def _plain_select(backend: str, env: Dict[str, str], recorder: Any) -> Callable[[], Rows]:
+    """One SELECT of every row of the recorder's table, on a connection of its own."""
+    columns = "originator_id, originator_version, topic, state"
+    if backend == "sqlite":
+        conn: Any = sqlite3.connect(env["SQLITE_DBNAME"])
+        statement: Any = f"SELECT rowid, {columns} FROM {recorder.events_table_name} ORDER BY rowid"
+    else:
+        import psycopg
+        from psycopg import sql
+
+        conn = psycopg.connect(**postgres_connect_params(env), autocommit=True)
+        statement = sql.SQL(
+            f"SELECT {columns}, notification_id FROM {{}} ORDER BY notification_id"
+        ).format(recorder.events_table)
+
+    def select() -> Rows:
+        rows: Rows = conn.execute(statement).fetchall()
+        assert len(rows) == 2 * SIZE
+        return rows
+
+    select.close = conn.close  # type: ignore[attr-defined]
+    return select
