@@ -21,13 +21,13 @@ import os
 import sqlite3
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
-from benchmarks.cases.application import Account, fresh_app
+from benchmarks.cases.application import Account, Bank, fresh_app
 from benchmarks.cases.recorder import _events, _recorder
-from benchmarks.harness import case, postgres_connect_params
+from benchmarks.harness import case, postgres_connect_params, postgres_schema
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
@@ -162,9 +162,24 @@ def _new_account() -> Account:
     return account
 
 
+MSGSPEC = {"TRANSCODER_TOPIC": "eventsourcing.msgspec:MsgspecTranscoder"}
+
+
 @case("floor: save 5000 / json+raw", backends=("sqlite", "postgres"), unit="ratio")
 def save_versus_json_raw(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
-    with fresh_app(backend, env) as app, _raw_table(backend, env) as raw_insert:
+    return _save_versus_json_raw(backend, env, {})
+
+
+@case("floor: save 5000 (msgspec) / json+raw", backends=("sqlite", "postgres"), unit="ratio")
+def save_msgspec_versus_json_raw(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
+    """As above, with the optional msgspec transcoder (eventsourcing-msgspec)."""
+    return _save_versus_json_raw(backend, env, MSGSPEC)
+
+
+def _save_versus_json_raw(
+    backend: str, env: Dict[str, str], extra: Dict[str, str]
+) -> Tuple[float, float]:
+    with fresh_app(backend, env, extra=extra) as app, _raw_table(backend, env) as raw_insert:
 
         def library() -> float:
             account = _new_account()
@@ -228,3 +243,23 @@ def _plain_select(backend: str, env: Dict[str, str], recorder: Any) -> Callable[
 
     select.close = conn.close  # type: ignore[attr-defined]
     return select
+
+
+# --- transcoders -------------------------------------------------------------------
+
+
+@case("transcoder: replay msgspec / stdlib", backends=("sqlite", "postgres"), unit="ratio")
+def replay_msgspec_versus_stdlib(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
+    """``repository.get()`` of a 5,000-event aggregate, msgspec over stdlib ``json``."""
+    with ExitStack() as stack:
+        if backend == "postgres":
+            env = {**env, "POSTGRES_SCHEMA": stack.enter_context(postgres_schema(env))}
+        app = stack.enter_context(Bank(env=env))
+        fast = stack.enter_context(Bank(env={**env, **MSGSPEC}))  # the same store
+        account = _new_account()
+        app.save(account)
+
+        def get(application: Bank) -> float:
+            return _timed(lambda: application.repository.get(account.id))
+
+        return _best_ratio(lambda: get(fast), lambda: get(app)), 1.0

@@ -458,7 +458,7 @@ class Snapshot(DomainEvent):
         upcast_state(
             aggregate_class,
             state,
-            f"snapshot of {self.originator_id} at version {self.originator_version}",
+            lambda: f"snapshot of {self.originator_id} at version {self.originator_version}",
         )
         obj = object.__new__(aggregate_class)
         obj.__dict__.update(
