@@ -131,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     backends = args.backend or list(ALL_BACKENDS)
 
     results: list[dict[str, Any]] = []
+    print(f"cores: {os.cpu_count()}  python: {platform.python_version()}")
     header = f"{'case':32} {'backend':9} {'median':>14} {'min':>12} {'max':>12}  unit"
     print(header)
     print("-" * len(header))
@@ -167,7 +168,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
     with open(args.json, "w") as f:
         json.dump(
-            {"python": platform.python_version(), "time": time.time(), "results": results},
+            {
+                "python": platform.python_version(),
+                "cores": os.cpu_count(),
+                "time": time.time(),
+                "results": results,
+            },
             f,
             indent=2,
         )
