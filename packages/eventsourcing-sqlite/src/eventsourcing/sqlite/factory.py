@@ -31,9 +31,10 @@ class Factory(InfrastructureFactory):
 
     Settings: ``SQLITE_DBNAME`` (required: a file path, ``:memory:`` or a
     ``file:`` URI), ``SQLITE_LOCK_TIMEOUT`` (seconds, default 5),
-    ``SQLITE_GROUP_COMMIT`` (default true), ``CREATE_TABLE`` (default true). The datastore is closed by
-    :meth:`close`; a file database's also when every recorder made by this
-    factory is closed (it is reopened if more recorders are asked for).
+    ``SQLITE_GROUP_COMMIT`` (default true), ``CREATE_TABLE`` (default true).
+    The datastore is closed by :meth:`close`; a file database's also when
+    every recorder made by this factory is closed (it is reopened if more
+    recorders are asked for).
     """
 
     SQLITE_DBNAME = "SQLITE_DBNAME"
