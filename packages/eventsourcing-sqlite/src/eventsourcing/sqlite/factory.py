@@ -82,8 +82,8 @@ class Factory(InfrastructureFactory):
             raise InterfaceError(f"SQLite factory for {self.db_name!r} is closed")
         if self._datastore is None or self._datastore.closed:
             self._datastore = SQLiteDatastore(
-            self.db_name, lock_timeout=self.lock_timeout, group_commit=self.group_commit
-        )
+                self.db_name, lock_timeout=self.lock_timeout, group_commit=self.group_commit
+            )
         return self._datastore
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
