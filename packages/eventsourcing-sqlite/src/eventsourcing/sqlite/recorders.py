@@ -301,7 +301,7 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
         # Per row: one UUID parse per originator (a page holds few), and
         # positional arguments (keywords cost about a third more per row).
         uuids: dict[str, UUID] = {}
-        notifications = []
+        notifications: List[Notification] = []
         append = notifications.append
         for notification_id, hex_id, version, topic, state in rows:
             originator_id = uuids.get(hex_id)
