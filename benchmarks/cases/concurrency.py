@@ -20,22 +20,26 @@ from uuid import uuid4
 
 from benchmarks.cases.recorder import STATE, TOPIC, _factory
 from benchmarks.harness import case
-from eventsourcing.persistence import InfrastructureFactory, StoredEvent
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, StoredEvent
 
 SAVES = {"sqlite": 100, "postgres": 100}
 GROUP_SETTING = {"sqlite": "SQLITE_GROUP_COMMIT", "postgres": "POSTGRES_GROUP_COMMIT"}
 
 
+def _saves(recorder: ApplicationRecorder, saves: int, ready: Any) -> Tuple[float, float]:
+    """Wait for every writer, then insert ``saves`` one-event saves; when it began and ended."""
+    events = [StoredEvent(uuid4(), 1, TOPIC, STATE) for _ in range(saves)]
+    ready.wait()
+    started = time.time()
+    for e in events:
+        recorder.insert_events([e])
+    return started, time.time()
+
+
 def _write(env: Dict[str, str], saves: int, ready: Any, times: Any) -> None:
     """One writer: its own factory and recorder, ``saves`` inserts of one event."""
     with InfrastructureFactory.construct(env=env) as factory:
-        recorder = factory.application_recorder()
-        events = [StoredEvent(uuid4(), 1, TOPIC, STATE) for _ in range(saves)]
-        ready.wait()
-        started = time.time()
-        for e in events:
-            recorder.insert_events([e])
-        times.append((started, time.time()))
+        times.append(_saves(factory.application_recorder(), saves, ready))
 
 
 def _run(
@@ -63,12 +67,7 @@ def _run(
                 recorder = shared.application_recorder()
 
                 def write() -> None:
-                    events = [StoredEvent(uuid4(), 1, TOPIC, STATE) for _ in range(saves)]
-                    thread_ready.wait()
-                    started = time.time()
-                    for e in events:
-                        recorder.insert_events([e])
-                    spans.append((started, time.time()))
+                    spans.append(_saves(recorder, saves, thread_ready))
 
                 _start_and_join([threading.Thread(target=write) for _ in range(writers)])
     if len(spans) != writers:

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 
 from benchmarks.cases.application import Account, Bank, fresh_app
-from benchmarks.cases.recorder import _events, _recorder
+from benchmarks.cases.recorder import _events, _recorder, read_log
 from benchmarks.harness import case, postgres_connect_params, postgres_schema
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
@@ -203,17 +203,7 @@ def notifications_versus_select(backend: str, env: Dict[str, str]) -> Tuple[floa
         plain_select = _plain_select(backend, env, recorder)
 
         def library() -> float:
-            def read() -> None:
-                start, count = 1, 0
-                while True:
-                    page = recorder.select_notifications(start, 500)
-                    if not page:
-                        break
-                    count += len(page)
-                    start = page[-1].id + 1
-                assert count == 2 * SIZE
-
-            return _timed(read)
+            return _timed(lambda: read_log(recorder))
 
         try:
             return _best_ratio(library, lambda: _timed(plain_select)), 1.0

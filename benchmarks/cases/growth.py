@@ -23,7 +23,7 @@ import tracemalloc
 from typing import Dict, Tuple
 
 from benchmarks.cases.application import Account, Bank, fresh_app
-from benchmarks.cases.recorder import _events, _recorder
+from benchmarks.cases.recorder import _events, _recorder, read_log
 from benchmarks.harness import case
 
 FULL = os.environ.get("BENCH_FULL", "") == "1"
@@ -76,21 +76,11 @@ def _fill(recorder: object, events: int) -> None:
         recorder.insert_events(_events(5000))  # type: ignore[attr-defined]
 
 
-def _read_log(recorder: object) -> int:
-    count, start = 0, 1
-    while True:
-        page = recorder.select_notifications(start, 500)  # type: ignore[attr-defined]
-        if not page:
-            return count
-        count += len(page)
-        start = page[-1].id + 1
-
-
 def _log_rate(backend: str, env: Dict[str, str], size: int) -> float:
     with _recorder(backend, env) as recorder:
         _fill(recorder, size)
         started = time.perf_counter()
-        assert _read_log(recorder) == size
+        assert read_log(recorder) == size
         return size / (time.perf_counter() - started)
 
 
@@ -108,7 +98,7 @@ def log_peak_memory(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
         _fill(recorder, LOG)
         tracemalloc.start()
         try:
-            assert _read_log(recorder) == LOG
+            assert read_log(recorder) == LOG
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()
