@@ -65,7 +65,7 @@ class Factory(InfrastructureFactory):
         max_overflow = self.getenv_int(self.POSTGRES_MAX_OVERFLOW, default=10, minimum=0)
         connect_timeout = self.getenv_float(self.POSTGRES_CONNECT_TIMEOUT, default=30.0, minimum=1)
         group_commit = self.getenv_bool(self.POSTGRES_GROUP_COMMIT, default=True)
-        self.create_table = self.getenv_bool(self.CREATE_TABLE, default=True)
+        self.create_table = self.env_create_table()
         assert lock_timeout is not None and idle_timeout is not None
         assert pool_size is not None and max_overflow is not None
         assert connect_timeout is not None
