@@ -253,3 +253,63 @@ def replay_msgspec_versus_stdlib(backend: str, env: Dict[str, str]) -> Tuple[flo
             return _timed(lambda: application.repository.get(account.id))
 
         return _best_ratio(lambda: get(fast), lambda: get(app)), 1.0
+
+
+def _states() -> List[Dict[str, Any]]:
+    """The state dicts of a 5,000-event save, as the mapper hands them to a transcoder."""
+    states = []
+    for event in _new_account().collect_events():
+        state = dict(event.__dict__)
+        del state["originator_id"], state["originator_version"]
+        states.append(state)
+    return states
+
+
+def _transcoders() -> Tuple[Any, Any]:
+    from eventsourcing.msgspec import MsgspecTranscoder
+    from eventsourcing.persistence import JSONTranscoder
+    from eventsourcing.plugins import transcodings
+
+    standard, fast = JSONTranscoder(), MsgspecTranscoder()
+    for transcoding in transcodings():
+        standard.register(transcoding)
+        fast.register(transcoding)
+    return standard, fast
+
+
+@case("transcoder: encode msgspec / stdlib", backends=("popo",), unit="ratio")
+def encode_msgspec_versus_stdlib(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
+    states = _states()
+    standard, fast = _transcoders()
+
+    def encode(transcoder: Any) -> float:
+        return _timed(lambda: [transcoder.encode(s) for s in states])
+
+    return _best_ratio(lambda: encode(fast), lambda: encode(standard)), 1.0
+
+
+@case("transcoder: decode msgspec / stdlib", backends=("popo",), unit="ratio")
+def decode_msgspec_versus_stdlib(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
+    standard, fast = _transcoders()
+    data = [standard.encode(s) for s in _states()]
+
+    def decode(transcoder: Any) -> float:
+        return _timed(lambda: [transcoder.decode(d) for d in data])
+
+    return _best_ratio(lambda: decode(fast), lambda: decode(standard)), 1.0
+
+
+@case("transcoder: c_make_encoder / JSONEncoder", backends=("popo",), unit="ratio")
+def c_encoder_versus_json_encoder(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
+    """Why JSONTranscoder builds json's C encoder once (a private API): the gain."""
+    states = _states()
+    standard = _transcoders()[0]
+    plain = standard.encoder  # json.JSONEncoder(default=...): builds it on every call
+
+    def with_c_encoder() -> float:
+        return _timed(lambda: [standard.encode(s) for s in states])
+
+    def with_json_encoder() -> float:
+        return _timed(lambda: [plain.encode(s).encode("utf8") for s in states])
+
+    return _best_ratio(with_c_encoder, with_json_encoder), 1.0
