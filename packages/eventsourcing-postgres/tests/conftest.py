@@ -9,7 +9,8 @@ import psycopg
 import pytest
 
 from eventsourcing.postgres import Factory
-from eventsourcing_conformance.stores import isolated_env, postgres_settings, require_postgres
+from eventsourcing.postgres.conformance import postgres_settings, require_postgres
+from eventsourcing_conformance.stores import isolated_env
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,0 +1,117 @@
+"""pytest plugin: how the conformance suite gets a fresh PostgreSQL store.
+
+Registered under the ``pytest11`` entry point, so
+``pytest --pyargs eventsourcing_conformance --eventsourcing-backend=postgres``
+works wherever ``eventsourcing-postgres`` is installed; pytest loads it, the
+backend itself never imports it. Each store is a new schema
+(``POSTGRES_SCHEMA``) in the database named by the ``POSTGRES_*`` settings
+of the process environment, dropped afterwards.
+
+PostgreSQL tests never pass silently without a server: when it cannot be
+reached they fail if ``CI`` is true, and otherwise skip with a message that
+says how to enable them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Optional
+
+import psycopg
+import pytest
+
+if TYPE_CHECKING:  # the suite is a test-time dependency, not a runtime one
+    from eventsourcing_conformance import Backend
+
+__all__ = [
+    "POSTGRES_DEFAULTS",
+    "fresh_schema",
+    "postgres_settings",
+    "postgres_unavailable_reason",
+    "pytest_eventsourcing_backend",
+    "require_postgres",
+]
+
+POSTGRES_DEFAULTS = {
+    "POSTGRES_HOST": "127.0.0.1",
+    "POSTGRES_PORT": "5432",
+    "POSTGRES_USER": "postgres",
+    "POSTGRES_PASSWORD": "",
+    "POSTGRES_DBNAME": "eventsourcing_test",
+}
+
+ENABLE_POSTGRES_HINT = (
+    "To run PostgreSQL tests, start a server and set POSTGRES_HOST, POSTGRES_PORT, "
+    "POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DBNAME (defaults: "
+    "127.0.0.1:5432, user postgres, database eventsourcing_test, which must exist)."
+)
+
+_reason_cache: dict[str, Optional[str]] = {}
+
+
+def postgres_settings() -> dict[str, str]:
+    """The POSTGRES_* settings tests use: the process environment, else defaults."""
+    return {k: os.environ.get(k, v) for k, v in POSTGRES_DEFAULTS.items()}
+
+
+def _connect(**kwargs: Any) -> psycopg.Connection[Any]:
+    s = postgres_settings()
+    return psycopg.connect(
+        host=s["POSTGRES_HOST"],
+        port=int(s["POSTGRES_PORT"]),
+        user=s["POSTGRES_USER"],
+        password=s["POSTGRES_PASSWORD"],
+        dbname=s["POSTGRES_DBNAME"],
+        connect_timeout=5,
+        **kwargs,
+    )
+
+
+def postgres_unavailable_reason() -> Optional[str]:
+    """Why PostgreSQL tests cannot run here, or None if they can (asked once per settings)."""
+    key = repr(sorted(postgres_settings().items()))
+    if key not in _reason_cache:
+        try:
+            with _connect() as conn:
+                conn.execute("SELECT 1")
+            _reason_cache[key] = None
+        except Exception as e:
+            _reason_cache[key] = f"cannot connect to PostgreSQL: {e}".strip()
+    return _reason_cache[key]
+
+
+def require_postgres() -> None:
+    """Skip (or, when CI is true, fail) the calling test if PostgreSQL is unavailable."""
+    reason = postgres_unavailable_reason()
+    if reason is None:
+        return
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+        pytest.fail(f"PostgreSQL is required in CI: {reason}", pytrace=False)
+    pytest.skip(f"{reason}. {ENABLE_POSTGRES_HINT}")
+
+
+@contextlib.contextmanager
+def fresh_schema() -> Iterator[dict[str, str]]:
+    """Settings selecting a new, empty schema, dropped when the block ends."""
+    require_postgres()
+    schema = f"es_test_{uuid.uuid4().hex[:16]}"
+    with _connect(autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield {**postgres_settings(), "POSTGRES_SCHEMA": schema}
+    finally:
+        with _connect(autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@pytest.hookimpl(optionalhook=True)  # harmless when the suite is not installed
+def pytest_eventsourcing_backend(name: str, directory: Path) -> Optional[Backend]:
+    if name != "postgres":
+        return None
+    from eventsourcing_conformance import Backend
+
+    require_postgres()
+    return Backend(name, name, new_store=fresh_schema, durable=True, multiprocess=True)
