@@ -49,28 +49,25 @@ def _wrong_fields(item: Any, with_id: bool) -> list[str]:
     return wrong
 
 
+def _check_items(call: str, items: Any, kind: type, with_id: bool) -> None:
+    if not isinstance(items, list):
+        violated(TYPES, f"{call} returned {type(items).__name__}, not a list")
+    for item in items:
+        if not isinstance(item, kind):
+            violated(TYPES, f"{call} returned a {type(item).__name__}, not a {kind.__name__}")
+        wrong = _wrong_fields(item, with_id)
+        if wrong:
+            violated(TYPES, f"{call} returned a {kind.__name__} whose {'; '.join(wrong)}")
+
+
 def check_stored_events(call: str, events: Any) -> None:
     """Fail with ``types`` unless ``events`` is a list of well-typed StoredEvents."""
-    if not isinstance(events, list):
-        violated(TYPES, f"{call} returned {type(events).__name__}, not a list")
-    for e in events:
-        if not isinstance(e, StoredEvent):
-            violated(TYPES, f"{call} returned a {type(e).__name__}, not a StoredEvent")
-        wrong = _wrong_fields(e, with_id=False)
-        if wrong:
-            violated(TYPES, f"{call} returned an event whose {'; '.join(wrong)}")
+    _check_items(call, events, StoredEvent, with_id=False)
 
 
 def check_notifications(call: str, notifications: Any) -> None:
     """Fail with ``types`` unless ``notifications`` is a list of well-typed Notifications."""
-    if not isinstance(notifications, list):
-        violated(TYPES, f"{call} returned {type(notifications).__name__}, not a list")
-    for n in notifications:
-        if not isinstance(n, Notification):
-            violated(TYPES, f"{call} returned a {type(n).__name__}, not a Notification")
-        wrong = _wrong_fields(n, with_id=True)
-        if wrong:
-            violated(TYPES, f"{call} returned a notification whose {'; '.join(wrong)}")
+    _check_items(call, notifications, Notification, with_id=True)
 
 
 def check_int(call: str, value: Any) -> int:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # the suite is a test-time dependency, not a runtime one
 
 __all__ = [
     "POSTGRES_DEFAULTS",
+    "connect",
     "fresh_schema",
     "postgres_settings",
     "postgres_unavailable_reason",
@@ -57,7 +58,8 @@ def postgres_settings() -> dict[str, str]:
     return {k: os.environ.get(k, v) for k, v in POSTGRES_DEFAULTS.items()}
 
 
-def _connect(**kwargs: Any) -> psycopg.Connection[Any]:
+def connect(**kwargs: Any) -> psycopg.Connection[Any]:
+    """A plain psycopg connection to the test database (``POSTGRES_*`` settings)."""
     s = postgres_settings()
     return psycopg.connect(
         host=s["POSTGRES_HOST"],
@@ -75,7 +77,7 @@ def postgres_unavailable_reason() -> Optional[str]:
     key = repr(sorted(postgres_settings().items()))
     if key not in _reason_cache:
         try:
-            with _connect() as conn:
+            with connect() as conn:
                 conn.execute("SELECT 1")
             _reason_cache[key] = None
         except Exception as e:
@@ -98,12 +100,12 @@ def fresh_schema() -> Iterator[dict[str, str]]:
     """Settings selecting a new, empty schema, dropped when the block ends."""
     require_postgres()
     schema = f"es_test_{uuid.uuid4().hex[:16]}"
-    with _connect(autocommit=True) as conn:
+    with connect(autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     try:
         yield {**postgres_settings(), "POSTGRES_SCHEMA": schema}
     finally:
-        with _connect(autocommit=True) as conn:
+        with connect(autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
