@@ -41,10 +41,8 @@ def test_recipe_runs_the_suite_on_third_party_recorders(tmp_path: Path) -> None:
     result = run_pytest(tmp_path, "test_journal_conformance.py")
     assert result.returncode == 0, result.stdout + result.stderr
     # 8 checks for each of the 3 recorder kinds, 3 total-order checks (one
-    # skipped: the recipe does not declare the journal multiprocess). The
-    # journal implements the lazy-batch contract already (xpassed until every
-    # first-party backend does and the mark goes).
-    assert "23 passed, 1 skipped, 3 xpassed" in result.stdout, result.stdout
+    # skipped: the recipe does not declare the journal multiprocess).
+    assert "26 passed, 1 skipped" in result.stdout, result.stdout
 
 
 def test_third_party_backend_selected_by_name(tmp_path: Path) -> None:
@@ -53,7 +51,7 @@ def test_third_party_backend_selected_by_name(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     # Its own pytest plugin declares it durable and multiprocess: nothing skipped.
-    assert "24 passed, 3 xpassed" in result.stdout, result.stdout
+    assert "27 passed" in result.stdout, result.stdout
     assert "skipped" not in result.stdout, result.stdout
     assert "warning" not in result.stdout, result.stdout
 

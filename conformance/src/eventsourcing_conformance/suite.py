@@ -60,11 +60,6 @@ class BatchChecks:
         check_large_batch(conformance_backend, kind)
 
     @kinds
-    @pytest.mark.xfail(
-        reason="contract change of issue 15 (insert_events accepts any lazily produced "
-        "Sequence[StoredEvent]); remove this mark once every backend implements it",
-        strict=False,
-    )
     def test_lazily_produced_batch(self, conformance_backend: Backend, kind: str) -> None:
         check_lazy_batch(conformance_backend, kind)
 
