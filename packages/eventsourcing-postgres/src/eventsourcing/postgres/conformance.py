@@ -8,8 +8,9 @@ backend itself never imports it. Each store is a new schema
 of the process environment, dropped afterwards.
 
 PostgreSQL tests never pass silently without a server: when it cannot be
-reached they fail if ``CI`` is true, and otherwise skip with a message that
-says how to enable them.
+reached they fail if ``CI`` is true, and otherwise skip (tests marked
+``postgres`` at collection). The skip reason is short; why the server cannot
+be used and how to enable the tests is said once, at the end of the report.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import contextlib
 import os
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Generator, Iterator, Optional
 
 import psycopg
 import pytest
@@ -27,10 +28,13 @@ if TYPE_CHECKING:  # the suite is a test-time dependency, not a runtime one
     from eventsourcing_conformance import Backend
 
 __all__ = [
+    "ENABLE_POSTGRES_HINT",
     "POSTGRES_DEFAULTS",
+    "POSTGRES_SKIP_REASON",
     "connect",
     "fresh_schema",
     "postgres_settings",
+    "postgres_skip_mark",
     "postgres_unavailable_reason",
     "pytest_eventsourcing_backend",
     "require_postgres",
@@ -49,6 +53,7 @@ ENABLE_POSTGRES_HINT = (
     "POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DBNAME (defaults: "
     "127.0.0.1:5432, user postgres, database eventsourcing_test, which must exist)."
 )
+POSTGRES_SKIP_REASON = "needs PostgreSQL, which is unavailable (why: see the end of the report)"
 
 _reason_cache: dict[str, Optional[str]] = {}
 
@@ -85,14 +90,62 @@ def postgres_unavailable_reason() -> Optional[str]:
     return _reason_cache[key]
 
 
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
 def require_postgres() -> None:
     """Skip (or, when CI is true, fail) the calling test if PostgreSQL is unavailable."""
     reason = postgres_unavailable_reason()
     if reason is None:
         return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if _in_ci():
         pytest.fail(f"PostgreSQL is required in CI: {reason}", pytrace=False)
-    pytest.skip(f"{reason}. {ENABLE_POSTGRES_HINT}")
+    pytest.skip(POSTGRES_SKIP_REASON)
+
+
+def postgres_skip_mark() -> Optional[pytest.MarkDecorator]:
+    """A skip mark for tests that need PostgreSQL, or None if they are to run.
+
+    None when the server is reachable, and in CI, where such tests run and
+    fail (:func:`require_postgres`).
+    """
+    if _in_ci() or postgres_unavailable_reason() is None:
+        return None
+    return pytest.mark.skip(reason=POSTGRES_SKIP_REASON)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip tests marked ``postgres`` at once when the server is unavailable.
+
+    Skipped by a mark, they are listed one line per file in the short test
+    summary (pytest folds them), rather than one line per test.
+    """
+    needing = [item for item in items if item.get_closest_marker("postgres")]
+    mark = postgres_skip_mark() if needing else None
+    if mark is not None:
+        for item in needing:
+            item.add_marker(mark)
+
+
+# A wrapper that runs first, so its output comes after pytest's own summary
+# (the short test summary, where every skip is listed): the last thing read.
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: Any) -> Generator[None, None, None]:
+    """Say once, not per skipped test, why PostgreSQL tests were skipped."""
+    yield
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if POSTGRES_SKIP_REASON in str(report.longrepr)
+    ]
+    if skipped:
+        terminalreporter.write_sep("=", "PostgreSQL tests skipped")
+        terminalreporter.write_line(
+            f"{len(skipped)} skipped: {postgres_unavailable_reason() or 'unknown reason'}"
+        )
+        terminalreporter.write_line(ENABLE_POSTGRES_HINT)
 
 
 @contextlib.contextmanager
