@@ -115,6 +115,12 @@ def postgres_skip_mark() -> Optional[pytest.MarkDecorator]:
     return pytest.mark.skip(reason=POSTGRES_SKIP_REASON)
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgres: needs the PostgreSQL server (skipped when unreachable)"
+    )
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Skip tests marked ``postgres`` at once when the server is unavailable.
