@@ -165,7 +165,7 @@ def test_postgres_creates_its_schema_and_keeps_its_key_in_the_data_directory(
     tmp_path: Path,
 ) -> None:
     """A schema that does not exist yet, as ``bank_demo`` on a first run."""
-    from eventsourcing_conformance.stores import postgres_settings, require_postgres
+    from eventsourcing.postgres.conformance import postgres_settings, require_postgres
 
     require_postgres()
     import psycopg

@@ -17,12 +17,13 @@ import sys
 from pathlib import Path
 from typing import Dict
 
-from eventsourcing_conformance.stores import ENABLE_POSTGRES_HINT, POSTGRES_SKIP_REASON
+from eventsourcing.postgres.conformance import ENABLE_POSTGRES_HINT, POSTGRES_SKIP_REASON
 
 TESTS = """
 import pytest
 
-from eventsourcing_conformance.stores import isolated_env, require_postgres
+from eventsourcing.postgres.conformance import require_postgres
+from eventsourcing_conformance.stores import isolated_env
 
 
 @pytest.mark.postgres

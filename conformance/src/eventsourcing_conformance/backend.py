@@ -30,7 +30,7 @@ def _no_isolation() -> StoreEnv:
 class Backend:
     """A persistence module under test.
 
-    ``factory``: a registered persistence module name (``"sqlite"``), a topic
+    ``factory``: a registered persistence module name (``"mystore"``), a topic
     (``"mypkg.store:Factory"``) or the factory class itself.
 
     ``new_store``: called for every fresh store the suite needs. It returns
@@ -45,6 +45,10 @@ class Backend:
     ``multiprocess``: several processes can open the same mapping and write
     to one store (enables the writer-process concurrency check). The factory
     must then be importable by topic in a fresh interpreter.
+
+    ``described``: False for the suite's stand-in when no
+    ``pytest_eventsourcing_backend`` hook answered for the name (skip reasons
+    then say what to add).
     """
 
     name: str
@@ -53,6 +57,7 @@ class Backend:
     durable: bool = False
     multiprocess: bool = False
     application_name: str = ""
+    described: bool = True
 
     def factory_class(self) -> type[InfrastructureFactory]:
         if isinstance(self.factory, str):

@@ -13,54 +13,24 @@ a large state) must either be refused in that way or read back unchanged.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, List, Tuple
+from typing import Any, Callable, Tuple
 from uuid import UUID, uuid4
 
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    InfrastructureFactory,
-    PersistenceError,
-    ProcessRecorder,
-    Recorder,
-    StoredEvent,
-    Tracking,
-)
+from eventsourcing.persistence import PersistenceError, StoredEvent, Tracking
 from eventsourcing_conformance.backend import Backend
-from eventsourcing_conformance.properties import BAD_INPUT, violated
+from eventsourcing_conformance.kinds import make_recorder, store_state
+from eventsourcing_conformance.properties import (
+    ATOMICITY,
+    BAD_INPUT,
+    TRACKING,
+    UNIQUENESS,
+    violated,
+)
 
 __all__ = ["check_bad_input"]
 
 TOPIC = "conformance.events:Valid"
 HUGE_STATE_BYTES = 4 * 1024 * 1024
-
-
-def _makers() -> dict[str, Callable[[InfrastructureFactory], Recorder]]:
-    return {
-        "aggregate": lambda f: f.aggregate_recorder(),
-        "application": lambda f: f.application_recorder(),
-        "process": lambda f: f.process_recorder(),
-    }
-
-
-def _snapshot(recorder: Any, originators: List[UUID]) -> Tuple[Any, ...]:
-    events = tuple(
-        (e.originator_id, e.originator_version, e.topic, e.state)
-        for o in originators
-        for e in recorder.select_events(o)
-    )
-    notifications: Tuple[Any, ...] = ()
-    tracking: Tuple[Any, ...] = ()
-    if isinstance(recorder, ApplicationRecorder):
-        notifications = (
-            *(
-                (n.id, n.originator_id, n.originator_version)
-                for n in recorder.select_notifications(1, 1000)
-            ),
-            recorder.max_notification_id(),
-        )
-    if isinstance(recorder, ProcessRecorder):
-        tracking = (recorder.max_tracking_id("upstream"), recorder.has_tracking_id("upstream", 1))
-    return events, notifications, tracking
 
 
 def _valid(originator_id: UUID, version: int) -> StoredEvent:
@@ -83,7 +53,7 @@ def _raw(originator_id: Any, version: Any, topic: Any = TOPIC, state: Any = b"{}
 def check_bad_input(backend: Backend, kind: str) -> None:
     """Run every bad-input case against a recorder of ``kind``."""
     with backend.store() as env, backend.open(env) as factory:
-        recorder: Any = _makers()[kind](factory)
+        recorder: Any = make_recorder(factory, kind)
         try:
             _check_open_recorder(recorder, kind)
         finally:
@@ -100,8 +70,15 @@ def _check_open_recorder(recorder: Any, kind: str) -> None:
     fresh = uuid4()
     originators = [existing, fresh]
 
-    def refused(description: str, call: Callable[[], Any]) -> None:
-        before = _snapshot(recorder, originators)
+    def refused(
+        description: str,
+        call: Callable[[], Any],
+        accepted: str = BAD_INPUT,
+        changed: str = BAD_INPUT,
+    ) -> None:
+        """``accepted`` and ``changed`` name the property broken if the call is
+        accepted, or changes the store (conflicts break uniqueness, atomicity)."""
+        before = store_state(recorder, originators)
         try:
             call()
         except PersistenceError:
@@ -113,16 +90,16 @@ def _check_open_recorder(recorder: Any, kind: str) -> None:
                 "from eventsourcing.persistence: InterfaceError, DataError, ...)",
             )
         else:
-            violated(BAD_INPUT, f"{description}: was accepted, expected an exception")
-        if _snapshot(recorder, originators) != before:
-            violated(BAD_INPUT, f"{description}: raised, but the store changed")
+            violated(accepted, f"{description}: was accepted, expected an exception")
+        if store_state(recorder, originators) != before:
+            violated(changed, f"{description}: raised, but the store changed")
 
     def refused_or_kept(description: str, event: StoredEvent) -> None:
-        before = _snapshot(recorder, originators)
+        before = store_state(recorder, originators)
         try:
             recorder.insert_events([event])
         except PersistenceError:
-            if _snapshot(recorder, originators) != before:
+            if store_state(recorder, originators) != before:
                 violated(BAD_INPUT, f"{description}: raised, but the store changed")
             return
         except Exception as e:
@@ -155,10 +132,20 @@ def _check_open_recorder(recorder: Any, kind: str) -> None:
     refused("a state that is a str, not bytes", insert(ok, _raw(fresh, 2, state="{}")))
     refused("a state that is None", insert(ok, _raw(fresh, 2, state=None)))
     refused("a batch item that is not a StoredEvent", insert(ok, {"originator_id": fresh}))
-    refused("a conflict with a recorded event", insert(ok, _valid(existing, 2)))
+    refused(
+        "a conflict with a recorded event",
+        insert(ok, _valid(existing, 2)),
+        accepted=UNIQUENESS,
+        changed=ATOMICITY,
+    )
     if kind == "process":
         refused("a tracking argument that is not a Tracking", insert(ok, tracking=("upstream", 2)))
-        refused("a repeated tracking record", insert(ok, tracking=Tracking("upstream", 1)))
+        refused(
+            "a repeated tracking record",
+            insert(ok, tracking=Tracking("upstream", 1)),
+            accepted=TRACKING,
+            changed=TRACKING,
+        )
 
     refused_or_kept("a negative originator_version (-1)", _valid(uuid4(), -1))
     refused_or_kept(
@@ -176,7 +163,7 @@ def _check_open_recorder(recorder: Any, kind: str) -> None:
 def _check_closed(backend: Backend, env: Any, kind: str) -> None:
     """A closed recorder refuses work instead of silently doing nothing."""
     factory = backend.open(env)
-    recorder: Any = _makers()[kind](factory)
+    recorder: Any = make_recorder(factory, kind)
     recorder.close()
     factory.close()
     recorder.close()  # closing twice is harmless

@@ -2,7 +2,8 @@
 
 Implement :func:`pytest_eventsourcing_backend` in a ``conftest.py`` or in a
 pytest plugin (entry point ``pytest11``) shipped with the backend, to tell the
-suite how to make a store for ``--eventsourcing-backend NAME``.
+suite how to make a store for ``--eventsourcing-backend NAME``, as the
+backends shipped with eventsourcing do (``eventsourcing.sqlite.conformance``).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ def pytest_eventsourcing_backend(name: str, directory: Path) -> Optional[Backend
     Return a :class:`~eventsourcing_conformance.backend.Backend` whose
     ``new_store`` makes a store nobody else uses (files may go under
     ``directory``, a temporary directory of the test), or ``None`` if ``name``
-    is not yours. The first non-None answer wins; the suite's own answer
-    (for ``popo``, ``sqlite``, ``postgres``, and a non-durable default for
-    any other name) comes last.
+    is not yours. The first non-None answer wins. Every backend answers for
+    itself, the ones shipped with eventsourcing included; for a name nobody
+    answers, the suite warns and runs it as an in-memory store (no isolation,
+    no durability or writer-process checks).
     """

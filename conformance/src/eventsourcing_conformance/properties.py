@@ -14,9 +14,12 @@ __all__ = [
     "DURABILITY",
     "GAPS",
     "ORDERING",
+    "PAGING",
     "PROPERTIES",
+    "PURPOSE",
     "TOTAL_ORDER",
     "TRACKING",
+    "TYPES",
     "UNIQUENESS",
     "PropertyViolation",
     "violated",
@@ -25,21 +28,27 @@ __all__ = [
 UNIQUENESS = "uniqueness"
 ATOMICITY = "atomicity"
 ORDERING = "ordering"
+PAGING = "paging"
 GAPS = "gaps"
+TYPES = "types"
 TRACKING = "tracking"
 DURABILITY = "durability"
 TOTAL_ORDER = "total order"
 BAD_INPUT = "bad input"
+PURPOSE = "purpose"
 
 PROPERTIES = (
     UNIQUENESS,
     ATOMICITY,
     ORDERING,
+    PAGING,
     GAPS,
+    TYPES,
     TRACKING,
     DURABILITY,
     TOTAL_ORDER,
     BAD_INPUT,
+    PURPOSE,
 )
 
 

@@ -1,152 +1,89 @@
-"""Fresh, isolated stores per test, for every backend this project ships.
+"""Fresh, isolated stores per test, as each backend describes them.
 
-Test suites (this project's and third parties') ask for an environment mapping
-that selects a backend and points it at a store nobody else uses:
+Every backend says how to make a store nobody else uses by implementing the
+pytest hook ``pytest_eventsourcing_backend`` (see :mod:`.hookspecs`): the
+ones this project ships do it in their own modules (``eventsourcing.popo_conformance``,
+``eventsourcing.sqlite.conformance``, ``eventsourcing.postgres.conformance``),
+registered under the ``pytest11`` entry point exactly as a third party does.
+The suite knows no backend by name.
 
-- ``popo``: nothing to isolate, each factory has its own memory;
-- ``sqlite``: a new database file under the test's temporary directory;
-- ``postgres``: a new schema (``POSTGRES_SCHEMA``), dropped afterwards.
-
-PostgreSQL tests never pass silently without a server: when it cannot be
-reached they fail if ``CI`` is true, and otherwise skip. The skip reason is
-short; why the server cannot be used and how to enable the tests is said once,
-at the end of the report (:mod:`eventsourcing_conformance.pytest_plugin`).
+:func:`isolated_env` gives other tests (this project's, a third party's) the
+same stores as an environment mapping selecting the backend.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
-import uuid
+import warnings
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, Optional
 
 import pytest
 
-from eventsourcing.plugins import install_command
+from eventsourcing_conformance.backend import Backend
 
 __all__ = [
-    "ENABLE_POSTGRES_HINT",
-    "POSTGRES_DEFAULTS",
-    "POSTGRES_SKIP_REASON",
+    "BackendNotDescribed",
+    "UndescribedBackendWarning",
+    "describe_backend",
     "isolated_env",
-    "postgres_settings",
-    "postgres_skip_mark",
-    "postgres_unavailable_reason",
-    "require_postgres",
+    "missing_hook_advice",
 ]
 
-POSTGRES_DEFAULTS = {
-    "POSTGRES_HOST": "127.0.0.1",
-    "POSTGRES_PORT": "5432",
-    "POSTGRES_USER": "postgres",
-    "POSTGRES_PASSWORD": "",
-    "POSTGRES_DBNAME": "eventsourcing_test",
-}
-
-ENABLE_POSTGRES_HINT = (
-    "To run PostgreSQL tests, start a server and set POSTGRES_HOST, POSTGRES_PORT, "
-    "POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DBNAME (defaults: "
-    "127.0.0.1:5432, user postgres, database eventsourcing_test, which must exist)."
-)
-POSTGRES_SKIP_REASON = "needs PostgreSQL, which is unavailable (why: see the end of the report)"
-
-_reason_cache: dict[str, str | None] = {}
+# The running session's hook relay, set by the plugin when pytest configures it,
+# so that isolated_env can be called outside fixtures (helpers, doc tests).
+_session_hook: Optional[Any] = None
 
 
-def postgres_settings() -> dict[str, str]:
-    """The POSTGRES_* settings tests use: the process environment, else defaults."""
-    return {k: os.environ.get(k, v) for k, v in POSTGRES_DEFAULTS.items()}
+class UndescribedBackendWarning(pytest.PytestWarning):
+    """No ``pytest_eventsourcing_backend`` hook answered for a backend's name."""
 
 
-def _connect_kwargs() -> dict[str, str | int]:
-    s = postgres_settings()
-    return {
-        "host": s["POSTGRES_HOST"],
-        "port": int(s["POSTGRES_PORT"]),
-        "user": s["POSTGRES_USER"],
-        "password": s["POSTGRES_PASSWORD"],
-        "dbname": s["POSTGRES_DBNAME"],
-        "connect_timeout": 5,
-    }
+class BackendNotDescribed(LookupError):
+    """:func:`isolated_env` cannot isolate a backend that no hook describes."""
 
 
-def postgres_unavailable_reason() -> str | None:
-    """Why PostgreSQL tests cannot run here, or None if they can."""
-    key = repr(sorted(postgres_settings().items()))
-    if key in _reason_cache:
-        return _reason_cache[key]
-    reason: str | None
-    try:
-        import psycopg
-    except ImportError:
-        reason = f"psycopg is not installed ({install_command('eventsourcing-postgres')})"
-    else:
-        try:
-            with psycopg.connect(**_connect_kwargs()) as conn:  # type: ignore[arg-type]
-                conn.execute("SELECT 1")
-            reason = None
-        except Exception as e:
-            reason = f"cannot connect to PostgreSQL: {e}".strip()
-    _reason_cache[key] = reason
-    return reason
+def missing_hook_advice(name: str) -> str:
+    """What to add so that the suite knows how ``name`` isolates and keeps stores."""
+    return (
+        f"no pytest_eventsourcing_backend hook answered for backend {name!r}, so the suite "
+        "treats it as an in-memory store: no isolation between stores, no durability "
+        "check, no writer-process check. Add a hook, in a conftest.py or in a pytest "
+        "plugin your distribution registers under the 'pytest11' entry point: "
+        f"'def pytest_eventsourcing_backend(name, directory): return "
+        f"Backend({name!r}, {name!r}, new_store=<function returning the env of a new, empty "
+        "store>, durable=True, multiprocess=True) if name == "
+        f"{name!r} else None' (see 'How a backend makes a fresh, isolated store' in the "
+        "eventsourcing-conformance README)"
+    )
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def require_postgres() -> None:
-    """Skip (or, when CI is true, fail) the calling test if PostgreSQL is unavailable."""
-    reason = postgres_unavailable_reason()
-    if reason is None:
-        return
-    if _in_ci():
-        pytest.fail(f"PostgreSQL is required in CI: {reason}", pytrace=False)
-    pytest.skip(POSTGRES_SKIP_REASON)
-
-
-def postgres_skip_mark() -> pytest.MarkDecorator | None:
-    """A skip mark for tests that need PostgreSQL, or None if they are to run.
-
-    None when the server is reachable, and in CI, where such tests run and
-    fail (:func:`require_postgres`).
-    """
-    if _in_ci() or postgres_unavailable_reason() is None:
-        return None
-    return pytest.mark.skip(reason=POSTGRES_SKIP_REASON)
-
-
-@contextlib.contextmanager
-def _postgres_schema() -> Iterator[str]:
-    import psycopg
-
-    schema = f"es_test_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(**_connect_kwargs(), autocommit=True) as conn:  # type: ignore[arg-type]
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield schema
-    finally:
-        with psycopg.connect(**_connect_kwargs(), autocommit=True) as conn:  # type: ignore[arg-type]
-            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+def describe_backend(hook: Any, name: str, directory: Path) -> Backend:
+    """The backend's own description, else an in-memory default and a warning."""
+    backend: Optional[Backend] = hook.pytest_eventsourcing_backend(name=name, directory=directory)
+    if backend is not None:
+        return backend
+    warnings.warn(UndescribedBackendWarning(missing_hook_advice(name)), stacklevel=2)
+    return Backend(name, name, described=False)
 
 
 @contextlib.contextmanager
 def isolated_env(backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
     """Yield an environment selecting ``backend`` with a store of its own.
 
-    Unknown backend names are selected as they are (``PERSISTENCE_MODULE``), so
-    third-party backends that need no isolation work unchanged.
+    Asks the backend's ``pytest_eventsourcing_backend`` hook, so it works in a
+    pytest session where the suite's plugin is loaded (it is, once installed).
+    A backend no hook describes cannot be isolated: that is an error here
+    (an environment installed before its backend shipped the hook needs the
+    backend reinstalled, so that its ``pytest11`` entry point is known).
     """
-    env = {"PERSISTENCE_MODULE": backend}
-    if backend == "sqlite":
-        env["SQLITE_DBNAME"] = str(tmp_path / f"store-{uuid.uuid4().hex[:8]}.sqlite")
-        yield env
-    elif backend == "postgres":
-        require_postgres()
-        env.update(postgres_settings())
-        with _postgres_schema() as schema:
-            env["POSTGRES_SCHEMA"] = schema
-            yield env
-    else:
-        yield env
+    if _session_hook is None:
+        raise RuntimeError(
+            "isolated_env() asks the backends' pytest_eventsourcing_backend hooks: call it "
+            "in a pytest session with the eventsourcing_conformance plugin loaded"
+        )
+    described = _session_hook.pytest_eventsourcing_backend(name=backend, directory=tmp_path)
+    if described is None:
+        raise BackendNotDescribed(missing_hook_advice(backend))
+    with described.store() as env:
+        yield {"PERSISTENCE_MODULE": backend, **env}

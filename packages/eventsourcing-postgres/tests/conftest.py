@@ -9,7 +9,8 @@ import psycopg
 import pytest
 
 from eventsourcing.postgres import Factory
-from eventsourcing_conformance.stores import isolated_env, postgres_settings, require_postgres
+from eventsourcing.postgres.conformance import connect, require_postgres
+from eventsourcing_conformance.stores import isolated_env
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -36,15 +37,7 @@ def factory(pg_env: Dict[str, str]) -> Iterator[Factory]:
 
 def connect_admin() -> psycopg.Connection[Any]:
     """A plain psycopg connection to the test database (autocommit)."""
-    s = postgres_settings()
-    return psycopg.connect(
-        host=s["POSTGRES_HOST"],
-        port=int(s["POSTGRES_PORT"]),
-        user=s["POSTGRES_USER"],
-        password=s["POSTGRES_PASSWORD"],
-        dbname=s["POSTGRES_DBNAME"],
-        autocommit=True,
-    )
+    return connect(autocommit=True)
 
 
 @pytest.fixture
