@@ -12,7 +12,6 @@ import pytest
 
 from eventsourcing.compressor import ModuleCompressor, ZlibCompressor
 from eventsourcing.domain import DomainEvent
-from eventsourcing.hookspecs import hookimpl
 from eventsourcing.persistence import (
     Cipher,
     DataError,
@@ -24,7 +23,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     UUIDAsHex,
 )
-from eventsourcing.plugins import get_plugin_manager
+from eventsourcing.plugins import get_plugin_manager, hookimpl
 from eventsourcing.popo import (
     Factory,
     POPOAggregateRecorder,

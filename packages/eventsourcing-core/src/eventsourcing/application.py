@@ -66,7 +66,7 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 from eventsourcing.plugins import transcodings as plugin_transcodings
-from eventsourcing.utils import ConfigurationError
+from eventsourcing.utils import ConfigurationError, EventSourcingError
 
 __all__ = [
     "AggregateNotFound",
@@ -85,7 +85,7 @@ __all__ = [
 _MUTATES_KEEPING_THE_AGGREGATE = (AggregateEvent.mutate, AggregateCreated.mutate)
 
 
-class AggregateNotFound(Exception):
+class AggregateNotFound(EventSourcingError):
     """Raised when a repository has no events (or snapshot) for an aggregate ID."""
 
 

@@ -44,7 +44,7 @@ from typing import (
 )
 from uuid import UUID, SafeUUID, uuid4
 
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.utils import EventSourcingError, get_topic, resolve_topic
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -66,6 +66,7 @@ __all__ = [
     "CommandMethodDecorator",
     "DecoratedEvent",
     "DomainEvent",
+    "EventSourcingError",
     "MetaAggregate",
     "MetaDomainEvent",
     "Snapshot",
@@ -101,7 +102,7 @@ TAggregateCreated = TypeVar("TAggregateCreated", bound="AggregateCreated[Any]")
 TCommand = TypeVar("TCommand", bound=Callable[..., Any])
 
 
-class VersionError(Exception):
+class VersionError(EventSourcingError):
     """An event was applied to an aggregate whose version is not the one before it.
 
     Raised instead of applying the event, so the aggregate is unchanged.

@@ -33,8 +33,10 @@ from typing import (
 )
 from uuid import UUID
 
+from eventsourcing import registry
 from eventsourcing.utils import (
     ConfigurationError,
+    EventSourcingError,
     TopicError,
     get_topic,
     resolve_topic,
@@ -57,6 +59,7 @@ __all__ = [
     "InternalError",
     "JSONTranscoder",
     "Mapper",
+    "ModuleCompressor",
     "NotSupportedError",
     "Notification",
     "OperationalError",
@@ -366,6 +369,30 @@ class Compressor(ABC):
         """Return decompressed bytes."""
 
 
+class ModuleCompressor(Compressor):
+    """Adapts a module with ``compress()`` and ``decompress()`` functions.
+
+    eventsourcing 9.1 accepted such a module as ``COMPRESSOR_TOPIC``
+    (``bz2``, ``lzma``); this keeps those configurations, and the state they
+    stored, working. Any failure to decompress becomes :class:`DataError`.
+    """
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+
+    def compress(self, data: bytes) -> bytes:
+        result: bytes = self.module.compress(data)
+        return result
+
+    def decompress(self, data: bytes) -> bytes:
+        try:
+            result: bytes = self.module.decompress(data)
+        except Exception as e:
+            name = getattr(self.module, "__name__", repr(self.module))
+            raise DataError(f"Stored state could not be decompressed with {name}: {e}") from e
+        return result
+
+
 # ---------------------------------------------------------------------------
 # Mapper
 # ---------------------------------------------------------------------------
@@ -495,11 +522,11 @@ class Mapper(Generic[TDomainEvent]):
 # ---------------------------------------------------------------------------
 
 
-class RecordConflictError(Exception):
+class RecordConflictError(EventSourcingError):
     """Raised when a recorded event conflicts with one already recorded."""
 
 
-class PersistenceError(Exception):
+class PersistenceError(EventSourcingError):
     """Base class for the other exceptions in this module."""
 
 
@@ -814,8 +841,6 @@ class InfrastructureFactory(ABC):
         env: Optional[Mapping[str, str]] = None,
     ) -> InfrastructureFactory:
         """Construct the factory selected by the environment (default ``popo``)."""
-        from eventsourcing.plugins import resolve_persistence_module
-
         if env is None:
             env = os.environ
         # Prefixed variables first, then the unprefixed ones; the newer name
@@ -827,11 +852,11 @@ class InfrastructureFactory(ABC):
         for variable in variables:
             value = env.get(variable)
             if value is not None and value.strip():
-                factory_cls = resolve_persistence_module(value, variable=variable)
+                factory_cls = _resolve_persistence_module(value, variable)
                 break
         else:
-            factory_cls = resolve_persistence_module(
-                cls.DEFAULT_PERSISTENCE_MODULE, variable=cls.PERSISTENCE_MODULE
+            factory_cls = _resolve_persistence_module(
+                cls.DEFAULT_PERSISTENCE_MODULE, cls.PERSISTENCE_MODULE
             )
         return factory_cls(application_name=application_name, env=env)
 
@@ -933,8 +958,6 @@ class InfrastructureFactory(ABC):
         ``CIPHER_KEY`` alone selects the default cipher (``aes``), as in
         eventsourcing 9.1. A selected cipher without a key is an error.
         """
-        from eventsourcing.plugins import resolve_cipher
-
         application_name = application_name or self.application_name
         topic = self.getenv(self.CIPHER_TOPIC, application_name=application_name)
         key = self.getenv(self.CIPHER_KEY, application_name=application_name)
@@ -943,7 +966,7 @@ class InfrastructureFactory(ABC):
                 return None
             topic = self.DEFAULT_CIPHER
             try:
-                cipher_cls = resolve_cipher(topic, variable=self.CIPHER_TOPIC)
+                cipher_cls = registry.resolve(topic, self.CIPHER_TOPIC, "cipher", Cipher)
             except ConfigurationError as e:
                 raise ConfigurationError(
                     f"{self._variable(self.CIPHER_KEY, application_name)} is set without "
@@ -951,9 +974,8 @@ class InfrastructureFactory(ABC):
                     f"{topic!r}: {e}"
                 ) from e
         else:
-            cipher_cls = resolve_cipher(
-                topic, variable=self._variable(self.CIPHER_TOPIC, application_name)
-            )
+            variable = self._variable(self.CIPHER_TOPIC, application_name)
+            cipher_cls = registry.resolve(topic, variable, "cipher", Cipher)
         if not key:
             raise ConfigurationError(
                 f"{self._variable(self.CIPHER_TOPIC, application_name)}={topic!r} selects "
@@ -961,32 +983,31 @@ class InfrastructureFactory(ABC):
                 f"{cipher_cls.__name__}.create_key()"
             )
         try:
-            return cipher_cls(key)
+            cipher: Cipher = cipher_cls(key)
         except (ValueError, TypeError) as e:
             raise ConfigurationError(
                 f"{self._variable(self.CIPHER_KEY, application_name)} is not a valid key for "
                 f"{cipher_cls.__name__}: {e}"
             ) from e
+        return cipher
 
     def compressor(self, application_name: str = "") -> Optional[Compressor]:
         """Construct the compressor selected by ``COMPRESSOR_TOPIC`` (name or topic)."""
-        from eventsourcing.plugins import resolve_compressor
-
         application_name = application_name or self.application_name
         found = _getenv(self.env, self.COMPRESSOR_TOPIC, application_name)
         if found is None or not found[1].strip():
             return None
         variable, topic = found
         try:
-            compressor_cls = resolve_compressor(topic, variable=variable)
+            compressor_cls: Type[Compressor] = registry.resolve(
+                topic, variable, "compressor", Compressor
+            )
         except ConfigurationError:
             # eventsourcing 9.1 also accepted a module with compress() and
             # decompress() functions (``COMPRESSOR_TOPIC=bz2``).
             module = _compressor_module(topic.strip())
             if module is None:
                 raise
-            from eventsourcing.compressor import ModuleCompressor
-
             return ModuleCompressor(module)
         return compressor_cls()
 
@@ -1024,6 +1045,10 @@ class InfrastructureFactory(ABC):
         exc_tb: Optional[TracebackType],
     ) -> None:
         self.close()
+
+
+def _resolve_persistence_module(value: str, variable: str) -> Type[InfrastructureFactory]:
+    return registry.resolve(value, variable, "persistence module", InfrastructureFactory, "Factory")
 
 
 def _env_keys(key: str, application_name: str) -> tuple[str, ...]:

@@ -49,6 +49,7 @@ from eventsourcing.persistence import (
     ProcessRecorder,
     Tracking,
 )
+from eventsourcing.utils import EventSourcingError
 
 __all__ = [
     "ErrorHandler",
@@ -366,7 +367,7 @@ class System:
 # ---------------------------------------------------------------------------
 
 
-class RunnerAlreadyStarted(Exception):
+class RunnerAlreadyStarted(EventSourcingError):
     """Raised by :meth:`Runner.start` when the runner was started before."""
 
 
