@@ -571,7 +571,13 @@ class Recorder(ABC):  # noqa: B024 (a marker base; subclasses add the abstract m
     """Abstract base class for stored event recorders."""
 
     def close(self) -> None:  # noqa: B027 (optional to override)
-        """Release connections or files held by this recorder (idempotent)."""
+        """Stop this recorder: afterwards its methods raise :class:`InterfaceError`.
+
+        Idempotent, and never stops a sibling: what the recorders of one
+        factory share (a pool, connections to a file) is released when the
+        last of them is closed, or when the factory is closed (see
+        :mod:`eventsourcing.sharing`). What was recorded is kept.
+        """
 
 
 class AggregateRecorder(Recorder):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Dict, Mapping
 
 from eventsourcing.persistence import (
     AggregateRecorder,
@@ -18,6 +18,7 @@ from eventsourcing.postgres.recorders import (
     PostgresApplicationRecorder,
     PostgresProcessRecorder,
 )
+from eventsourcing.sharing import Shared
 from eventsourcing.utils import ConfigurationError
 
 __all__ = ["Factory"]
@@ -29,6 +30,9 @@ class Factory(InfrastructureFactory):
     Table names follow eventsourcing 9.1: ``{name}_events``,
     ``{name}_snapshots`` and ``{name}_tracking``, where ``name`` is the
     application name in lower case (``stored`` / ``notification`` when empty).
+    The pool is closed by :meth:`close`, and also when every recorder made by
+    this factory is closed (it is opened again if more recorders are asked
+    for): see :mod:`eventsourcing.sharing`.
     """
 
     POSTGRES_DBNAME = "POSTGRES_DBNAME"
@@ -44,7 +48,6 @@ class Factory(InfrastructureFactory):
     POSTGRES_POOL_SIZE = "POSTGRES_POOL_SIZE"
     POSTGRES_MAX_OVERFLOW = "POSTGRES_MAX_OVERFLOW"
     POSTGRES_CONNECT_TIMEOUT = "POSTGRES_CONNECT_TIMEOUT"
-    CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
         super().__init__(application_name, env)
@@ -67,7 +70,7 @@ class Factory(InfrastructureFactory):
         assert lock_timeout is not None and idle_timeout is not None
         assert pool_size is not None and max_overflow is not None
         assert connect_timeout is not None
-        self.datastore = PostgresDatastore(
+        self._datastore_kwargs: Dict[str, Any] = dict(
             dbname=dbname,
             host=host,
             port=port,
@@ -82,6 +85,18 @@ class Factory(InfrastructureFactory):
             max_overflow=max_overflow,
             connect_timeout=connect_timeout,
         )
+        self._shared = Shared(
+            "PostgreSQL factory",
+            lambda: PostgresDatastore(**self._datastore_kwargs),
+            PostgresDatastore.close,
+            is_closed=lambda datastore: datastore.closed,
+        )
+        self._shared.get()  # checks the settings now; connects on first use
+
+    @property
+    def datastore(self) -> PostgresDatastore:
+        """The pool shared by this factory's recorders (opened again if released)."""
+        return self._shared.get()
 
     def _required(self, key: str, allow_empty: bool = False) -> str:
         value = self.getenv(key)
@@ -128,27 +143,25 @@ class Factory(InfrastructureFactory):
             ) from None
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
-        recorder = PostgresAggregateRecorder(self.datastore, self._table_name("stored", purpose))
-        self._maybe_create(recorder)
-        return recorder
+        table = self._table_name("stored", purpose)
+        return self._shared.recorder(
+            lambda datastore: PostgresAggregateRecorder(datastore, table), self.create_table
+        )
 
     def application_recorder(self) -> ApplicationRecorder:
-        recorder = PostgresApplicationRecorder(self.datastore, self._table_name("stored", "events"))
-        self._maybe_create(recorder)
-        return recorder
+        table = self._table_name("stored", "events")
+        return self._shared.recorder(
+            lambda datastore: PostgresApplicationRecorder(datastore, table), self.create_table
+        )
 
     def process_recorder(self) -> ProcessRecorder:
-        recorder = PostgresProcessRecorder(
-            self.datastore,
-            self._table_name("stored", "events"),
-            self._table_name("notification", "tracking"),
+        events = self._table_name("stored", "events")
+        tracking = self._table_name("notification", "tracking")
+        return self._shared.recorder(
+            lambda datastore: PostgresProcessRecorder(datastore, events, tracking),
+            self.create_table,
         )
-        self._maybe_create(recorder)
-        return recorder
-
-    def _maybe_create(self, recorder: PostgresAggregateRecorder) -> None:
-        if self.create_table:
-            recorder.create_table()
 
     def close(self) -> None:
-        self.datastore.close()
+        """Close the pool: every recorder made here stops working (idempotent)."""
+        self._shared.close()

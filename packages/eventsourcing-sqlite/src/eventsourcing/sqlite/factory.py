@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Callable, List, Mapping, Optional, TypeVar
+from typing import Mapping
 
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     InfrastructureFactory,
-    InterfaceError,
     ProcessRecorder,
 )
+from eventsourcing.sharing import Shared
 from eventsourcing.sqlite.datastore import DEFAULT_LOCK_TIMEOUT, SQLiteDatastore
 from eventsourcing.sqlite.recorders import (
     SQLiteAggregateRecorder,
@@ -23,8 +22,6 @@ from eventsourcing.utils import ConfigurationError
 
 __all__ = ["Factory"]
 
-TRecorder = TypeVar("TRecorder", bound=SQLiteAggregateRecorder)
-
 
 class Factory(InfrastructureFactory):
     """Constructs SQLite recorders that share one :class:`SQLiteDatastore`.
@@ -33,12 +30,12 @@ class Factory(InfrastructureFactory):
     ``file:`` URI), ``SQLITE_LOCK_TIMEOUT`` (seconds, default 5),
     ``CREATE_TABLE`` (default true). The datastore is closed by
     :meth:`close`; a file database's also when every recorder made by this
-    factory is closed (it is reopened if more recorders are asked for).
+    factory is closed (it is reopened if more recorders are asked for): see
+    :mod:`eventsourcing.sharing`.
     """
 
     SQLITE_DBNAME = "SQLITE_DBNAME"
     SQLITE_LOCK_TIMEOUT = "SQLITE_LOCK_TIMEOUT"
-    CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
         super().__init__(application_name, env)
@@ -59,70 +56,39 @@ class Factory(InfrastructureFactory):
             self.SQLITE_LOCK_TIMEOUT, default=DEFAULT_LOCK_TIMEOUT, minimum=0
         )
         self.create_table = self.getenv_bool(self.CREATE_TABLE, default=True)
-        self._lock = threading.Lock()
-        self._closed = False
-        self._open_recorders: List[SQLiteAggregateRecorder] = []
-        self._datastore: Optional[SQLiteDatastore] = None
+        self._shared = Shared(
+            f"SQLite factory for {self.db_name!r}",
+            self._open_datastore,
+            SQLiteDatastore.close,
+            is_closed=lambda datastore: datastore.closed,
+            keep=lambda datastore: datastore.is_memory,  # it would be lost
+        )
         # Open now, so that a wrong path fails at construction, naming the path.
-        self._datastore = SQLiteDatastore(self.db_name, lock_timeout=self.lock_timeout)
+        self._shared.get()
+
+    def _open_datastore(self) -> SQLiteDatastore:
+        return SQLiteDatastore(self.db_name, lock_timeout=self.lock_timeout)
 
     @property
     def datastore(self) -> SQLiteDatastore:
         """The datastore shared by this factory's recorders (reopened if released)."""
-        with self._lock:
-            return self._open_datastore()
-
-    def _open_datastore(self) -> SQLiteDatastore:
-        if self._closed:
-            raise InterfaceError(f"SQLite factory for {self.db_name!r} is closed")
-        if self._datastore is None or self._datastore.closed:
-            self._datastore = SQLiteDatastore(self.db_name, lock_timeout=self.lock_timeout)
-        return self._datastore
+        return self._shared.get()
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         table = validate_table_name(f"stored_{purpose}")
-        return self._track(lambda datastore: SQLiteAggregateRecorder(datastore, table))
+        return self._shared.recorder(
+            lambda datastore: SQLiteAggregateRecorder(datastore, table), self.create_table
+        )
 
     def application_recorder(self) -> ApplicationRecorder:
-        return self._track(SQLiteApplicationRecorder)
+        return self._shared.recorder(SQLiteApplicationRecorder, self.create_table)
 
     def process_recorder(self) -> ProcessRecorder:
-        return self._track(SQLiteProcessRecorder)
-
-    def _track(self, make: Callable[[SQLiteDatastore], TRecorder]) -> TRecorder:
-        # Counted as open before its tables are made, so that closing the last
-        # other recorder meanwhile does not release the datastore it uses.
-        with self._lock:
-            recorder = make(self._open_datastore())
-            self._open_recorders.append(recorder)
-        recorder.on_close = self._recorder_closed
-        if self.create_table:
-            try:
-                recorder.create_table()
-            except BaseException:
-                recorder.close()
-                raise
-        return recorder
-
-    def _recorder_closed(self, recorder: SQLiteAggregateRecorder) -> None:
-        with self._lock:
-            if recorder in self._open_recorders:
-                self._open_recorders.remove(recorder)
-            datastore = self._datastore
-            if self._open_recorders or datastore is None or datastore.is_memory:
-                # An in-memory database would be lost: it lives until close().
-                return
-            self._datastore = None
-        datastore.close()
+        return self._shared.recorder(SQLiteProcessRecorder, self.create_table)
 
     def close(self) -> None:
         """Close the datastore: every recorder made here stops working (idempotent)."""
-        with self._lock:
-            self._closed = True
-            datastore, self._datastore = self._datastore, None
-            self._open_recorders.clear()
-        if datastore is not None:
-            datastore.close()
+        self._shared.close()
 
 
 def _prefix(application_name: str) -> str:
