@@ -19,22 +19,28 @@ from eventsourcing.hookspecs import hookimpl
 from eventsourcing.persistence import Cipher, Compressor, InfrastructureFactory, Transcoding
 from eventsourcing.registry import (
     ENTRY_POINT_GROUP,
+    KNOWN_DISTRIBUTIONS,
+    KNOWN_MODULES,
     InstalledPlugin,
     PluginError,
     collect,
     get_plugin_manager,
+    install_command,
     installed_plugins,
     resolve,
 )
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "KNOWN_DISTRIBUTIONS",
+    "KNOWN_MODULES",
     "InstalledPlugin",
     "PluginError",
     "ciphers",
     "compressors",
     "get_plugin_manager",
     "hookimpl",
+    "install_command",
     "installed_plugins",
     "persistence_modules",
     "resolve_cipher",
