@@ -407,3 +407,16 @@ def test_closing_the_factory_stops_every_recorder_it_made(store_env: Dict[str, s
         with pytest.raises(InterfaceError):
             recorder.select_events(uuid4())
         recorder.close()
+
+
+def test_91_names_of_the_infrastructure_factory() -> None:
+    from eventsourcing.persistence import TF
+
+    assert InfrastructureFactory.TOPIC == "INFRASTRUCTURE_FACTORY"
+    assert TF.__bound__ is not None
+    factory = InfrastructureFactory.construct(env={InfrastructureFactory.TOPIC: "popo"})
+    assert factory.env_create_table() is True
+    factory = InfrastructureFactory.construct(env={"CREATE_TABLE": "n"})
+    assert factory.env_create_table() is False
+    with pytest.raises(ConfigurationError, match="CREATE_TABLE='maybe'"):
+        InfrastructureFactory.construct(env={"CREATE_TABLE": "maybe"}).env_create_table()
