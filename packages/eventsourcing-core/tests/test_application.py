@@ -410,8 +410,7 @@ def test_unregistered_type_fails_to_save_and_records_nothing(open_app: OpenApp) 
 
 
 def test_plugin_transcodings_come_before_the_application_s(open_app: OpenApp) -> None:
-    from eventsourcing.hookspecs import hookimpl
-    from eventsourcing.plugins import get_plugin_manager
+    from eventsourcing.plugins import get_plugin_manager, hookimpl
 
     class DateAsOrdinal(Transcoding):
         type = date

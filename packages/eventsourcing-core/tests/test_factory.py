@@ -5,26 +5,26 @@ from __future__ import annotations
 
 import bz2
 from datetime import datetime
-from typing import Any, Iterator, Mapping
+from typing import Any, Dict, Iterator, Mapping
 from uuid import uuid4
 
 import pytest
 
 from eventsourcing.compressor import ModuleCompressor, ZlibCompressor
 from eventsourcing.domain import DomainEvent
-from eventsourcing.hookspecs import hookimpl
 from eventsourcing.persistence import (
     Cipher,
     DataError,
     DatetimeAsISO,
     EventStore,
     InfrastructureFactory,
+    InterfaceError,
     JSONTranscoder,
     Mapper,
     StoredEvent,
     UUIDAsHex,
 )
-from eventsourcing.plugins import get_plugin_manager
+from eventsourcing.plugins import get_plugin_manager, hookimpl
 from eventsourcing.popo import (
     Factory,
     POPOAggregateRecorder,
@@ -371,6 +371,42 @@ def test_cipher_errors_for_another_application_name_its_variables(prefix_cipher:
     assert factory.cipher() is None
     with pytest.raises(ConfigurationError, match=r"^OTHER_CIPHER_KEY is not a valid key"):
         factory.mapper(JSONTranscoder(), application_name="Other")
+
+
+# --- Closing: the same on every backend ------------------------------------------------
+
+
+def test_closing_a_recorder_stops_it_and_no_sibling(store_env: Dict[str, str]) -> None:
+    with InfrastructureFactory.construct("Closing", env=store_env) as factory:
+        events = factory.application_recorder()
+        snapshots = factory.aggregate_recorder("snapshots")
+        snapshots.close()
+        snapshots.close()  # closing again does nothing
+        with pytest.raises(InterfaceError, match="closed"):
+            snapshots.select_events(uuid4())
+        with pytest.raises(InterfaceError, match="closed"):
+            snapshots.insert_events([StoredEvent(uuid4(), 1, "t", b"s")])
+        originator = uuid4()
+        assert events.insert_events([StoredEvent(originator, 1, "t", b"s")]) == [1]
+        events.close()
+        with pytest.raises(InterfaceError, match="closed"):
+            events.max_notification_id()
+        # Every recorder was closed: the factory opens what they shared again.
+        again = factory.application_recorder()
+        stored = again.select_events(originator)
+        assert stored == ([] if store_env["PERSISTENCE_MODULE"] == "popo" else [stored[0]])
+        assert again.insert_events([StoredEvent(uuid4(), 1, "t", b"s")])
+
+
+def test_closing_the_factory_stops_every_recorder_it_made(store_env: Dict[str, str]) -> None:
+    factory = InfrastructureFactory.construct("Closing", env=store_env)
+    recorders = [factory.process_recorder(), factory.aggregate_recorder("snapshots")]
+    factory.close()
+    factory.close()
+    for recorder in recorders:
+        with pytest.raises(InterfaceError):
+            recorder.select_events(uuid4())
+        recorder.close()
 
 
 def test_91_names_of_the_infrastructure_factory() -> None:

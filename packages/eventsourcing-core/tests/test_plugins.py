@@ -7,13 +7,13 @@ from typing import Any, Iterator, Mapping
 
 import pytest
 
-from eventsourcing import plugins
+from eventsourcing import plugins, registry
 from eventsourcing.compressor import ZlibCompressor
-from eventsourcing.hookspecs import hookimpl
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.plugins import (
     PluginError,
     get_plugin_manager,
+    hookimpl,
     persistence_modules,
     resolve_compressor,
     resolve_persistence_module,
@@ -110,7 +110,7 @@ def test_uninstalled_name_says_which_distribution_to_install_and_how(
     monkeypatch: pytest.MonkeyPatch, value: str, hint: str
 ) -> None:
     installed = {"popo": POPOFactory}
-    monkeypatch.setattr(plugins, "persistence_modules", lambda: installed)
+    monkeypatch.setattr(registry, "collect", lambda hook_name, kind: installed)
     with pytest.raises(ConfigurationError) as exc_info:
         resolve_persistence_module(value)
     assert str(exc_info.value) == (
@@ -228,3 +228,17 @@ def test_a_third_party_backend_is_selected_by_its_name() -> None:
 def test_plugin_transcodings_include_the_defaults() -> None:
     names = {t.name for t in plugins.transcodings()}
     assert {"uuid_hex", "decimal_str", "datetime_iso"} <= names
+
+
+def test_installed_plugins_name_their_distribution_and_version() -> None:
+    found = {p.name: p for p in plugins.installed_plugins()}
+    assert found["core"] == plugins.InstalledPlugin(
+        "core",
+        "eventsourcing.builtin",
+        "eventsourcing-core",
+        importlib.metadata.version("eventsourcing-core"),
+    )
+    assert found["sqlite"].distribution == "eventsourcing-sqlite"
+    assert found["postgres"].value == "eventsourcing.postgres.plugin"
+    # The core's plugin is registered first, as it was before plugins from entry points.
+    assert next(iter(found)) == "core"

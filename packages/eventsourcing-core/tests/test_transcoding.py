@@ -15,7 +15,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eventsourcing import plugins
-from eventsourcing.hookspecs import hookimpl
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
@@ -24,7 +23,7 @@ from eventsourcing.persistence import (
     Transcoding,
     UUIDAsHex,
 )
-from eventsourcing.plugins import get_plugin_manager
+from eventsourcing.plugins import get_plugin_manager, hookimpl
 
 # --- Transcodings used by these tests ------------------------------------------------
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from eventsourcing.hookspecs import hookimpl
 from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.plugins import hookimpl
 
 
 @hookimpl

@@ -68,7 +68,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.plugins import transcodings as plugin_transcodings
 from eventsourcing.subscription import Subscription
-from eventsourcing.utils import ConfigurationError
+from eventsourcing.utils import ConfigurationError, EventSourcingError
 
 __all__ = [
     "AggregateNotFound",
@@ -110,7 +110,7 @@ def mutate_aggregate(aggregate: Optional[T], domain_events: Iterable[DomainEvent
     return aggregate
 
 
-class AggregateNotFound(Exception):
+class AggregateNotFound(EventSourcingError):
     """Raised when a repository has no events (or snapshot) for an aggregate ID."""
 
 

@@ -1,36 +1,37 @@
-"""The core's built-in plugin: the in-memory backend, zlib, default transcodings.
+"""The core's plugin: the in-memory backend, zlib, default transcodings.
 
-Registered by :func:`eventsourcing.plugins.get_plugin_manager` under the name
-``core``. Imports are deferred to the hook calls so that loading plugins
-stays cheap and free of import cycles.
+Loaded like every other plugin, from the ``eventsourcing`` entry-point group
+(``core = "eventsourcing.builtin"`` in eventsourcing-core's metadata), and
+registered first (see :mod:`eventsourcing.registry`).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterable, Mapping
+from typing import Iterable, Mapping
 
-from eventsourcing.hookspecs import hookimpl
-
-if TYPE_CHECKING:  # pragma: no cover
-    from eventsourcing.persistence import Compressor, InfrastructureFactory, Transcoding
+from eventsourcing.compressor import ZlibCompressor
+from eventsourcing.persistence import (
+    Compressor,
+    DatetimeAsISO,
+    DecimalAsStr,
+    InfrastructureFactory,
+    Transcoding,
+    UUIDAsHex,
+)
+from eventsourcing.plugins import hookimpl
+from eventsourcing.popo import Factory
 
 
 @hookimpl
 def eventsourcing_persistence_modules() -> Mapping[str, type[InfrastructureFactory]]:
-    from eventsourcing.popo import Factory
-
     return {"popo": Factory}
 
 
 @hookimpl
 def eventsourcing_compressors() -> Mapping[str, type[Compressor]]:
-    from eventsourcing.compressor import ZlibCompressor
-
     return {"zlib": ZlibCompressor}
 
 
 @hookimpl
 def eventsourcing_transcodings() -> Iterable[Transcoding]:
-    from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, UUIDAsHex
-
     return [UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()]

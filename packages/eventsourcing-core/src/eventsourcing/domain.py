@@ -60,7 +60,7 @@ from eventsourcing._codegen import (
     own_annotation_names,
     rebind_class_cells,
 )
-from eventsourcing.utils import get_topic, resolve_topic, upcast_state
+from eventsourcing.utils import EventSourcingError, get_topic, resolve_topic, upcast_state
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -85,6 +85,7 @@ __all__ = [
     "DecoratedEvent",
     "DecoratedObjType",
     "DomainEvent",
+    "EventSourcingError",
     "EventSpecType",
     "InjectEventType",
     "MetaAggregate",
@@ -137,14 +138,14 @@ DecoratedObjType = TypeVar("DecoratedObjType", bound=Union[Callable[..., None], 
 InjectEventType = bool
 
 
-class OriginatorIDError(Exception):
+class OriginatorIDError(EventSourcingError):
     """An event was applied to an aggregate with another ID (it is not in its sequence).
 
     Raised instead of applying the event, so the aggregate is unchanged.
     """
 
 
-class OriginatorVersionError(Exception):
+class OriginatorVersionError(EventSourcingError):
     """An event was applied to an aggregate whose version is not the one before it.
 
     Raised instead of applying the event, so the aggregate is unchanged.

@@ -1,14 +1,16 @@
 """Hook specifications for eventsourcing plugins.
 
 A plugin is any module or object with functions named like the specifications
-below, decorated with :data:`hookimpl`. Distributions make their plugin known
-through the ``eventsourcing`` entry-point group, for example::
+below, decorated with ``hookimpl``, imported from :mod:`eventsourcing.plugins`
+(``from eventsourcing.plugins import hookimpl``; it is defined here, beside
+the specifications). Distributions make their plugin known through the
+``eventsourcing`` entry-point group, for example::
 
     [project.entry-points.eventsourcing]
     sqlite = "eventsourcing.sqlite.plugin"
 
 The entry-point group is loaded lazily, once, the first time the plugin
-manager is used (see :mod:`eventsourcing.plugins`).
+manager is used (see :mod:`eventsourcing.registry`).
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import (
-    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -36,6 +35,21 @@ from typing import (
 )
 from uuid import UUID
 
+from eventsourcing import registry
+from eventsourcing.errors import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    InterfaceError,
+    InternalError,
+    NotSupportedError,
+    OperationalError,
+    PersistenceError,
+    ProgrammingError,
+    RecordConflictError,
+    WaitInterruptedError,
+)
+from eventsourcing.subscription import Subscription
 from eventsourcing.utils import (
     ConfigurationError,
     TopicError,
@@ -44,9 +58,6 @@ from eventsourcing.utils import (
     strtobool,
     upcast_state,
 )
-
-if TYPE_CHECKING:
-    from eventsourcing.subscription import Subscription
 
 __all__ = [
     "AggregateRecorder",
@@ -64,6 +75,7 @@ __all__ = [
     "InternalError",
     "JSONTranscoder",
     "Mapper",
+    "ModuleCompressor",
     "NotSupportedError",
     "Notification",
     "OperationalError",
@@ -375,6 +387,30 @@ class Compressor(ABC):
         """Return decompressed bytes."""
 
 
+class ModuleCompressor(Compressor):
+    """Adapts a module with ``compress()`` and ``decompress()`` functions.
+
+    eventsourcing 9.1 accepted such a module as ``COMPRESSOR_TOPIC``
+    (``bz2``, ``lzma``); this keeps those configurations, and the state they
+    stored, working. Any failure to decompress becomes :class:`DataError`.
+    """
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+
+    def compress(self, data: bytes) -> bytes:
+        result: bytes = self.module.compress(data)
+        return result
+
+    def decompress(self, data: bytes) -> bytes:
+        try:
+            result: bytes = self.module.decompress(data)
+        except Exception as e:
+            name = getattr(self.module, "__name__", repr(self.module))
+            raise DataError(f"Stored state could not be decompressed with {name}: {e}") from e
+        return result
+
+
 # ---------------------------------------------------------------------------
 # Mapper
 # ---------------------------------------------------------------------------
@@ -493,55 +529,6 @@ class Mapper(Generic[TDomainEvent]):
 
 
 # ---------------------------------------------------------------------------
-# Exceptions (PEP 249 hierarchy)
-# ---------------------------------------------------------------------------
-
-
-class RecordConflictError(Exception):
-    """Raised when a recorded event conflicts with one already recorded."""
-
-
-class PersistenceError(Exception):
-    """Base class for the other exceptions in this module."""
-
-
-class InterfaceError(PersistenceError):
-    """Errors related to the database interface rather than the database."""
-
-
-class DatabaseError(PersistenceError):
-    """Errors related to the database."""
-
-
-class DataError(DatabaseError):
-    """Errors due to problems with the processed data."""
-
-
-class OperationalError(DatabaseError):
-    """Errors related to the database's operation (disconnects, lock timeouts)."""
-
-
-class IntegrityError(DatabaseError, RecordConflictError):
-    """The relational integrity of the database would be affected (conflicts)."""
-
-
-class InternalError(DatabaseError):
-    """The database encountered an internal error."""
-
-
-class ProgrammingError(DatabaseError):
-    """Programming errors, e.g. table not found or SQL syntax errors."""
-
-
-class NotSupportedError(DatabaseError):
-    """A method or database API was used that the database does not support."""
-
-
-class WaitInterruptedError(PersistenceError):
-    """A :meth:`TrackingRecorder.wait` was interrupted before its notification was processed."""
-
-
-# ---------------------------------------------------------------------------
 # Recorders
 # ---------------------------------------------------------------------------
 
@@ -550,7 +537,13 @@ class Recorder(ABC):  # noqa: B024 (a marker base; subclasses add the abstract m
     """Abstract base class for stored event recorders."""
 
     def close(self) -> None:  # noqa: B027 (optional to override)
-        """Release connections or files held by this recorder (idempotent)."""
+        """Stop this recorder: afterwards its methods raise :class:`InterfaceError`.
+
+        Idempotent, and never stops a sibling: what the recorders of one
+        factory share (a pool, connections to a file) is released when the
+        last of them is closed, or when the factory is closed (see
+        :mod:`eventsourcing.sharing`). What was recorded is kept.
+        """
 
 
 class AggregateRecorder(Recorder):
@@ -624,8 +617,6 @@ class ApplicationRecorder(AggregateRecorder):
         This default polls :meth:`select_notifications`; backends that can
         hear of commits override it to deliver new events sooner.
         """
-        from eventsourcing.subscription import Subscription
-
         return Subscription(self, gt=gt, topics=topics)
 
 
@@ -895,8 +886,6 @@ class InfrastructureFactory(ABC):
         env: Optional[Mapping[str, str]] = None,
     ) -> InfrastructureFactory:
         """Construct the factory selected by the environment (default ``popo``)."""
-        from eventsourcing.plugins import resolve_persistence_module
-
         if env is None:
             env = os.environ
         # Prefixed variables first, then the unprefixed ones; the newer name
@@ -908,11 +897,11 @@ class InfrastructureFactory(ABC):
         for variable in variables:
             value = env.get(variable)
             if value is not None and value.strip():
-                factory_cls = resolve_persistence_module(value, variable=variable)
+                factory_cls = _resolve_persistence_module(value, variable)
                 break
         else:
-            factory_cls = resolve_persistence_module(
-                cls.DEFAULT_PERSISTENCE_MODULE, variable=cls.PERSISTENCE_MODULE
+            factory_cls = _resolve_persistence_module(
+                cls.DEFAULT_PERSISTENCE_MODULE, cls.PERSISTENCE_MODULE
             )
         return factory_cls(application_name=application_name, env=env)
 
@@ -1032,8 +1021,6 @@ class InfrastructureFactory(ABC):
         ``CIPHER_KEY`` alone selects the default cipher (``aes``), as in
         eventsourcing 9.1. A selected cipher without a key is an error.
         """
-        from eventsourcing.plugins import resolve_cipher
-
         application_name = application_name or self.application_name
         topic = self.getenv(self.CIPHER_TOPIC, application_name=application_name)
         key = self.getenv(self.CIPHER_KEY, application_name=application_name)
@@ -1042,7 +1029,7 @@ class InfrastructureFactory(ABC):
                 return None
             topic = self.DEFAULT_CIPHER
             try:
-                cipher_cls = resolve_cipher(topic, variable=self.CIPHER_TOPIC)
+                cipher_cls = registry.resolve(topic, self.CIPHER_TOPIC, "cipher", Cipher)
             except ConfigurationError as e:
                 raise ConfigurationError(
                     f"{self._variable(self.CIPHER_KEY, application_name)} is set without "
@@ -1050,9 +1037,8 @@ class InfrastructureFactory(ABC):
                     f"{topic!r}: {e}"
                 ) from e
         else:
-            cipher_cls = resolve_cipher(
-                topic, variable=self._variable(self.CIPHER_TOPIC, application_name)
-            )
+            variable = self._variable(self.CIPHER_TOPIC, application_name)
+            cipher_cls = registry.resolve(topic, variable, "cipher", Cipher)
         if not key:
             raise ConfigurationError(
                 f"{self._variable(self.CIPHER_TOPIC, application_name)}={topic!r} selects "
@@ -1060,32 +1046,31 @@ class InfrastructureFactory(ABC):
                 f"{cipher_cls.__name__}.create_key()"
             )
         try:
-            return cipher_cls(key)
+            cipher: Cipher = cipher_cls(key)
         except (ValueError, TypeError) as e:
             raise ConfigurationError(
                 f"{self._variable(self.CIPHER_KEY, application_name)} is not a valid key for "
                 f"{cipher_cls.__name__}: {e}"
             ) from e
+        return cipher
 
     def compressor(self, application_name: str = "") -> Optional[Compressor]:
         """Construct the compressor selected by ``COMPRESSOR_TOPIC`` (name or topic)."""
-        from eventsourcing.plugins import resolve_compressor
-
         application_name = application_name or self.application_name
         found = _getenv(self.env, self.COMPRESSOR_TOPIC, application_name)
         if found is None or not found[1].strip():
             return None
         variable, topic = found
         try:
-            compressor_cls = resolve_compressor(topic, variable=variable)
+            compressor_cls: Type[Compressor] = registry.resolve(
+                topic, variable, "compressor", Compressor
+            )
         except ConfigurationError:
             # eventsourcing 9.1 also accepted a module with compress() and
             # decompress() functions (``COMPRESSOR_TOPIC=bz2``).
             module = _compressor_module(topic.strip())
             if module is None:
                 raise
-            from eventsourcing.compressor import ModuleCompressor
-
             return ModuleCompressor(module)
         return compressor_cls()
 
@@ -1156,6 +1141,10 @@ class InfrastructureFactory(ABC):
         exc_tb: Optional[TracebackType],
     ) -> None:
         self.close()
+
+
+def _resolve_persistence_module(value: str, variable: str) -> Type[InfrastructureFactory]:
+    return registry.resolve(value, variable, "persistence module", InfrastructureFactory, "Factory")
 
 
 def _env_keys(key: str, application_name: str) -> tuple[str, ...]:

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from threading import Lock, RLock
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Type, TypeVar
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple, Type, TypeVar
 from uuid import UUID
+from weakref import WeakSet
 
 from eventsourcing.checks import (
     check_int,
@@ -47,6 +48,9 @@ __all__ = [
 TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
 
 
+TRecorder = TypeVar("TRecorder", bound="POPOAggregateRecorder")
+
+
 class POPOAggregateRecorder(AggregateRecorder):
     """Keeps the stored events of each aggregate in a list ordered by version."""
 
@@ -58,7 +62,7 @@ class POPOAggregateRecorder(AggregateRecorder):
         self._closed = False
 
     def close(self) -> None:
-        """Refuse further use; what was recorded is kept."""
+        """Refuse further use; what was recorded is kept (nothing is shared)."""
         self._closed = True
 
     def _check_open(self) -> None:
@@ -346,18 +350,39 @@ class POPOTrackingRecorder(TrackingRecorder):
 
 
 class Factory(InfrastructureFactory):
-    """Constructs in-memory recorders; each call gives a new, empty recorder."""
+    """Constructs in-memory recorders; each call gives a new, empty recorder.
+
+    Recorders share nothing, so closing one releases nothing else; closing
+    the factory closes every recorder it made, as on the other backends.
+    """
+
+    def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
+        super().__init__(application_name, env)
+        self._recorders: WeakSet[POPOAggregateRecorder] = WeakSet()
+        self._tracking_recorders: WeakSet[TrackingRecorder] = WeakSet()
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
-        return POPOAggregateRecorder()
+        return self._made(POPOAggregateRecorder())
 
     def application_recorder(self) -> ApplicationRecorder:
-        return POPOApplicationRecorder()
+        return self._made(POPOApplicationRecorder())
 
     def process_recorder(self) -> ProcessRecorder:
-        return POPOProcessRecorder()
+        return self._made(POPOProcessRecorder())
 
     def tracking_recorder(
         self, tracking_recorder_class: Optional[Type[TTrackingRecorder]] = None
     ) -> TTrackingRecorder:
-        return self._tracking_recorder_class(tracking_recorder_class, POPOTrackingRecorder)()
+        view = self._tracking_recorder_class(tracking_recorder_class, POPOTrackingRecorder)()
+        self._tracking_recorders.add(view)
+        return view
+
+    def _made(self, recorder: TRecorder) -> TRecorder:
+        self._recorders.add(recorder)
+        return recorder
+
+    def close(self) -> None:
+        for recorder in list(self._recorders):
+            recorder.close()
+        for view in list(self._tracking_recorders):
+            view.close()

@@ -15,9 +15,23 @@ from __future__ import annotations
 import threading
 from collections import deque
 from types import TracebackType
-from typing import Any, Deque, Iterator, List, Optional, Sequence, Tuple, Type, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Deque,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+)
 
-from eventsourcing.persistence import ApplicationRecorder, Notification, OperationalError
+from eventsourcing.errors import OperationalError
+
+if TYPE_CHECKING:  # the persistence layer imports this module
+    from eventsourcing.persistence import ApplicationRecorder, Notification
 
 __all__ = [
     "ChangeSignal",
@@ -52,7 +66,7 @@ def check_subscription_args(gt: Any, topics: Any) -> Tuple[int, Tuple[str, ...]]
     return gt or 0, topics
 
 
-class Subscription(Iterator[Notification]):
+class Subscription(Iterator["Notification"]):
     """The notifications of a recorder after ``gt``: first those recorded, then
     new ones as they are committed, until :meth:`stop` is called.
 

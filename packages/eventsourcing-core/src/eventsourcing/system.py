@@ -49,7 +49,7 @@ from eventsourcing.persistence import (
     ProcessRecorder,
     Tracking,
 )
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import EventSourcingError, get_topic
 
 __all__ = [
     "ErrorHandler",
@@ -375,7 +375,7 @@ class System:
 # ---------------------------------------------------------------------------
 
 
-class RunnerAlreadyStarted(Exception):
+class RunnerAlreadyStarted(EventSourcingError):
     """Raised by :meth:`Runner.start` when the runner was started before."""
 
 

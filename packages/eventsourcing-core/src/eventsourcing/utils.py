@@ -13,6 +13,7 @@ from typing import Any, Callable, Sequence, TypeVar, cast
 
 __all__ = [
     "ConfigurationError",
+    "EventSourcingError",
     "TopicError",
     "clear_topic_cache",
     "get_method_name",
@@ -29,11 +30,20 @@ __all__ = [
 ]
 
 
-class TopicError(Exception):
+class EventSourcingError(Exception):
+    """Base class of the exceptions this library raises for reasons of its own.
+
+    Each keeps its other bases (a :class:`ConfigurationError` is also a
+    ``ValueError``), so existing ``except`` clauses keep working; one
+    ``except EventSourcingError`` catches them all.
+    """
+
+
+class TopicError(EventSourcingError):
     """Raised when a topic cannot be resolved to a Python object."""
 
 
-class ConfigurationError(ValueError, EnvironmentError):
+class ConfigurationError(ValueError, EnvironmentError, EventSourcingError):
     """Raised when a configuration value (usually from the environment) is invalid.
 
     Messages name the variable, the value and what is accepted, so the error

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from eventsourcing.hookspecs import hookimpl
+from eventsourcing.plugins import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
     from eventsourcing.persistence import Cipher
@@ -12,6 +12,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @hookimpl
 def eventsourcing_ciphers() -> Mapping[str, type[Cipher]]:
+    # Deferred on purpose: pycryptodome is only needed once a cipher is selected.
     from eventsourcing.cipher import AESCipher
 
     return {"aes": AESCipher}

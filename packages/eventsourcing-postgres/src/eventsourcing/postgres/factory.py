@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Type, TypeVar, cast
+from typing import Any, Dict, Mapping, Optional, Type, TypeVar, cast
 
 from eventsourcing.persistence import (
     AggregateRecorder,
@@ -20,9 +20,11 @@ from eventsourcing.postgres.recorders import (
     PostgresProcessRecorder,
 )
 from eventsourcing.postgres.tracking import PostgresTrackingRecorder
+from eventsourcing.sharing import Shared
 from eventsourcing.utils import ConfigurationError
 
 TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
+TApp = TypeVar("TApp", bound=PostgresApplicationRecorder)
 
 __all__ = ["Factory"]
 
@@ -33,6 +35,9 @@ class Factory(InfrastructureFactory):
     Table names follow eventsourcing 9.1: ``{name}_events``,
     ``{name}_snapshots`` and ``{name}_tracking``, where ``name`` is the
     application name in lower case (``stored`` / ``notification`` when empty).
+    The pool is closed by :meth:`close`, and also when every recorder made by
+    this factory is closed (it is opened again if more recorders are asked
+    for): see :mod:`eventsourcing.sharing`.
     """
 
     POSTGRES_DBNAME = "POSTGRES_DBNAME"
@@ -51,7 +56,6 @@ class Factory(InfrastructureFactory):
     POSTGRES_SUBSCRIPTION_POLL_INTERVAL = "POSTGRES_SUBSCRIPTION_POLL_INTERVAL"
     POSTGRES_SUBSCRIPTION_NOTIFY = "POSTGRES_SUBSCRIPTION_NOTIFY"
     POSTGRES_GROUP_COMMIT = "POSTGRES_GROUP_COMMIT"
-    CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
         super().__init__(application_name, env)
@@ -83,7 +87,7 @@ class Factory(InfrastructureFactory):
         assert lock_timeout is not None and idle_timeout is not None
         assert pool_size is not None and max_overflow is not None
         assert connect_timeout is not None
-        self.datastore = PostgresDatastore(
+        self._datastore_kwargs: Dict[str, Any] = dict(
             dbname=dbname,
             host=host,
             port=port,
@@ -99,6 +103,18 @@ class Factory(InfrastructureFactory):
             connect_timeout=connect_timeout,
             group_commit=group_commit,
         )
+        self._shared = Shared(
+            "PostgreSQL factory",
+            lambda: PostgresDatastore(**self._datastore_kwargs),
+            PostgresDatastore.close,
+            is_closed=lambda datastore: datastore.closed,
+        )
+        self._shared.get()  # checks the settings now; connects on first use
+
+    @property
+    def datastore(self) -> PostgresDatastore:
+        """The pool shared by this factory's recorders (opened again if released)."""
+        return self._shared.get()
 
     def _required(self, key: str, allow_empty: bool = False) -> str:
         value = self.getenv(key)
@@ -145,25 +161,29 @@ class Factory(InfrastructureFactory):
             ) from None
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
-        recorder = PostgresAggregateRecorder(self.datastore, self._table_name("stored", purpose))
-        self._maybe_create(recorder)
-        return recorder
+        table = self._table_name("stored", purpose)
+        return self._shared.recorder(
+            lambda datastore: PostgresAggregateRecorder(datastore, table), self.create_table
+        )
 
     def application_recorder(self) -> ApplicationRecorder:
-        recorder = PostgresApplicationRecorder(self.datastore, self._table_name("stored", "events"))
-        self._configure_subscriptions(recorder)
-        self._maybe_create(recorder)
-        return recorder
+        table = self._table_name("stored", "events")
+        return self._shared.recorder(
+            lambda datastore: self._with_subscriptions(
+                PostgresApplicationRecorder(datastore, table)
+            ),
+            self.create_table,
+        )
 
     def process_recorder(self) -> ProcessRecorder:
-        recorder = PostgresProcessRecorder(
-            self.datastore,
-            self._table_name("stored", "events"),
-            self._table_name("notification", "tracking"),
+        events = self._table_name("stored", "events")
+        tracking = self._table_name("notification", "tracking")
+        return self._shared.recorder(
+            lambda datastore: self._with_subscriptions(
+                PostgresProcessRecorder(datastore, events, tracking)
+            ),
+            self.create_table,
         )
-        self._configure_subscriptions(recorder)
-        self._maybe_create(recorder)
-        return recorder
 
     def tracking_recorder(
         self, tracking_recorder_class: Optional[Type[TTrackingRecorder]] = None
@@ -179,13 +199,11 @@ class Factory(InfrastructureFactory):
             view.create_table()
         return cast(TTrackingRecorder, view)
 
-    def _configure_subscriptions(self, recorder: PostgresApplicationRecorder) -> None:
+    def _with_subscriptions(self, recorder: TApp) -> TApp:
         recorder.subscription_notify = self.subscription_notify
         recorder.subscription_poll_interval = self.subscription_poll_interval
-
-    def _maybe_create(self, recorder: PostgresAggregateRecorder) -> None:
-        if self.create_table:
-            recorder.create_table()
+        return recorder
 
     def close(self) -> None:
-        self.datastore.close()
+        """Close the pool: every recorder made here stops working (idempotent)."""
+        self._shared.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from eventsourcing.hookspecs import hookimpl
+from eventsourcing.plugins import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
     from eventsourcing.persistence import InfrastructureFactory
@@ -12,6 +12,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @hookimpl
 def eventsourcing_persistence_modules() -> Mapping[str, type[InfrastructureFactory]]:
+    # Deferred on purpose: importing psycopg and its pool costs more than every
+    # other plugin together, and is only needed once PostgreSQL is selected.
     from eventsourcing.postgres import Factory
 
     return {"postgres": Factory}

@@ -5,12 +5,14 @@ from __future__ import annotations
 import threading
 from typing import (
     Any,
+    Callable,
     Dict,
     Iterator,
     List,
     Optional,
     Sequence,
     Tuple,
+    TypeVar,
 )
 from uuid import UUID
 
@@ -55,6 +57,8 @@ from eventsourcing.postgres.wire import (
     encode_int8,
 )
 
+T = TypeVar("T")
+
 __all__ = [
     "PostgresAggregateRecorder",
     "PostgresApplicationRecorder",
@@ -76,10 +80,13 @@ _COMMIT = Statement.from_sql("COMMIT")
 class PostgresAggregateRecorder(AggregateRecorder):
     """Stores the events of aggregates in one table (events or snapshots)."""
 
+    on_close: Optional[Callable[[Any], None]] = None
+
     def __init__(
         self, datastore: PostgresDatastore, events_table_name: str = "stored_events"
     ) -> None:
         self.datastore = datastore
+        self._closed = False
         self.events_table_name = validate_table_name(events_table_name)
         self.events_table = datastore.table(self.events_table_name)
         self._select_events_cache: Dict[Tuple[bool, bool, bool, bool], bytes] = {}
@@ -102,16 +109,17 @@ class PostgresAggregateRecorder(AggregateRecorder):
         return query.as_string(None)
 
     def construct_create_table_statements(self) -> List[sql.Composed]:
-        return [
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} ("
-                "originator_id uuid NOT NULL, "
-                "originator_version bigint NOT NULL, "
-                "topic text, "
-                "state bytea, "
-                "PRIMARY KEY (originator_id, originator_version))"
-            ).format(self.events_table)
-        ]
+        return [self._create_events_table()]
+
+    def _create_events_table(self, more_columns: str = "") -> sql.Composed:
+        """The events table of the 9.1 format, with ``more_columns`` before the key."""
+        return sql.SQL(
+            "CREATE TABLE IF NOT EXISTS {} ("
+            "originator_id uuid NOT NULL, "
+            "originator_version bigint NOT NULL, "
+            "topic text, "
+            "state bytea, " + more_columns + "PRIMARY KEY (originator_id, originator_version))"
+        ).format(self.events_table)
 
     def _integer_column(self, table_name: str, column: str) -> Tuple[str, int, int]:
         """SQL type name and value range of an integer column, looked up once per table.
@@ -140,6 +148,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
 
     def create_table(self) -> None:
         """Create the schema (if missing) and tables (if missing), in one transaction."""
+        self._check_open()
         create_tables(self.datastore, self.create_table_statements)
 
     # -- writing ------------------------------------------------------------
@@ -172,6 +181,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
         :meth:`_insert_steps`): its items may be produced lazily, and are
         only then produced, while the server inserts the previous chunk.
         """
+        self._check_open()
         if not isinstance(stored_events, Sequence):
             check_stored_events(stored_events)  # raises
         if len(stored_events) > CHUNK:
@@ -313,7 +323,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
         def select(conn: Connection) -> List[StoredEvent]:
             return _stored_events(conn.execute(query, params, binary=True).fetchall())
 
-        return self.datastore.read(select)
+        return self._read(select)
 
     def _select_events_query(self, gt: bool, lte: bool, desc: bool, limit: bool) -> bytes:
         text = "SELECT originator_id, originator_version, topic, state FROM {} "
@@ -333,8 +343,25 @@ class PostgresAggregateRecorder(AggregateRecorder):
         return query
 
     def close(self) -> None:
-        """Close the datastore's connections (shared with this factory's other recorders)."""
-        self.datastore.close()
+        """Stop using the datastore, releasing it to the factory that made it.
+
+        The factory closes the pool when its last recorder is closed (see
+        :mod:`eventsourcing.sharing`); a recorder made directly on a
+        datastore leaves the datastore to whoever made it.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if self.on_close is not None:
+            self.on_close(self)
+
+    def _read(self, func: Callable[[Connection], T]) -> T:
+        self._check_open()
+        return self.datastore.read(func)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InterfaceError(f"{type(self).__name__} for {self.events_table_name!r} is closed")
 
 
 class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder):
@@ -372,15 +399,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
     def construct_create_table_statements(self) -> List[sql.Composed]:
         index = sql.Identifier(f"{self.events_table_name}_notification_id_idx")
         return [
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} ("
-                "originator_id uuid NOT NULL, "
-                "originator_version bigint NOT NULL, "
-                "topic text, "
-                "state bytea, "
-                "notification_id BIGSERIAL, "
-                "PRIMARY KEY (originator_id, originator_version))"
-            ).format(self.events_table),
+            self._create_events_table("notification_id BIGSERIAL, "),
             sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} (notification_id ASC)").format(
                 index, self.events_table
             ),
@@ -459,7 +478,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         def select(conn: Connection) -> List[Notification]:
             return _notifications(conn.execute(query, params, binary=True).fetchall())
 
-        return self.datastore.read(select)
+        return self._read(select)
 
     def _select_notifications_query(self, stop: bool, topics: bool) -> bytes:
         text = (
@@ -486,7 +505,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             row = conn.execute(self._max_notification_id_query).fetchone()
             return int(row[0]) if row and row[0] is not None else 0
 
-        return self.datastore.read(select)
+        return self._read(select)
 
 
 class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
@@ -576,7 +595,7 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
             row = conn.execute(self._max_tracking_query, (application_name,)).fetchone()
             return int(row[0]) if row and row[0] is not None else 0
 
-        return self.datastore.read(select)
+        return self._read(select)
 
     def has_tracking_id(self, application_name: str, notification_id: int) -> bool:
         check_str("application_name", application_name)
@@ -588,7 +607,7 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
             ).fetchone()
             return bool(row and row[0])
 
-        return self.datastore.read(select)
+        return self._read(select)
 
 
 def _stored_events(rows: List[Tuple[Any, ...]]) -> List[StoredEvent]:

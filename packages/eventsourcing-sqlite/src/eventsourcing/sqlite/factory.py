@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import threading
-from typing import Callable, List, Mapping, Optional, Type, TypeVar, Union, cast
+from typing import Mapping, Optional, Type, TypeVar, cast
 
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     InfrastructureFactory,
-    InterfaceError,
     ProcessRecorder,
     TrackingRecorder,
 )
+from eventsourcing.sharing import Shared
 from eventsourcing.sqlite.datastore import DEFAULT_LOCK_TIMEOUT, SQLiteDatastore
 from eventsourcing.sqlite.identifiers import validate_table_name
 from eventsourcing.sqlite.recorders import (
@@ -25,9 +24,8 @@ from eventsourcing.utils import ConfigurationError
 
 __all__ = ["Factory"]
 
-TRecorder = TypeVar("TRecorder", bound=Union[SQLiteAggregateRecorder, SQLiteTrackingRecorder])
 TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
-AnyRecorder = Union[SQLiteAggregateRecorder, SQLiteTrackingRecorder]
+TApp = TypeVar("TApp", bound=SQLiteApplicationRecorder)
 
 
 class Factory(InfrastructureFactory):
@@ -40,14 +38,14 @@ class Factory(InfrastructureFactory):
     (seconds between reads of a waiting subscription, for commits by other
     processes; default 0.1). The datastore is closed by
     :meth:`close`; a file database's also when every recorder made by this
-    factory is closed (it is reopened if more recorders are asked for).
+    factory is closed (it is reopened if more recorders are asked for): see
+    :mod:`eventsourcing.sharing`.
     """
 
     SQLITE_DBNAME = "SQLITE_DBNAME"
     SQLITE_LOCK_TIMEOUT = "SQLITE_LOCK_TIMEOUT"
     SQLITE_SUBSCRIPTION_POLL_INTERVAL = "SQLITE_SUBSCRIPTION_POLL_INTERVAL"
     SQLITE_GROUP_COMMIT = "SQLITE_GROUP_COMMIT"
-    CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
         super().__init__(application_name, env)
@@ -76,43 +74,43 @@ class Factory(InfrastructureFactory):
         )
         assert poll_interval is not None
         self.subscription_poll_interval = poll_interval
-        self._lock = threading.Lock()
-        self._closed = False
-        self._open_recorders: List[AnyRecorder] = []
-        self._datastore: Optional[SQLiteDatastore] = None
+        self._shared = Shared(
+            f"SQLite factory for {self.db_name!r}",
+            self._open_datastore,
+            SQLiteDatastore.close,
+            is_closed=lambda datastore: datastore.closed,
+            keep=lambda datastore: datastore.is_memory,  # it would be lost
+        )
         # Open now, so that a wrong path fails at construction, naming the path.
-        self._datastore = SQLiteDatastore(
+        self._shared.get()
+
+    def _open_datastore(self) -> SQLiteDatastore:
+        return SQLiteDatastore(
             self.db_name, lock_timeout=self.lock_timeout, group_commit=self.group_commit
         )
 
     @property
     def datastore(self) -> SQLiteDatastore:
         """The datastore shared by this factory's recorders (reopened if released)."""
-        with self._lock:
-            return self._open_datastore()
-
-    def _open_datastore(self) -> SQLiteDatastore:
-        if self._closed:
-            raise InterfaceError(f"SQLite factory for {self.db_name!r} is closed")
-        if self._datastore is None or self._datastore.closed:
-            self._datastore = SQLiteDatastore(
-                self.db_name, lock_timeout=self.lock_timeout, group_commit=self.group_commit
-            )
-        return self._datastore
+        return self._shared.get()
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:
         table = validate_table_name(f"stored_{purpose}")
-        return self._track(lambda datastore: SQLiteAggregateRecorder(datastore, table))
+        return self._shared.recorder(
+            lambda datastore: SQLiteAggregateRecorder(datastore, table), self.create_table
+        )
 
     def application_recorder(self) -> ApplicationRecorder:
-        recorder = self._track(SQLiteApplicationRecorder)
-        recorder.subscription_poll_interval = self.subscription_poll_interval
-        return recorder
+        return self._shared.recorder(
+            lambda datastore: self._with_subscriptions(SQLiteApplicationRecorder(datastore)),
+            self.create_table,
+        )
 
     def process_recorder(self) -> ProcessRecorder:
-        recorder = self._track(SQLiteProcessRecorder)
-        recorder.subscription_poll_interval = self.subscription_poll_interval
-        return recorder
+        return self._shared.recorder(
+            lambda datastore: self._with_subscriptions(SQLiteProcessRecorder(datastore)),
+            self.create_table,
+        )
 
     def tracking_recorder(
         self, tracking_recorder_class: Optional[Type[TTrackingRecorder]] = None
@@ -130,43 +128,18 @@ class Factory(InfrastructureFactory):
             raise ConfigurationError(
                 f"Name {self.application_name!r} cannot name a SQLite table: {e}"
             ) from None
-        view = self._track(lambda datastore: cls(datastore, tracking_table_name=table))
+        view = self._shared.recorder(
+            lambda datastore: cls(datastore, tracking_table_name=table), self.create_table
+        )
         return cast(TTrackingRecorder, view)
 
-    def _track(self, make: Callable[[SQLiteDatastore], TRecorder]) -> TRecorder:
-        # Counted as open before its tables are made, so that closing the last
-        # other recorder meanwhile does not release the datastore it uses.
-        with self._lock:
-            recorder = make(self._open_datastore())
-            self._open_recorders.append(recorder)
-        recorder.on_close = self._recorder_closed
-        if self.create_table:
-            try:
-                recorder.create_table()
-            except BaseException:
-                recorder.close()
-                raise
+    def _with_subscriptions(self, recorder: TApp) -> TApp:
+        recorder.subscription_poll_interval = self.subscription_poll_interval
         return recorder
-
-    def _recorder_closed(self, recorder: AnyRecorder) -> None:
-        with self._lock:
-            if recorder in self._open_recorders:
-                self._open_recorders.remove(recorder)
-            datastore = self._datastore
-            if self._open_recorders or datastore is None or datastore.is_memory:
-                # An in-memory database would be lost: it lives until close().
-                return
-            self._datastore = None
-        datastore.close()
 
     def close(self) -> None:
         """Close the datastore: every recorder made here stops working (idempotent)."""
-        with self._lock:
-            self._closed = True
-            datastore, self._datastore = self._datastore, None
-            self._open_recorders.clear()
-        if datastore is not None:
-            datastore.close()
+        self._shared.close()
 
 
 def _prefix(application_name: str) -> str:

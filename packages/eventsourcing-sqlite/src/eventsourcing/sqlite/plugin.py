@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from typing import Mapping
 
-from eventsourcing.hookspecs import hookimpl
-
-if TYPE_CHECKING:  # pragma: no cover
-    from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.plugins import hookimpl
+from eventsourcing.sqlite import Factory
 
 
 @hookimpl
 def eventsourcing_persistence_modules() -> Mapping[str, type[InfrastructureFactory]]:
-    from eventsourcing.sqlite import Factory
-
     return {"sqlite": Factory}

@@ -80,7 +80,7 @@ def _event_rows(stored_events: Sequence[StoredEvent]) -> List[EventRow]:
 class SQLiteAggregateRecorder(AggregateRecorder):
     """Records the stored events of aggregates (or snapshots) in one table."""
 
-    on_close: Optional[Callable[[SQLiteAggregateRecorder], None]] = None
+    on_close: Optional[Callable[[Any], None]] = None
 
     def __init__(
         self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
@@ -109,15 +109,18 @@ class SQLiteAggregateRecorder(AggregateRecorder):
             )
 
     def construct_create_table_statements(self) -> List[str]:
-        return [
+        return [self._create_events_table() + " WITHOUT ROWID"]
+
+    def _create_events_table(self) -> str:
+        """The events table of the 9.1 format (the rowid numbers notifications)."""
+        return (
             f"CREATE TABLE IF NOT EXISTS {self.events_table_name} ("
             "originator_id TEXT, "
             "originator_version INTEGER, "
             "topic TEXT, "
             "state BLOB, "
-            "PRIMARY KEY (originator_id, originator_version)) "
-            "WITHOUT ROWID"
-        ]
+            "PRIMARY KEY (originator_id, originator_version))"
+        )
 
     def table_names(self) -> List[str]:
         """The tables this recorder uses."""
@@ -249,14 +252,7 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
         self._notifications_statements: Dict[Tuple[bool, int], str] = {}
 
     def construct_create_table_statements(self) -> List[str]:
-        return [
-            f"CREATE TABLE IF NOT EXISTS {self.events_table_name} ("
-            "originator_id TEXT, "
-            "originator_version INTEGER, "
-            "topic TEXT, "
-            "state BLOB, "
-            "PRIMARY KEY (originator_id, originator_version))"
-        ]
+        return [self._create_events_table()]
 
     def _record(
         self, conn: sqlite3.Connection, rows: List[EventRow], tracking: Optional[Tuple[str, int]]

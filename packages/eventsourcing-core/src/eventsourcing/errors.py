@@ -1,0 +1,69 @@
+"""The exceptions of the persistence layer: the PEP 249 hierarchy.
+
+In a module of their own, below :mod:`eventsourcing.persistence` (which
+re-exports them), so that modules the persistence layer builds on, such as
+:mod:`eventsourcing.subscription`, can raise and catch them without
+importing it back.
+"""
+
+from __future__ import annotations
+
+from eventsourcing.utils import EventSourcingError
+
+__all__ = [
+    "DataError",
+    "DatabaseError",
+    "IntegrityError",
+    "InterfaceError",
+    "InternalError",
+    "NotSupportedError",
+    "OperationalError",
+    "PersistenceError",
+    "ProgrammingError",
+    "RecordConflictError",
+    "WaitInterruptedError",
+]
+
+
+class RecordConflictError(EventSourcingError):
+    """Raised when a recorded event conflicts with one already recorded."""
+
+
+class PersistenceError(EventSourcingError):
+    """Base class for the other exceptions in this module."""
+
+
+class InterfaceError(PersistenceError):
+    """Errors related to the database interface rather than the database."""
+
+
+class DatabaseError(PersistenceError):
+    """Errors related to the database."""
+
+
+class DataError(DatabaseError):
+    """Errors due to problems with the processed data."""
+
+
+class OperationalError(DatabaseError):
+    """Errors related to the database's operation (disconnects, lock timeouts)."""
+
+
+class IntegrityError(DatabaseError, RecordConflictError):
+    """The relational integrity of the database would be affected (conflicts)."""
+
+
+class InternalError(DatabaseError):
+    """The database encountered an internal error."""
+
+
+class ProgrammingError(DatabaseError):
+    """Programming errors, e.g. table not found or SQL syntax errors."""
+
+
+class NotSupportedError(DatabaseError):
+    """A method or database API was used that the database does not support."""
+
+
+class WaitInterruptedError(PersistenceError):
+    """A :meth:`TrackingRecorder.wait` was interrupted before its notification was processed."""
