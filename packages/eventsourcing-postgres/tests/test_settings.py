@@ -8,7 +8,12 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from eventsourcing.persistence import InfrastructureFactory, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import Factory, PostgresApplicationRecorder
 from eventsourcing.utils import ConfigurationError
 
@@ -56,7 +61,10 @@ def test_an_empty_required_setting_is_named(key: str) -> None:
         ("POSTGRES_POOL_SIZE", "0", "an integer >= 1"),
         ("POSTGRES_MAX_OVERFLOW", "-1", "an integer >= 0"),
         ("POSTGRES_CONNECT_TIMEOUT", "0", "a number >= 1"),
-        ("POSTGRES_SCHEMA", "s" * 64, "1 to 63 bytes"),
+        ("POSTGRES_SCHEMA", "s" * 64, "at most 63 bytes"),
+        ("POSTGRES_SCHEMA", 'x"; DROP TABLE y; --', "lower-case letters, digits"),
+        ("POSTGRES_SCHEMA", "Sales", "lower-case letters, digits"),
+        ("POSTGRES_SCHEMA", "1st", "starting with a letter or '_'"),
         ("CREATE_TABLE", "sometimes", "'n', 'no'"),
     ],
 )
@@ -77,6 +85,12 @@ def test_the_application_prefixed_key_wins() -> None:
 def test_an_application_name_that_cannot_name_a_table_is_rejected(pg_env: Dict[str, str]) -> None:
     with Factory("Shop Floor", pg_env) as f, pytest.raises(ConfigurationError, match="Shop Floor"):
         f.application_recorder()
+
+
+def test_a_bad_purpose_is_refused_as_by_sqlite(pg_env: Dict[str, str]) -> None:
+    # The same exception type as the SQLite factory's, for the same mistake.
+    with Factory("", pg_env) as f, pytest.raises(ProgrammingError, match="'stored_a b'"):
+        f.aggregate_recorder("a b")
 
 
 def test_empty_optional_settings_mean_the_defaults(pg_env: Dict[str, str]) -> None:

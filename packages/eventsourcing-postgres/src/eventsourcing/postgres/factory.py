@@ -118,10 +118,11 @@ class Factory(InfrastructureFactory):
             ) from None
 
     def _table_name(self, default_prefix: str, purpose: str) -> str:
+        # A wrong purpose is a programming error, as for SQLite's factory.
+        validate_table_name(f"{default_prefix}_{purpose}")
         prefix = self.application_name.lower() or default_prefix
-        name = f"{prefix}_{purpose}"
         try:
-            return validate_table_name(name)
+            return validate_table_name(f"{prefix}_{purpose}")
         except ProgrammingError as e:
             raise ConfigurationError(
                 f"Application name {self.application_name!r} cannot name a PostgreSQL table: {e}"

@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
     InterfaceError,
     Notification,
     ProcessRecorder,
+    ProgrammingError,
     StoredEvent,
 )
 from eventsourcing.sqlite.datastore import SQLiteDatastore, translate_error
@@ -42,9 +43,12 @@ EventRow = Tuple[str, int, str, bytes]
 
 
 def validate_table_name(name: str) -> str:
-    """Return ``name`` if it is a plain SQL identifier; it is put into SQL text."""
+    """Return ``name`` if it is a plain SQL identifier; it is put into SQL text.
+
+    Raises ProgrammingError, as the PostgreSQL recorders do for a bad name.
+    """
     if not isinstance(name, str) or not _IDENTIFIER.match(name) or len(name) > 63:
-        raise ValueError(
+        raise ProgrammingError(
             f"Invalid SQLite table name {name!r}: expected letters, digits and "
             "underscores, not starting with a digit, at most 63 characters"
         )
