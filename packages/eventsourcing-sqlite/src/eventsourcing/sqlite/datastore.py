@@ -73,7 +73,16 @@ class _LockBox:
     ``leading`` is true while a thread is doing one.
     """
 
-    __slots__ = ("__weakref__", "changed", "guard", "leading", "lock", "queue")
+    __slots__ = (
+        "__weakref__",
+        "changed",
+        "forked_mid_write",
+        "guard",
+        "held_for_fork",
+        "leading",
+        "lock",
+        "queue",
+    )
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
@@ -81,6 +90,10 @@ class _LockBox:
         self.changed = threading.Condition(self.guard)
         self.queue: Deque[_Write] = deque()
         self.leading = False
+        # Whether fork() found the lock free and took it (see _hold_for_fork).
+        self.held_for_fork = False
+        # In a child: fork() happened in the middle of a write of the parent.
+        self.forked_mid_write = False
         _all_boxes.add(self)
 
 
@@ -100,11 +113,36 @@ _all_boxes: weakref.WeakSet[_LockBox] = weakref.WeakSet()
 _all_datastores: weakref.WeakSet[SQLiteDatastore] = weakref.WeakSet()
 
 
+def _hold_for_fork() -> None:
+    """Before fork: wait for writes in progress to end, and hold off new ones.
+
+    SQLite keeps, in process memory, which of the process's connections hold
+    which file locks. A child forked in the middle of a write would inherit
+    "this process is writing" with nobody left to finish: none of its writes
+    could ever begin. Holding every write lock across fork() means the child
+    inherits only idle connections. A write that does not end within
+    the default lock timeout (the forking thread's own, say) is not waited
+    for: the child is told, and its writes fail at once (see _writer_connection).
+    """
+    for box in list(_all_boxes):
+        box.held_for_fork = box.lock.acquire(timeout=DEFAULT_LOCK_TIMEOUT)
+
+
+def _release_after_fork_in_parent() -> None:
+    for box in list(_all_boxes):
+        if box.held_for_fork:
+            box.held_for_fork = False
+            box.lock.release()
+
+
 def _reset_locks_in_child() -> None:
     """After fork: a lock held by a thread of the parent would never be released."""
     global _locks_guard
     _locks_guard = threading.Lock()
     for box in list(_all_boxes):
+        # Sticky: a grandchild inherits the same stale record.
+        box.forked_mid_write = box.forked_mid_write or not box.held_for_fork
+        box.held_for_fork = False
         box.lock = threading.Lock()
         box.guard = threading.Lock()
         box.changed = threading.Condition(box.guard)
@@ -115,7 +153,11 @@ def _reset_locks_in_child() -> None:
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
-    os.register_at_fork(after_in_child=_reset_locks_in_child)
+    os.register_at_fork(
+        before=_hold_for_fork,
+        after_in_parent=_release_after_fork_in_parent,
+        after_in_child=_reset_locks_in_child,
+    )
 
 
 def _shared_lock(key: str) -> _LockBox:
@@ -293,6 +335,13 @@ class SQLiteDatastore:
             return self._memory_connection
         writer = self._writer
         if writer is None or self._writer_pid != os.getpid():
+            if self._lock_box.forked_mid_write:
+                raise OperationalError(
+                    f"Cannot write to SQLite database {self.db_name!r} in this process: "
+                    "it was forked while a thread of the parent process was writing "
+                    "to it, and SQLite's record of that write came along. Fork when "
+                    "no write is in progress, or open the database after fork()"
+                )
             if writer is not None:
                 _forked_away.append(writer)  # the parent's: neither use nor close
             writer = self._connect()
