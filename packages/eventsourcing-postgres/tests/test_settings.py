@@ -61,6 +61,8 @@ def test_an_empty_required_setting_is_named(key: str) -> None:
         ("POSTGRES_POOL_SIZE", "0", "an integer >= 1"),
         ("POSTGRES_MAX_OVERFLOW", "-1", "an integer >= 0"),
         ("POSTGRES_CONNECT_TIMEOUT", "0", "a number >= 1"),
+        ("POSTGRES_READ_TIMEOUT", "-1", "a number >= 0"),
+        ("POSTGRES_READ_TIMEOUT", "never", "a number >= 0"),
         ("POSTGRES_SCHEMA", "s" * 64, "at most 63 bytes"),
         ("POSTGRES_SCHEMA", 'x"; DROP TABLE y; --', "lower-case letters, digits"),
         ("POSTGRES_SCHEMA", "Sales", "lower-case letters, digits"),
@@ -104,6 +106,7 @@ def test_empty_optional_settings_mean_the_defaults(pg_env: Dict[str, str]) -> No
             "POSTGRES_POOL_SIZE",
             "POSTGRES_MAX_OVERFLOW",
             "POSTGRES_CONNECT_TIMEOUT",
+            "POSTGRES_READ_TIMEOUT",
             "CREATE_TABLE",
         )
     }
@@ -111,6 +114,7 @@ def test_empty_optional_settings_mean_the_defaults(pg_env: Dict[str, str]) -> No
         d = f.datastore
         assert (d.conn_max_age, d.pre_ping, d.lock_timeout) == (None, False, 0)
         assert (d.pool_size, d.max_overflow, d.connect_timeout) == (5, 10, 30)
+        assert d.read_timeout == 30
         assert f.create_table is True
 
 

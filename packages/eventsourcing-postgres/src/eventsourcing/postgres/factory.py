@@ -44,6 +44,7 @@ class Factory(InfrastructureFactory):
     POSTGRES_POOL_SIZE = "POSTGRES_POOL_SIZE"
     POSTGRES_MAX_OVERFLOW = "POSTGRES_MAX_OVERFLOW"
     POSTGRES_CONNECT_TIMEOUT = "POSTGRES_CONNECT_TIMEOUT"
+    POSTGRES_READ_TIMEOUT = "POSTGRES_READ_TIMEOUT"
     CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
@@ -63,7 +64,9 @@ class Factory(InfrastructureFactory):
         pool_size = self.getenv_int(self.POSTGRES_POOL_SIZE, default=5, minimum=1)
         max_overflow = self.getenv_int(self.POSTGRES_MAX_OVERFLOW, default=10, minimum=0)
         connect_timeout = self.getenv_float(self.POSTGRES_CONNECT_TIMEOUT, default=30.0, minimum=1)
+        read_timeout = self.getenv_float(self.POSTGRES_READ_TIMEOUT, default=30.0, minimum=0)
         self.create_table = self.getenv_bool(self.CREATE_TABLE, default=True)
+        assert read_timeout is not None
         assert lock_timeout is not None and idle_timeout is not None
         assert pool_size is not None and max_overflow is not None
         assert connect_timeout is not None
@@ -81,6 +84,7 @@ class Factory(InfrastructureFactory):
             pool_size=pool_size,
             max_overflow=max_overflow,
             connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
         )
 
     def _required(self, key: str, allow_empty: bool = False) -> str:

@@ -326,9 +326,9 @@ class PostgresAggregateRecorder(AggregateRecorder):
             existing, matching, tracked_saves = self.datastore.read(inspect)
         except PersistenceError as e:
             raise OperationalError(
-                f"The connection to PostgreSQL was lost while recording "
-                f"{len(stored_events)} event(s) and whether they were recorded could "
-                f"not be checked: {e}"
+                f"Outcome unknown: the connection to PostgreSQL was lost while recording "
+                f"{len(stored_events)} event(s) ({error}), and whether they were recorded "
+                f"could not be checked: {e}"
             ) from error
         found, tracked = len(existing), len(tracked_saves)
         if found == 0 and tracked == 0:
@@ -576,7 +576,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         yield Step(_BEGIN)
         if any(save.stored_events for save in saves):
             owners.append(None)
-            yield Step(self._lock_statement)
+            yield Step(self._lock_statement, waits_for_lock=True)
         for i, save in enumerate(saves):
             for step in self._tracking_steps(save.tracking):
                 owners.append(i)
