@@ -117,6 +117,7 @@ class PostgresDatastore:
         self.read_timeout = read_timeout
         # The last failed attempt to connect, until one succeeds (see _getconn).
         self._connect_error: Optional[psycopg.Error] = None
+        self._attempts = 0  # to connect, in progress
         self._closed = False
         self._lock = threading.Lock()
         options = (
@@ -168,23 +169,33 @@ class PostgresDatastore:
 
     def _connection_class(self) -> type[TimedConnection]:
         """The pool's connection class, telling this datastore how connecting went."""
-        connected = self._connected
+        connecting, connected = self._connecting, self._connected
 
         class PooledConnection(TimedConnection):
             @classmethod
             def connect(cls, *args: Any, **kwargs: Any) -> Any:
+                connecting()
                 try:
                     conn = super().connect(*args, **kwargs)
                 except psycopg.Error as e:
                     connected(e)
+                    raise
+                except BaseException:
+                    connected(None)
                     raise
                 connected(None)
                 return conn
 
         return PooledConnection
 
+    def _connecting(self) -> None:
+        with self._count_lock:
+            self._attempts += 1
+
     def _connected(self, error: Optional[psycopg.Error]) -> None:
-        self._connect_error = error
+        with self._count_lock:
+            self._attempts -= 1
+            self._connect_error = error
 
     def _configure(self, conn: TimedConnection) -> None:
         conn.read_timeout = self.read_timeout
@@ -206,6 +217,7 @@ class PostgresDatastore:
         self._in_use = 0
         self._kept = 1
         self._connect_error = None
+        self._attempts = 0
         self.pool = self._make_pool()
         self._opened = False
         self._pid = os.getpid()
@@ -293,8 +305,8 @@ class PostgresDatastore:
         )
 
     def _timed_out(self) -> OperationalError:
-        stats = self.pool.get_stats()
-        if stats.get("pool_size", 0) >= self.pool_size + self.max_overflow:
+        if not self._attempts:
+            # Not waiting for the server: every connection is in use.
             return OperationalError(
                 f"No pooled connection became free within {self.connect_timeout:g}s "
                 f"(POSTGRES_CONNECT_TIMEOUT; pool size {self.pool_size}, max overflow "
