@@ -505,6 +505,32 @@ def test_waiting_for_the_table_lock_does_not_count_against_the_read_timeout(
         assert outcome == [[1]]
 
 
+def test_waiting_for_notifications_does_not_count_against_the_read_timeout(
+    pg_env: Dict[str, str], admin: Admin
+) -> None:
+    env = {**pg_env, "POSTGRES_READ_TIMEOUT": str(READ_TIMEOUT)}
+    channel = f"es_{uuid4().hex}"
+    received: List[Any] = []
+    listening = threading.Event()
+    with Factory("", env) as f, f.datastore.connection() as conn:
+
+        def listen() -> None:
+            received.append(_outcome(lambda: [n.payload for n in conn.notifies(stop_after=1)]))
+
+        conn.execute(f"LISTEN {channel}")
+        listener = threading.Thread(target=listen)
+        listener.start()
+        # Silent for twice the read timeout: still listening, not failed.
+        listener.join(timeout=2 * READ_TIMEOUT)
+        assert listener.is_alive() and received == []
+        admin.execute("SELECT pg_notify(%s, 'hello')", (channel,))
+        listener.join()
+        assert received == [["hello"]]
+        # And the read timeout applies again afterwards.
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert getattr(conn, "_listening") is False
+
+
 def _outcome(func: Any, *args: Any) -> Any:
     try:
         return func(*args)

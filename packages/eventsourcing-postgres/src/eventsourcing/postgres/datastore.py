@@ -6,7 +6,7 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, TypeVar
+from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, TypeVar
 
 import psycopg
 import psycopg_pool
@@ -40,16 +40,18 @@ class TimedConnection(psycopg.Connection[Any]):
     psycopg waits for every answer in :meth:`wait`; here that wait is limited
     to ``read_timeout`` seconds (0: no limit), after which the connection is
     closed and :class:`~eventsourcing.postgres.errors.NoAnswer` raised. Waits
-    with a limit of their own (``notifies(timeout=...)``) keep it.
-    ``lock_timeout`` is the session's, for waits that may be for a lock
-    (see :mod:`eventsourcing.postgres.wire`).
+    with a limit of their own keep it, and waiting for notifications
+    (:meth:`notifies`, after ``LISTEN``) is not waiting for an answer: it
+    has no limit unless given one. ``lock_timeout`` is the session's, for
+    waits that may be for a lock (see :mod:`eventsourcing.postgres.wire`).
     """
 
     read_timeout: float = 0.0
     lock_timeout: int = 0
+    _listening = False
 
     def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: Optional[float] = None) -> RV:
-        if timeout is not None or not self.read_timeout:
+        if timeout is not None or not self.read_timeout or self._listening:
             return super().wait(gen, interval, timeout)
         try:
             return super().wait(gen, interval, self.read_timeout)
@@ -61,6 +63,15 @@ class TimedConnection(psycopg.Connection[Any]):
             )
             self.close()
             raise error from None
+
+    def notifies(
+        self, *, timeout: Optional[float] = None, stop_after: Optional[int] = None
+    ) -> Generator[psycopg.Notify, None, None]:
+        self._listening = True
+        try:
+            yield from super().notifies(timeout=timeout, stop_after=stop_after)
+        finally:
+            self._listening = False
 
 
 # Pools a forked child inherited: kept alive so their sockets are never closed.
