@@ -21,6 +21,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent, Tracking
 from eventsourcing.postgres import Factory, PostgresProcessRecorder
+from eventsourcing.postgres.datastore import TimedConnection
 from eventsourcing.postgres.recorders import Save
 
 Admin = psycopg.Connection[Any]
@@ -511,7 +512,6 @@ def test_waiting_for_notifications_does_not_count_against_the_read_timeout(
     env = {**pg_env, "POSTGRES_READ_TIMEOUT": str(READ_TIMEOUT)}
     channel = f"es_{uuid4().hex}"
     received: List[Any] = []
-    listening = threading.Event()
     with Factory("", env) as f, f.datastore.connection() as conn:
 
         def listen() -> None:
@@ -528,7 +528,7 @@ def test_waiting_for_notifications_does_not_count_against_the_read_timeout(
         assert received == [["hello"]]
         # And the read timeout applies again afterwards.
         assert conn.execute("SELECT 1").fetchone() == (1,)
-        assert getattr(conn, "_listening") is False
+        assert isinstance(conn, TimedConnection) and not conn._listening
 
 
 def _outcome(func: Any, *args: Any) -> Any:
