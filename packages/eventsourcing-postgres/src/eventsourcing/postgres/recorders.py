@@ -549,27 +549,78 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         return save.outcome
 
     def _record_group(self, group: List[Save]) -> None:
-        remaining = list(group)
+        """Set the outcome of each save of ``group``, recording as many as can be.
+
+        A transaction that fails because of one save is rolled back and sent
+        again without it, and every attempt uses up notification IDs (the
+        sequence is not transactional). So conflicts are found before
+        sending where that is certain: saves of the same positions as an
+        earlier save of the group wait for its outcome (see
+        :func:`_repeats`), and after a first conflict the saves whose
+        positions are already recorded are refused without being sent.
+        """
+        pending = list(group)
         try:
-            while remaining:
-                try:
-                    ids = self._write(remaining)
-                except PersistenceError as e:
-                    failed = getattr(e.__cause__, "failed_save", None)
-                    if failed is None or len(remaining) == 1:
-                        for save in remaining:
-                            save.outcome = _own_copy(e)
-                        return
-                    remaining.pop(failed).outcome = e
-                    continue
-                for save, save_ids in zip(remaining, ids, strict=True):
-                    save.outcome = save_ids or []
-                return
+            while pending:
+                sending, waiting = _repeats(pending)
+                self._record_saves(sending)
+                recorded = {
+                    key
+                    for save in sending
+                    if not isinstance(save.outcome, BaseException)
+                    for key in _positions(save)
+                }
+                pending = []
+                for save in waiting:
+                    if recorded.isdisjoint(_positions(save)):
+                        pending.append(save)  # what it repeated was not recorded
+                    else:
+                        save.outcome = _conflict(save, "another save recorded just before")
         except BaseException as e:
-            for save in remaining:
+            for save in group:
                 if save.outcome is None:
                     save.outcome = e
             raise
+
+    def _record_saves(self, saves: List[Save]) -> None:
+        remaining = list(saves)
+        checked = False
+        while remaining:
+            try:
+                ids = self._write(remaining)
+            except PersistenceError as e:
+                failed = getattr(e.__cause__, "failed_save", None)
+                if failed is None or len(remaining) == 1:
+                    for save in remaining:
+                        save.outcome = _own_copy(e)
+                    return
+                remaining.pop(failed).outcome = e
+                if isinstance(e, IntegrityError) and not checked:
+                    checked = True
+                    remaining = self._refuse_recorded_positions(remaining)
+                continue
+            for save, save_ids in zip(remaining, ids, strict=True):
+                save.outcome = save_ids or []
+            return
+
+    def _refuse_recorded_positions(self, saves: List[Save]) -> List[Save]:
+        """Refuse the saves whose positions (or tracking) are recorded already; the others."""
+        stored_events = [s for save in saves for s in save.stored_events]
+
+        def inspect(conn: Connection) -> Tuple[Set[Tuple[UUID, int]], List[bool]]:
+            existing, _ = self._find_recorded(conn, stored_events)
+            return existing, [self._has_tracking(conn, save.tracking) for save in saves]
+
+        existing, tracked = self.datastore.read(inspect)
+        others = []
+        for save, is_tracked in zip(saves, tracked, strict=True):
+            if is_tracked:
+                save.outcome = _conflict(save, "its tracking record exists already")
+            elif not existing.isdisjoint(_positions(save)):
+                save.outcome = _conflict(save, "events at its positions exist already")
+            else:
+                others.append(save)
+        return others
 
     def _steps(self, saves: List[Save], owners: List[Optional[int]]) -> Iterator[Step]:
         owners.append(None)
@@ -855,6 +906,46 @@ def _check_utf8(name: str, value: str) -> None:
         value.encode("utf8")
     except UnicodeEncodeError as e:
         raise DataError(f"{name} {value!r} cannot be encoded as UTF-8: {e}") from None
+
+
+def _positions(save: Save) -> Set[Tuple[Any, ...]]:
+    """What ``save`` would occupy: its events' positions, and its tracking record."""
+    keys: Set[Tuple[Any, ...]] = {
+        (s.originator_id, s.originator_version) for s in save.stored_events
+    }
+    if save.tracking is not None:
+        keys.add((save.tracking.application_name, save.tracking.notification_id, "tracking"))
+    return keys
+
+
+def _repeats(saves: List[Save]) -> Tuple[List[Save], List[Save]]:
+    """The saves to send now, and those occupying a position an earlier one does.
+
+    Sent together, the later of two saves of one position would fail the
+    transaction; it waits for the earlier one's outcome instead.
+    """
+    sending: List[Save] = []
+    waiting: List[Save] = []
+    taken: Set[Tuple[Any, ...]] = set()
+    for save in saves:
+        positions = _positions(save)
+        if taken.isdisjoint(positions):
+            sending.append(save)
+        else:
+            waiting.append(save)
+        taken |= positions
+    return sending, waiting
+
+
+def _conflict(save: Save, reason: str) -> IntegrityError:
+    first = save.stored_events[0] if save.stored_events else None
+    what = (
+        f"{len(save.stored_events)} event(s) from {first.originator_id} version "
+        f"{first.originator_version}"
+        if first is not None
+        else f"tracking record {save.tracking}"
+    )
+    return IntegrityError(f"Not recorded: {what} conflict(s) with what is recorded: {reason}")
 
 
 def _own_copy(error: PersistenceError) -> PersistenceError:
