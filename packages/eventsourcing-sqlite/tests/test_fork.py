@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any, List
@@ -13,8 +14,9 @@ import pytest
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import StoredEvent
+from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
+from eventsourcing.sqlite import datastore as sqlite_datastore
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -138,3 +140,33 @@ def _save_in_child(app: Application, note: Note) -> int:
         os.write(2, f"child save failed: {errors[0]!r}\n".encode())
         return 2
     return 0
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_child_forked_in_the_middle_of_a_write_is_told_at_once_it_cannot_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Here the forking thread itself is writing: fork() cannot wait for it.
+    monkeypatch.setattr(sqlite_datastore, "_FORK_WAIT", 0.1)
+    datastore = SQLiteDatastore(str(tmp_path / "mid-write.sqlite"), lock_timeout=5)
+    recorder = SQLiteApplicationRecorder(datastore)
+    recorder.create_table()
+    with datastore.transaction():
+        child = os.fork()
+        if child == 0:  # pragma: no cover - runs in the child
+            code = 1
+            try:
+                started = time.monotonic()
+                try:
+                    recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"child")])
+                    code = 2
+                except OperationalError as e:
+                    quick = time.monotonic() - started < 1
+                    code = 0 if quick and "forked while" in str(e) else 3
+            finally:
+                os._exit(code)
+    _, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    # The parent is unaffected.
+    assert recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"parent")]) == [1]
+    datastore.close()

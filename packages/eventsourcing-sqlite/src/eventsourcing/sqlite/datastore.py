@@ -62,6 +62,9 @@ _locks_guard = threading.Lock()
 _FIRST_POLL = 0.0001
 _LAST_POLL = 0.002
 
+# How long fork() waits for a write in progress to end (seconds).
+_FORK_WAIT = DEFAULT_LOCK_TIMEOUT
+
 # Connections inherited from a parent process, kept so they are never closed.
 _forked_away: List[sqlite3.Connection] = []
 
@@ -125,7 +128,7 @@ def _hold_for_fork() -> None:
     for: the child is told, and its writes fail at once (see _writer_connection).
     """
     for box in list(_all_boxes):
-        box.held_for_fork = box.lock.acquire(timeout=DEFAULT_LOCK_TIMEOUT)
+        box.held_for_fork = box.lock.acquire(timeout=_FORK_WAIT)
 
 
 def _release_after_fork_in_parent() -> None:
