@@ -10,7 +10,13 @@ import psycopg
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent, Tracking
 from eventsourcing.postgres import Factory, PostgresApplicationRecorder, PostgresProcessRecorder
-from eventsourcing.postgres.recorders import Save
+from eventsourcing.postgres.commit import GroupCommitter, Save
+
+
+def group_committer(recorder: object) -> GroupCommitter:
+    committer = getattr(recorder, "_committer", None)
+    assert isinstance(committer, GroupCommitter)
+    return committer
 
 
 def event(originator_id: object, version: int) -> StoredEvent:
@@ -29,7 +35,7 @@ def test_a_failing_save_in_a_group_fails_alone(factory: Factory) -> None:
         Save([event(b, 1)], Tracking("up", 1)),  # conflicts with the save before it
         Save([event(c, 1), event(c, 2)], Tracking("up", 2)),
     ]
-    recorder._record_group(group)
+    group_committer(recorder).record_group(group)
     outcomes = [save.outcome for save in group]
     assert isinstance(outcomes[1], IntegrityError)
     assert isinstance(outcomes[3], IntegrityError)
@@ -54,7 +60,7 @@ def test_saves_of_one_position_in_a_group_use_up_no_notification_ids(factory: Fa
         Save([event(b, 1)], None),
         Save([StoredEvent(a, 1, "t", b"third")], None),
     ]
-    recorder._record_group(group)
+    group_committer(recorder).record_group(group)
     outcomes = [save.outcome for save in group]
     assert outcomes[0] == [1] and outcomes[2] == [2]
     assert isinstance(outcomes[1], IntegrityError) and isinstance(outcomes[3], IntegrityError)
@@ -71,7 +77,7 @@ def test_a_repeat_is_sent_when_what_it_repeats_was_not_recorded(factory: Factory
         Save([event(a, 1), event(existing, 1)], None),  # conflicts: not recorded
         Save([StoredEvent(a, 1, "t", b"repeat")], None),  # so this one is
     ]
-    recorder._record_group(group)
+    group_committer(recorder).record_group(group)
     assert isinstance(group[0].outcome, IntegrityError)
     assert isinstance(group[1].outcome, list) and len(group[1].outcome) == 1
     assert recorder.select_events(a) == [StoredEvent(a, 1, "t", b"repeat")]
@@ -87,7 +93,7 @@ def test_after_a_conflict_saves_of_recorded_positions_are_refused_unsent(
     c, d, x, y, z = (uuid4() for _ in range(5))
     assert recorder.insert_events([event(c, 1), event(d, 1)]) == [1, 2]
     group = [Save([event(o, 1)], None) for o in (x, c, y, d, z)]
-    recorder._record_group(group)
+    group_committer(recorder).record_group(group)
     outcomes = [save.outcome for save in group]
     assert isinstance(outcomes[1], IntegrityError) and isinstance(outcomes[3], IntegrityError)
     assert all(isinstance(outcomes[i], list) for i in (0, 2, 4))
@@ -153,7 +159,7 @@ def test_a_lock_timeout_fails_every_save_of_the_group(
         table = psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "stored_events")
         with admin.transaction():
             admin.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
-            recorder._record_group(group)
+            group_committer(recorder).record_group(group)
         errors = [save.outcome for save in group]
         assert all(isinstance(e, OperationalError) and "lock timeout" in str(e) for e in errors)
         assert errors[0] is not errors[1]  # each save raises its own

@@ -16,7 +16,7 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import OperationalError, StoredEvent
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteDatastore
-from eventsourcing.sqlite import datastore as sqlite_datastore
+from eventsourcing.sqlite import commit as sqlite_commit
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
@@ -147,7 +147,7 @@ def test_a_child_forked_in_the_middle_of_a_write_is_told_at_once_it_cannot_write
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Here the forking thread itself is writing: fork() cannot wait for it.
-    monkeypatch.setattr(sqlite_datastore, "_FORK_WAIT", 0.1)
+    monkeypatch.setattr(sqlite_commit, "_FORK_WAIT", 0.1)
     datastore = SQLiteDatastore(str(tmp_path / "mid-write.sqlite"), lock_timeout=5)
     recorder = SQLiteApplicationRecorder(datastore)
     recorder.create_table()
