@@ -263,6 +263,7 @@ def test_decoding_state_with_an_unregistered_name_raises_data_error_naming_the_e
         Mapper[Any](transcoder=JSONTranscoder()).to_domain_event(stored)
     assert str(stored.originator_id) in str(exc_info.value)
     assert isinstance(exc_info.value.__cause__, TypeError)
+    assert isinstance(exc_info.value, TypeError)  # as eventsourcing 9.1 raised
 
 
 def test_damaged_compressed_state_raises_data_error_naming_the_event() -> None:

@@ -461,8 +461,10 @@ class Mapper(Generic[TDomainEvent]):
         try:
             event_state = self.transcoder.decode(stored_state)
         except (ValueError, TypeError) as e:
-            # Malformed JSON or UTF-8, a bad transcoded value, an unknown _type_.
-            raise DataError(
+            # Malformed JSON or UTF-8, a bad transcoded value, an unknown _type_
+            # (a TypeError in eventsourcing 9.1: the error is one still).
+            error_class = _UndecodableType if isinstance(e, TypeError) else DataError
+            raise error_class(
                 f"Cannot decode the state of stored event {stored.originator_id} "
                 f"version {stored.originator_version} (topic {stored.topic!r}): {e}"
             ) from e
@@ -560,6 +562,10 @@ class DatabaseError(PersistenceError):
 
 class DataError(DatabaseError):
     """Errors due to problems with the processed data."""
+
+
+class _UndecodableType(DataError, TypeError):
+    """Stored state names a type the transcoder does not know (see Mapper)."""
 
 
 class OperationalError(DatabaseError):
