@@ -23,6 +23,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError, StoredEv
 from eventsourcing.postgres import Factory, PostgresProcessRecorder
 from eventsourcing.postgres.commit import GroupCommitter, Save
 from eventsourcing.postgres.datastore import TimedConnection
+from eventsourcing.postgres.errors import ReadTimeout
 
 Admin = psycopg.Connection[Any]
 LARGE = 2000
@@ -510,6 +511,21 @@ def test_waiting_for_the_table_lock_does_not_count_against_the_read_timeout(
             assert saver.is_alive() and outcome == []
         saver.join()
         assert outcome == [[1]]
+
+
+def test_a_lock_wait_longer_than_the_lock_timeout_is_the_servers_error_not_a_read_timeout(
+    pg_env: Dict[str, str], admin: Admin
+) -> None:
+    env = {**pg_env, "POSTGRES_READ_TIMEOUT": str(READ_TIMEOUT), "POSTGRES_LOCK_TIMEOUT": "1"}
+    with Factory("", env) as f:
+        recorder = f.application_recorder()
+        table = psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "stored_events")
+        with admin.transaction():
+            admin.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+            with pytest.raises(OperationalError, match="lock timeout") as info:
+                recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")])
+        assert not isinstance(info.value, ReadTimeout)
+        assert recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")]) is not None
 
 
 def test_waiting_for_notifications_does_not_count_against_the_read_timeout(
