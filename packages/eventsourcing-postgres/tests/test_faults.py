@@ -418,6 +418,28 @@ def test_after_a_lost_connection_a_conflicting_save_fails_alone(
         assert recorder.max_tracking_id("up") == 2
 
 
+def test_after_a_lost_answer_a_committed_group_with_a_refused_save_is_found(
+    pg_env: Dict[str, str], proxy: CuttingProxy
+) -> None:
+    # One save of the group inserted nothing (its position was taken), the
+    # others were committed: each is told its own outcome.
+    with Factory("", one_connection(pg_env, proxy)) as f:
+        recorder = f.application_recorder()
+        existing, x, y = uuid4(), uuid4(), uuid4()
+        assert recorder.insert_events([StoredEvent(existing, 1, "t", b"s")]) == [1]
+        group = [
+            Save([StoredEvent(x, 1, "t", b"s")], None),
+            Save([StoredEvent(existing, 1, "t", b"other")], None),
+            Save([StoredEvent(y, 1, "t", b"s")], None),
+        ]
+        proxy.cut_after()
+        group_committer(recorder).record_group(group)
+        assert proxy.cuts == 1
+        assert group[0].outcome == [2] and group[2].outcome == [3]
+        assert isinstance(group[1].outcome, IntegrityError)
+        assert recorder.max_notification_id() == 3
+
+
 # -- a server that stops answering -------------------------------------------
 # The timings asserted here are the settings' promises (an error within the
 # timeout + 10%), not performance.

@@ -218,6 +218,18 @@ class Committer:
         found, tracked = len(existing), len(tracked_saves)
         if found == 0 and tracked == 0:
             return None
+        skipped = _committed_without(saves, existing, matching, tracked_saves)
+        if skipped is not None and self.statements.returns_ids:
+            # Committed; the saves in ``skipped`` inserted nothing (conflicts).
+            return [
+                []
+                if i in skipped
+                else [
+                    cast(int, matching[(s.originator_id, s.originator_version)])
+                    for s in save.stored_events
+                ]
+                for i, save in enumerate(saves)
+            ]
         if len(matching) == len(stored_events) and tracked == len(trackings):
             if not self.statements.returns_ids:
                 return [None] * len(saves)
@@ -347,7 +359,11 @@ class GroupCommitter(Committer):
                     save.outcome = _own_copy(e)
                 return
             for save, save_ids in zip(remaining, ids, strict=True):
-                save.outcome = save_ids or []
+                if save.stored_events and not save_ids:
+                    # Inserted nothing (see the recorder's steps): a conflict.
+                    save.outcome = _conflict(save, "an event at its position exists already")
+                else:
+                    save.outcome = save_ids or []
             return
 
     def _refuse_recorded_positions(self, saves: List[Save]) -> List[Save]:
@@ -364,6 +380,31 @@ class GroupCommitter(Committer):
             else:
                 others.append(save)
         return others
+
+
+def _committed_without(
+    saves: Sequence[Save],
+    existing: Set[Tuple[UUID, int]],
+    matching: Dict[Tuple[UUID, int], Optional[int]],
+    tracked: List[int],
+) -> Optional[Set[int]]:
+    """Which saves a committed transaction left out, or None if it was not committed.
+
+    Committed: some save is found as sent, and every other one is a single
+    event without tracking whose position another writer had taken (such a
+    save inserts nothing rather than failing the transaction).
+    """
+    recorded: Set[int] = set()
+    skipped: Set[int] = set()
+    for i, save in enumerate(saves):
+        keys = [(s.originator_id, s.originator_version) for s in save.stored_events]
+        if all(k in matching for k in keys) and (save.tracking is None or i in tracked):
+            recorded.add(i)
+        elif len(keys) == 1 and save.tracking is None and keys[0] in existing:
+            skipped.add(i)
+        else:
+            return None
+    return skipped if recorded else None
 
 
 def _positions(save: Save) -> Set[Tuple[object, ...]]:
