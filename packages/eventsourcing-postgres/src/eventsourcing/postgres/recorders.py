@@ -373,9 +373,9 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             self._render(
                 sql.SQL(
                     "INSERT INTO {t} (originator_id, originator_version, topic, state) "
-                    "SELECT $1::uuid, $2::integer, $3::text, $4::bytea WHERE NOT EXISTS "
+                    "SELECT $1::uuid, $2::bigint, $3::text, $4::bytea WHERE NOT EXISTS "
                     "(SELECT 1 FROM {t} WHERE originator_id = $1::uuid "
-                    "AND originator_version = $2::integer) "
+                    "AND originator_version = $2::bigint) "
                     "RETURNING notification_id"
                 ).format(t=self.events_table)
             )
