@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+import time
 from decimal import Decimal
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 from uuid import UUID, uuid4
@@ -21,6 +22,8 @@ from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent, Tracking
 from eventsourcing.postgres import Factory, PostgresProcessRecorder
 from eventsourcing.postgres.commit import GroupCommitter, Save
+from eventsourcing.postgres.datastore import TimedConnection
+from eventsourcing.postgres.errors import ReadTimeout
 
 Admin = psycopg.Connection[Any]
 LARGE = 2000
@@ -170,6 +173,12 @@ class CuttingProxy:
     ``cut_after()``: the next request reaches the server, the server's whole
     answer (up to ReadyForQuery) is swallowed, then the connection is closed:
     the server did the work, the client never hears of it.
+
+    Or it goes silent, as a stopped server does whose kernel still takes
+    the bytes: ``stall()`` drops whatever the open connections send either
+    way (and, with ``new_ones=True``, connections opened afterwards are
+    accepted and never answered); ``stall_answers()`` still delivers the
+    open connections' requests but drops the server's answers.
     """
 
     def __init__(self, host: str, port: int) -> None:
@@ -180,6 +189,9 @@ class CuttingProxy:
         self.cuts = 0
         self.lock = threading.Lock()
         self.sockets: List[socket.socket] = []
+        # Per connection: whether its requests, and its answers, are dropped.
+        self.stalls: List[Tuple[threading.Event, threading.Event]] = []
+        self.stall_new = False
         threading.Thread(target=self._accept, daemon=True).start()
 
     def cut_before(self) -> None:
@@ -187,6 +199,16 @@ class CuttingProxy:
 
     def cut_after(self) -> None:
         self.mode = "after"
+
+    def stall(self, new_ones: bool = False) -> None:
+        for requests, answers in self.stalls:
+            requests.set()
+            answers.set()
+        self.stall_new = new_ones
+
+    def stall_answers(self) -> None:
+        for _, answers in self.stalls:
+            answers.set()
 
     def close(self) -> None:
         self.listener.close()
@@ -198,14 +220,19 @@ class CuttingProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if self.stall_new:
+                self.sockets.append(client)  # accepted, never answered
+                continue
             server = socket.create_connection(self.upstream)
             self.sockets += [client, server]
             swallow = threading.Event()
+            stalled = (threading.Event(), threading.Event())
+            self.stalls.append(stalled)
             threading.Thread(
-                target=self._requests, args=(client, server, swallow), daemon=True
+                target=self._requests, args=(client, server, swallow, stalled[0]), daemon=True
             ).start()
             threading.Thread(
-                target=self._answers, args=(server, client, swallow), daemon=True
+                target=self._answers, args=(server, client, swallow, stalled[1]), daemon=True
             ).start()
 
     def _take_mode(self) -> Optional[str]:
@@ -216,10 +243,16 @@ class CuttingProxy:
             return mode
 
     def _requests(
-        self, client: socket.socket, server: socket.socket, swallow: threading.Event
+        self,
+        client: socket.socket,
+        server: socket.socket,
+        swallow: threading.Event,
+        stalled: threading.Event,
     ) -> None:
         try:
             while data := client.recv(65536):
+                if stalled.is_set():
+                    continue
                 mode = self._take_mode()
                 if mode == "before":
                     _hang_up(client, server)
@@ -231,11 +264,17 @@ class CuttingProxy:
             pass
 
     def _answers(
-        self, server: socket.socket, client: socket.socket, swallow: threading.Event
+        self,
+        server: socket.socket,
+        client: socket.socket,
+        swallow: threading.Event,
+        stalled: threading.Event,
     ) -> None:
         buffer = b""
         try:
             while data := server.recv(65536):
+                if stalled.is_set():
+                    continue
                 if not swallow.is_set():
                     client.sendall(data)
                     continue
@@ -377,3 +416,192 @@ def test_after_a_lost_connection_a_conflicting_save_fails_alone(
         assert recorder.select_events(other) == [StoredEvent(other, 2, "t", b"s")]
         assert recorder.select_events(existing) == [StoredEvent(existing, 1, "t", b"s")]
         assert recorder.max_tracking_id("up") == 2
+
+
+def test_after_a_lost_answer_a_committed_group_with_a_refused_save_is_found(
+    pg_env: Dict[str, str], proxy: CuttingProxy
+) -> None:
+    # One save of the group inserted nothing (its position was taken), the
+    # others were committed: each is told its own outcome.
+    with Factory("", one_connection(pg_env, proxy)) as f:
+        recorder = f.application_recorder()
+        existing, x, y = uuid4(), uuid4(), uuid4()
+        assert recorder.insert_events([StoredEvent(existing, 1, "t", b"s")]) == [1]
+        group = [
+            Save([StoredEvent(x, 1, "t", b"s")], None),
+            Save([StoredEvent(existing, 1, "t", b"other")], None),
+            Save([StoredEvent(y, 1, "t", b"s")], None),
+        ]
+        proxy.cut_after()
+        group_committer(recorder).record_group(group)
+        assert proxy.cuts == 1
+        assert group[0].outcome == [2] and group[2].outcome == [3]
+        assert isinstance(group[1].outcome, IntegrityError)
+        assert recorder.max_notification_id() == 3
+
+
+# -- a server that stops answering -------------------------------------------
+# The timings asserted here are the settings' promises (an error within the
+# timeout + 10%), not performance.
+
+READ_TIMEOUT = 1.0
+
+
+def silent_env(pg_env: Dict[str, str], proxy: CuttingProxy) -> Dict[str, str]:
+    return {
+        **one_connection(pg_env, proxy),
+        "POSTGRES_READ_TIMEOUT": str(READ_TIMEOUT),
+        "POSTGRES_CONNECT_TIMEOUT": "2",
+    }
+
+
+def test_a_read_from_a_server_that_stopped_answering_fails_within_the_read_timeout(
+    pg_env: Dict[str, str], proxy: CuttingProxy
+) -> None:
+    with Factory("", silent_env(pg_env, proxy)) as f:
+        recorder = f.application_recorder()
+        recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")])
+        proxy.stall()
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="did not answer within 1s") as info:
+            recorder.select_notifications(1, 10)
+        elapsed = time.monotonic() - started
+        assert READ_TIMEOUT <= elapsed <= READ_TIMEOUT * 1.1
+        assert "POSTGRES_READ_TIMEOUT" in str(info.value)
+        # The silent connection was discarded: a new one is used.
+        assert [n.id for n in recorder.select_notifications(1, 10)] == [1]
+
+
+@pytest.mark.parametrize("stall", ["requests", "answers"])
+def test_a_save_whose_connection_went_silent_is_resolved_on_a_fresh_one(
+    pg_env: Dict[str, str], proxy: CuttingProxy, stall: str
+) -> None:
+    # Requests dropped: not recorded, so sent again. Answers dropped: the
+    # commit happened, and is found on the fresh connection.
+    with Factory("", silent_env(pg_env, proxy)) as f:
+        recorder = f.application_recorder()
+        assert recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")]) == [1]
+        if stall == "requests":
+            proxy.stall()
+        else:
+            proxy.stall_answers()
+        cart = uuid4()
+        batch = [StoredEvent(cart, v, "t", b"s") for v in (1, 2)]
+        started = time.monotonic()
+        ids = recorder.insert_events(batch)
+        elapsed = time.monotonic() - started
+        assert ids is not None and len(ids) == 2
+        assert recorder.select_events(cart) == batch
+        assert READ_TIMEOUT <= elapsed <= READ_TIMEOUT * 1.1 + 1.0
+
+
+def test_a_save_to_a_server_that_stopped_answering_says_its_outcome_is_unknown(
+    pg_env: Dict[str, str], proxy: CuttingProxy, admin: Admin
+) -> None:
+    env = silent_env(pg_env, proxy)
+    with Factory("", env) as f:
+        recorder = f.application_recorder()
+        recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")])
+        proxy.stall(new_ones=True)
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="could not be checked") as info:
+            recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")])
+        elapsed = time.monotonic() - started
+        assert "did not answer within 1s" in str(info.value)
+        # The read timeout, then the connect timeout of the fresh connection.
+        assert READ_TIMEOUT + 2 <= elapsed <= (READ_TIMEOUT + 2) * 1.1
+
+
+def test_waiting_for_the_table_lock_does_not_count_against_the_read_timeout(
+    pg_env: Dict[str, str], admin: Admin
+) -> None:
+    env = {**pg_env, "POSTGRES_READ_TIMEOUT": str(READ_TIMEOUT)}
+    with Factory("", env) as f:
+        recorder = f.application_recorder()
+        table = psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "stored_events")
+        outcome: List[Any] = []
+        with admin.transaction():
+            admin.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+            saver = threading.Thread(
+                target=lambda: outcome.append(
+                    _outcome(recorder.insert_events, [StoredEvent(uuid4(), 1, "t", b"s")])
+                )
+            )
+            saver.start()
+            # Held for twice the read timeout: the save waits, it does not fail.
+            saver.join(timeout=2 * READ_TIMEOUT)
+            assert saver.is_alive() and outcome == []
+        saver.join()
+        assert outcome == [[1]]
+
+
+def test_a_lock_wait_longer_than_the_lock_timeout_is_the_servers_error_not_a_read_timeout(
+    pg_env: Dict[str, str], admin: Admin
+) -> None:
+    env = {**pg_env, "POSTGRES_READ_TIMEOUT": str(READ_TIMEOUT), "POSTGRES_LOCK_TIMEOUT": "1"}
+    with Factory("", env) as f:
+        recorder = f.application_recorder()
+        table = psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "stored_events")
+        with admin.transaction():
+            admin.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+            with pytest.raises(OperationalError, match="lock timeout") as info:
+                recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")])
+        assert not isinstance(info.value, ReadTimeout)
+        assert recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")]) is not None
+
+
+def test_waiting_for_notifications_does_not_count_against_the_read_timeout(
+    pg_env: Dict[str, str], admin: Admin
+) -> None:
+    env = {**pg_env, "POSTGRES_READ_TIMEOUT": str(READ_TIMEOUT)}
+    channel = f"es_{uuid4().hex}"
+    received: List[Any] = []
+    with Factory("", env) as f, f.datastore.connection() as conn:
+
+        def listen() -> None:
+            received.append(_outcome(lambda: [n.payload for n in conn.notifies(stop_after=1)]))
+
+        conn.execute(f"LISTEN {channel}")
+        listener = threading.Thread(target=listen)
+        listener.start()
+        # Silent for twice the read timeout: still listening, not failed.
+        listener.join(timeout=2 * READ_TIMEOUT)
+        assert listener.is_alive() and received == []
+        admin.execute("SELECT pg_notify(%s, 'hello')", (channel,))
+        listener.join()
+        assert received == [["hello"]]
+        # And the read timeout applies again afterwards.
+        assert conn.execute("SELECT 1").fetchone() == (1,)
+        assert isinstance(conn, TimedConnection) and not conn._listening
+
+
+def _outcome(func: Any, *args: Any) -> Any:
+    try:
+        return func(*args)
+    except Exception as e:  # pragma: no cover - reported by the assertion
+        return e
+
+
+def test_a_server_that_accepts_but_never_answers_fails_within_the_connect_timeout(
+    pg_env: Dict[str, str], proxy: CuttingProxy
+) -> None:
+    proxy.stall(new_ones=True)
+    env = {**pg_env, "POSTGRES_PORT": str(proxy.port), "POSTGRES_CONNECT_TIMEOUT": "2"}
+    started = time.monotonic()
+    cannot_connect = f"Cannot connect to PostgreSQL at 127.0.0.1:{proxy.port}"
+    with pytest.raises(OperationalError, match=cannot_connect):
+        Bank(env=env)
+    elapsed = time.monotonic() - started
+    assert 2 <= elapsed <= 2 * 1.1
+
+
+def test_a_refused_connection_fails_at_once(pg_env: Dict[str, str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as s:
+        port = s.getsockname()[1]  # closed below: nothing listens there
+    env = {**pg_env, "POSTGRES_PORT": str(port)}  # the default connect timeout: 30 s
+    started = time.monotonic()
+    cannot_connect = f"Cannot connect to PostgreSQL at 127.0.0.1:{port}"
+    with pytest.raises(OperationalError, match=cannot_connect) as info:
+        Bank(env=env)
+    assert time.monotonic() - started < 1
+    assert "refused" in str(info.value)

@@ -51,6 +51,85 @@ def test_a_failing_save_in_a_group_fails_alone(factory: Factory) -> None:
     assert recorder.max_tracking_id("up") == 2
 
 
+def test_saves_of_one_position_in_a_group_use_up_no_notification_ids(factory: Factory) -> None:
+    # Sent together, the repeat would fail the transaction, which is sent
+    # again without it: each attempt used up IDs (5 here, for 2 events).
+    recorder = factory.application_recorder()
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    a, b = uuid4(), uuid4()
+    group = [
+        Save([event(a, 1)], None),
+        Save([StoredEvent(a, 1, "t", b"other")], None),
+        Save([event(b, 1)], None),
+        Save([StoredEvent(a, 1, "t", b"third")], None),
+    ]
+    group_committer(recorder).record_group(group)
+    outcomes = [save.outcome for save in group]
+    assert outcomes[0] == [1] and outcomes[2] == [2]
+    assert isinstance(outcomes[1], IntegrityError) and isinstance(outcomes[3], IntegrityError)
+    assert recorder.max_notification_id() == 2
+    assert recorder.select_events(a) == [event(a, 1)]
+
+
+def test_a_repeat_is_sent_when_what_it_repeats_was_not_recorded(factory: Factory) -> None:
+    recorder = factory.application_recorder()
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    a, existing = uuid4(), uuid4()
+    recorder.insert_events([event(existing, 1)])
+    group = [
+        Save([event(a, 1), event(existing, 1)], None),  # conflicts: not recorded
+        Save([StoredEvent(a, 1, "t", b"repeat")], None),  # so this one is
+    ]
+    group_committer(recorder).record_group(group)
+    assert isinstance(group[0].outcome, IntegrityError)
+    assert isinstance(group[1].outcome, list) and len(group[1].outcome) == 1
+    assert recorder.select_events(a) == [StoredEvent(a, 1, "t", b"repeat")]
+
+
+def test_after_a_conflict_saves_of_recorded_positions_are_refused_unsent(
+    factory: Factory,
+) -> None:
+    # Without the check, each conflicting save costs one more attempt, and
+    # the IDs it used up (16 here; 11 with it).
+    recorder = factory.application_recorder()
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    c, d, x, y, z = (uuid4() for _ in range(5))
+    assert recorder.insert_events([event(c, 1), event(d, 1)]) == [1, 2]
+    group = [Save([event(o, 1), event(o, 2)], None) for o in (x, c, y, d, z)]
+    group_committer(recorder).record_group(group)
+    outcomes = [save.outcome for save in group]
+    assert isinstance(outcomes[1], IntegrityError) and isinstance(outcomes[3], IntegrityError)
+    assert all(isinstance(outcomes[i], list) for i in (0, 2, 4))
+    assert recorder.max_notification_id() <= 11
+    assert [n.originator_id for n in recorder.select_notifications(1, 10)] == [
+        c,
+        d,
+        x,
+        x,
+        y,
+        y,
+        z,
+        z,
+    ]
+
+
+def test_a_conflicting_single_event_save_fails_alone_using_up_no_ids(factory: Factory) -> None:
+    # The usual save (one aggregate, one new event) inserts nothing if its
+    # position is taken: the transaction goes on, and is not sent again.
+    recorder = factory.application_recorder()
+    assert isinstance(recorder, PostgresApplicationRecorder)
+    c, x, y = uuid4(), uuid4(), uuid4()
+    assert recorder.insert_events([event(c, 1)]) == [1]
+    group = [Save([event(x, 1)], None), Save([event(c, 1)], None), Save([event(y, 1)], None)]
+    group_committer(recorder).record_group(group)
+    assert group[0].outcome == [2] and group[2].outcome == [3]
+    assert isinstance(group[1].outcome, IntegrityError)
+    assert recorder.max_notification_id() == 3
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([event(x, 1)])
+    assert recorder.insert_events([event(x, 2)]) == [4]
+
+
 def test_concurrent_saves_of_one_version_record_exactly_one(pg_env: Dict[str, str]) -> None:
     threads_count, rounds = 6, 15
     env = {**pg_env, "POSTGRES_POOL_SIZE": "3"}

@@ -8,7 +8,12 @@ from uuid import uuid4
 import psycopg
 import pytest
 
-from eventsourcing.persistence import InfrastructureFactory, OperationalError, StoredEvent
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+)
 from eventsourcing.postgres import Factory, PostgresApplicationRecorder
 from eventsourcing.utils import ConfigurationError
 
@@ -56,7 +61,12 @@ def test_an_empty_required_setting_is_named(key: str) -> None:
         ("POSTGRES_POOL_SIZE", "0", "an integer >= 1"),
         ("POSTGRES_MAX_OVERFLOW", "-1", "an integer >= 0"),
         ("POSTGRES_CONNECT_TIMEOUT", "0", "a number >= 1"),
-        ("POSTGRES_SCHEMA", "s" * 64, "1 to 63 bytes"),
+        ("POSTGRES_READ_TIMEOUT", "-1", "a number >= 0"),
+        ("POSTGRES_READ_TIMEOUT", "never", "a number >= 0"),
+        ("POSTGRES_SCHEMA", "s" * 64, "at most 63 bytes"),
+        ("POSTGRES_SCHEMA", 'x"; DROP TABLE y; --', "lower-case letters, digits"),
+        ("POSTGRES_SCHEMA", "Sales", "lower-case letters, digits"),
+        ("POSTGRES_SCHEMA", "1st", "starting with a letter or '_'"),
         ("CREATE_TABLE", "sometimes", "'n', 'no'"),
     ],
 )
@@ -79,6 +89,12 @@ def test_an_application_name_that_cannot_name_a_table_is_rejected(pg_env: Dict[s
         f.application_recorder()
 
 
+def test_a_bad_purpose_is_refused_as_by_sqlite(pg_env: Dict[str, str]) -> None:
+    # The same exception type as the SQLite factory's, for the same mistake.
+    with Factory("", pg_env) as f, pytest.raises(ProgrammingError, match="'stored_a b'"):
+        f.aggregate_recorder("a b")
+
+
 def test_empty_optional_settings_mean_the_defaults(pg_env: Dict[str, str]) -> None:
     optional = {
         k: ""
@@ -90,6 +106,7 @@ def test_empty_optional_settings_mean_the_defaults(pg_env: Dict[str, str]) -> No
             "POSTGRES_POOL_SIZE",
             "POSTGRES_MAX_OVERFLOW",
             "POSTGRES_CONNECT_TIMEOUT",
+            "POSTGRES_READ_TIMEOUT",
             "CREATE_TABLE",
         )
     }
@@ -97,6 +114,7 @@ def test_empty_optional_settings_mean_the_defaults(pg_env: Dict[str, str]) -> No
         d = f.datastore
         assert (d.conn_max_age, d.pre_ping, d.lock_timeout) == (None, False, 0)
         assert (d.pool_size, d.max_overflow, d.connect_timeout) == (5, 10, 30)
+        assert d.read_timeout == 30
         assert f.create_table is True
 
 

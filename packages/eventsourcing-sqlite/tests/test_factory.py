@@ -113,7 +113,7 @@ def test_recorders_use_the_tables_of_their_purpose(tmp_path: Path) -> None:
     assert events.datastore is process.datastore is snapshots.datastore  # type: ignore[attr-defined]
     snapshots.insert_events([stored()])
     assert events.max_notification_id() == 0
-    with pytest.raises(ValueError, match="Invalid SQLite table name 'stored_a b'"):
+    with pytest.raises(ProgrammingError, match="Invalid SQLite table name 'stored_a b'"):
         factory.aggregate_recorder("a b")
     factory.close()
 

@@ -15,6 +15,7 @@ from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
     Notification,
+    ProgrammingError,
     StoredEvent,
     Tracking,
 )
@@ -280,7 +281,7 @@ def test_file_database_is_durable_across_reopen(tmp_path: Path) -> None:
 
 def test_invalid_table_names_are_refused(datastore: SQLiteDatastore) -> None:
     for name in ("stored events", "1events", "x;DROP TABLE y", ""):
-        with pytest.raises(ValueError, match="Invalid SQLite table name"):
+        with pytest.raises(ProgrammingError, match="Invalid SQLite table name"):
             SQLiteAggregateRecorder(datastore, name)
 
 

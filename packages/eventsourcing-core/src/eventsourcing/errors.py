@@ -45,6 +45,11 @@ class DataError(DatabaseError):
     """Errors due to problems with the processed data."""
 
 
+class _UndecodableType(DataError, TypeError):
+    """Stored state names a type the transcoder does not know: a DataError
+    that is still the TypeError eventsourcing 9.1 raised (see the Mapper)."""
+
+
 class OperationalError(DatabaseError):
     """Errors related to the database's operation (disconnects, lock timeouts)."""
 

@@ -7,6 +7,7 @@ and :class:`InfrastructureFactory`; nothing here imports a backend.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -48,6 +49,7 @@ from eventsourcing.errors import (
     ProgrammingError,
     RecordConflictError,
     WaitInterruptedError,
+    _UndecodableType,
 )
 from eventsourcing.subscription import Subscription
 from eventsourcing.utils import (
@@ -468,9 +470,9 @@ class Mapper(Generic[TDomainEvent]):
     def to_domain_event(self, stored: StoredEvent) -> TDomainEvent:
         """Convert a stored event back to a domain event.
 
-        Damaged state raises :class:`DataError`, an unknown topic
-        :class:`~eventsourcing.utils.TopicError`, both naming the stored event;
-        an unregistered ``_type_`` raises the transcoder's ``TypeError``.
+        Damaged state (also an unregistered ``_type_``) raises
+        :class:`DataError`, an unknown topic
+        :class:`~eventsourcing.utils.TopicError`, both naming the stored event.
         """
         try:
             cls = resolve_topic(stored.topic)
@@ -505,8 +507,11 @@ class Mapper(Generic[TDomainEvent]):
                 ) from e
         try:
             event_state = self.transcoder.decode(stored_state)
-        except ValueError as e:  # Malformed JSON or UTF-8, or a bad transcoded value.
-            raise DataError(
+        except (ValueError, TypeError) as e:
+            # Malformed JSON or UTF-8, a bad transcoded value, an unknown _type_
+            # (a TypeError in eventsourcing 9.1: the error is one still).
+            error_class = _UndecodableType if isinstance(e, TypeError) else DataError
+            raise error_class(
                 f"Cannot decode the state of stored event {stored.originator_id} "
                 f"version {stored.originator_version} (topic {stored.topic!r}): {e}"
             ) from e
@@ -523,9 +528,54 @@ class Mapper(Generic[TDomainEvent]):
             event_state,
             lambda: f"stored event {stored.originator_id} version {stored.originator_version}",
         )
+        damage = _damage(cls, event_state)
+        if damage:
+            raise DataError(
+                f"The state of stored event {stored.originator_id} version "
+                f"{stored.originator_version} (topic {stored.topic!r}) is damaged: {damage}"
+            )
         domain_event = object.__new__(cls)
         domain_event.__dict__.update(event_state)
         return cast(TDomainEvent, domain_event)
+
+
+def _damage(cls: type, event_state: Dict[str, Any]) -> str:
+    """What makes ``event_state`` unusable by ``cls``; empty if nothing found.
+
+    Plain JSON has no checksum: these checks find damage to its structure
+    (a field name, a transcoded value's marker), which would otherwise fail
+    later, far from the stored event, as a bare KeyError or TypeError. Damage
+    inside a value (a changed digit) cannot be seen. A damaged
+    ``originator_topic`` is not checked here (a follower may read events of
+    aggregates it cannot import): it raises TopicError, naming the topic, when
+    the aggregate is reconstructed.
+    """
+    missing = [name for name in _required_fields(cls) if name not in event_state]
+    if missing:
+        return f"field(s) {', '.join(missing)} missing"
+    for name, value in event_state.items():
+        # A {"_type_": ..., "_data_": ...} pair whose marker was damaged.
+        if type(value) is dict and len(value) == 2 and ("_type_" in value) != ("_data_" in value):
+            return f"field {name!r} holds a damaged transcoded value {value!r}"
+    return ""
+
+
+_required_fields_cache: Dict[type, Tuple[str, ...]] = {}
+
+
+def _required_fields(cls: type) -> Tuple[str, ...]:
+    """The fields a ``cls`` instance needs in its state (dataclass fields without defaults)."""
+    names = _required_fields_cache.get(cls)
+    if names is None:
+        names = tuple(
+            f.name
+            for f in (dataclasses.fields(cls) if dataclasses.is_dataclass(cls) else ())
+            if f.default is dataclasses.MISSING
+            and f.default_factory is dataclasses.MISSING
+            and f.name not in ("originator_id", "originator_version")
+        )
+        _required_fields_cache[cls] = names
+    return names
 
 
 # ---------------------------------------------------------------------------

@@ -211,13 +211,25 @@ class Committer:
             existing, matching, tracked_saves = self.datastore.read(inspect)
         except PersistenceError as e:
             raise OperationalError(
-                f"The connection to PostgreSQL was lost while recording "
-                f"{len(stored_events)} event(s) and whether they were recorded could "
-                f"not be checked: {e}"
+                f"Outcome unknown: the connection to PostgreSQL was lost while recording "
+                f"{len(stored_events)} event(s) ({error}), and whether they were recorded "
+                f"could not be checked: {e}"
             ) from error
         found, tracked = len(existing), len(tracked_saves)
         if found == 0 and tracked == 0:
             return None
+        skipped = _committed_without(saves, existing, matching, tracked_saves)
+        if skipped is not None and self.statements.returns_ids:
+            # Committed; the saves in ``skipped`` inserted nothing (conflicts).
+            return [
+                []
+                if i in skipped
+                else [
+                    cast(int, matching[(s.originator_id, s.originator_version)])
+                    for s in save.stored_events
+                ]
+                for i, save in enumerate(saves)
+            ]
         if len(matching) == len(stored_events) and tracked == len(trackings):
             if not self.statements.returns_ids:
                 return [None] * len(saves)
@@ -293,31 +305,144 @@ class GroupCommitter(Committer):
         return save.outcome
 
     def record_group(self, group: List[Save]) -> None:
-        """Record ``group`` in one transaction, setting the outcome of each save."""
-        remaining = list(group)
+        """Record ``group`` in one transaction, setting the outcome of each save.
+
+        A transaction that fails because of one save is rolled back and sent
+        again without it, and every attempt uses up notification IDs (the
+        sequence is not transactional). So conflicts are found before
+        sending where that is certain: a save of a position an earlier save
+        of the group takes waits for that save's outcome (see
+        :func:`_repeats`), and after a first conflict the saves whose
+        positions are already recorded are refused without being sent.
+        """
+        pending = list(group)
         try:
-            while remaining:
-                try:
-                    ids = self._write(remaining)
-                except _SaveFailed as e:
-                    if e.index is None or len(remaining) == 1:
-                        for save in remaining:
-                            save.outcome = _own_copy(e.error)
-                        return
-                    remaining.pop(e.index).outcome = e.error
-                    continue
-                except PersistenceError as e:
-                    for save in remaining:
-                        save.outcome = _own_copy(e)
-                    return
-                for save, save_ids in zip(remaining, ids, strict=True):
-                    save.outcome = save_ids or []
-                return
+            while pending:
+                sending, waiting = _repeats(pending)
+                self._record_saves(sending)
+                recorded = {
+                    position
+                    for save in sending
+                    if not isinstance(save.outcome, BaseException)
+                    for position in _positions(save)
+                }
+                pending = []
+                for save in waiting:
+                    if recorded.isdisjoint(_positions(save)):
+                        pending.append(save)  # what it repeated was not recorded
+                    else:
+                        save.outcome = _conflict(save, "another save recorded just before")
         except BaseException as e:
-            for save in remaining:
+            for save in group:
                 if save.outcome is None:
                     save.outcome = e
             raise
+
+    def _record_saves(self, saves: List[Save]) -> None:
+        remaining = list(saves)
+        checked = False
+        while remaining:
+            try:
+                ids = self._write(remaining)
+            except _SaveFailed as e:
+                if e.index is None or len(remaining) == 1:
+                    for save in remaining:
+                        save.outcome = _own_copy(e.error)
+                    return
+                remaining.pop(e.index).outcome = e.error
+                if isinstance(e.error, IntegrityError) and not checked:
+                    checked = True
+                    remaining = self._refuse_recorded_positions(remaining)
+                continue
+            except PersistenceError as e:
+                for save in remaining:
+                    save.outcome = _own_copy(e)
+                return
+            for save, save_ids in zip(remaining, ids, strict=True):
+                if save.stored_events and not save_ids:
+                    # Inserted nothing (see the recorder's steps): a conflict.
+                    save.outcome = _conflict(save, "an event at its position exists already")
+                else:
+                    save.outcome = save_ids or []
+            return
+
+    def _refuse_recorded_positions(self, saves: List[Save]) -> List[Save]:
+        """Refuse the saves whose positions (or tracking) are recorded already; the others."""
+        existing, _, tracked = self.datastore.read(
+            lambda conn: self.statements.find_recorded(conn, saves)
+        )
+        others = []
+        for i, save in enumerate(saves):
+            if i in tracked:
+                save.outcome = _conflict(save, "its tracking record exists already")
+            elif not existing.isdisjoint(_positions(save)):
+                save.outcome = _conflict(save, "events at its positions exist already")
+            else:
+                others.append(save)
+        return others
+
+
+def _committed_without(
+    saves: Sequence[Save],
+    existing: Set[Tuple[UUID, int]],
+    matching: Dict[Tuple[UUID, int], Optional[int]],
+    tracked: List[int],
+) -> Optional[Set[int]]:
+    """Which saves a committed transaction left out, or None if it was not committed.
+
+    Committed: some save is found as sent, and every other one is a single
+    event without tracking whose position another writer had taken (such a
+    save inserts nothing rather than failing the transaction).
+    """
+    recorded: Set[int] = set()
+    skipped: Set[int] = set()
+    for i, save in enumerate(saves):
+        keys = [(s.originator_id, s.originator_version) for s in save.stored_events]
+        if all(k in matching for k in keys) and (save.tracking is None or i in tracked):
+            recorded.add(i)
+        elif len(keys) == 1 and save.tracking is None and keys[0] in existing:
+            skipped.add(i)
+        else:
+            return None
+    return skipped if recorded else None
+
+
+def _positions(save: Save) -> Set[Tuple[object, ...]]:
+    """What ``save`` would occupy: its events' positions, and its tracking record."""
+    positions: Set[Tuple[object, ...]] = {
+        (s.originator_id, s.originator_version) for s in save.stored_events
+    }
+    if save.tracking is not None:
+        positions.add((save.tracking.application_name, save.tracking.notification_id, "tracking"))
+    return positions
+
+
+def _repeats(saves: List[Save]) -> Tuple[List[Save], List[Save]]:
+    """The saves to send now, and those of a position an earlier one takes.
+
+    Sent together, the later of two saves of one position would fail the
+    transaction; it waits for the earlier one's outcome instead.
+    """
+    sending: List[Save] = []
+    waiting: List[Save] = []
+    taken: Set[Tuple[object, ...]] = set()
+    for save in saves:
+        positions = _positions(save)
+        (sending if taken.isdisjoint(positions) else waiting).append(save)
+        taken |= positions
+    return sending, waiting
+
+
+def _conflict(save: Save, reason: str) -> IntegrityError:
+    if save.stored_events:
+        first = save.stored_events[0]
+        what = (
+            f"{len(save.stored_events)} event(s) from {first.originator_id} "
+            f"version {first.originator_version}"
+        )
+    else:
+        what = f"tracking record {save.tracking}"
+    return IntegrityError(f"Not recorded: {what} conflict(s) with what is recorded: {reason}")
 
 
 def _own_copy(error: PersistenceError) -> PersistenceError:

@@ -4,21 +4,75 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, TypeVar
+from typing import Any, Callable, Dict, Generator, Iterator, List, Optional, TypeVar
 
 import psycopg
 import psycopg_pool
 from psycopg import sql
+from psycopg.abc import PQGen
+
+# psycopg raises this (an OperationalError) when a wait's timeout passes; it
+# is private, but the only way to tell that from a lost connection.
+from psycopg.errors import _WaitTimeout
 
 from eventsourcing.persistence import InterfaceError, OperationalError
-from eventsourcing.postgres.errors import ConnectionLost, translate
+from eventsourcing.postgres.errors import ConnectionLost, NoAnswer, ReadTimeout, translate
 from eventsourcing.postgres.identifiers import validate_schema_name, validate_table_name
 
 __all__ = ["Connection", "PostgresDatastore"]
 
 T = TypeVar("T")
+RV = TypeVar("RV")
 Connection = psycopg.Connection[Any]
+
+# Waiting for a connection from the pool: first for this long, then twice
+# as long each time up to _LONGEST_WAIT, checking in between whether an
+# attempt to connect failed (so that a refused connection fails at once).
+_FIRST_WAIT = 0.02
+_LONGEST_WAIT = 0.5
+
+
+class TimedConnection(psycopg.Connection[Any]):
+    """A connection that stops waiting for a server that does not answer.
+
+    psycopg waits for every answer in :meth:`wait`; here that wait is limited
+    to ``read_timeout`` seconds (0: no limit), after which the connection is
+    closed and :class:`~eventsourcing.postgres.errors.NoAnswer` raised. Waits
+    with a limit of their own keep it, and waiting for notifications
+    (:meth:`notifies`, after ``LISTEN``) is not waiting for an answer: it
+    has no limit unless given one. ``lock_timeout`` is the session's, for
+    waits that may be for a lock (see :mod:`eventsourcing.postgres.wire`).
+    """
+
+    read_timeout: float = 0.0
+    lock_timeout: int = 0
+    _listening = False
+
+    def wait(self, gen: PQGen[RV], interval: float = 0.1, timeout: Optional[float] = None) -> RV:
+        if timeout is not None or not self.read_timeout or self._listening:
+            return super().wait(gen, interval, timeout)
+        try:
+            return super().wait(gen, interval, self.read_timeout)
+        except _WaitTimeout:
+            info = self.info
+            error = NoAnswer(
+                f"PostgreSQL at {info.host}:{info.port} did not answer within "
+                f"{self.read_timeout:g}s (POSTGRES_READ_TIMEOUT); the connection was discarded"
+            )
+            self.close()
+            raise error from None
+
+    def notifies(
+        self, *, timeout: Optional[float] = None, stop_after: Optional[int] = None
+    ) -> Generator[psycopg.Notify, None, None]:
+        self._listening = True
+        try:
+            yield from super().notifies(timeout=timeout, stop_after=stop_after)
+        finally:
+            self._listening = False
+
 
 # Pools a forked child inherited: kept alive so their sockets are never closed.
 _inherited_pools: List[psycopg_pool.ConnectionPool[Any]] = []
@@ -36,6 +90,9 @@ class PostgresDatastore:
     seconds, 0 meaning none) are session settings sent at connect time.
     ``group_commit`` false gives application and process recorders one
     transaction per save (see :mod:`eventsourcing.postgres.commit`).
+    ``read_timeout`` limits, on the client, each wait for the server's answer
+    (see :class:`TimedConnection`); ``connect_timeout`` the wait for a
+    connection, from the server or from a full pool.
     """
 
     def __init__(
@@ -55,6 +112,7 @@ class PostgresDatastore:
         connect_timeout: float = 30,
         read_attempts: int = 3,
         group_commit: bool = True,
+        read_timeout: float = 30,
     ) -> None:
         self.dbname = dbname
         self.host = host
@@ -71,6 +129,10 @@ class PostgresDatastore:
         self.connect_timeout = connect_timeout
         self.read_attempts = max(1, read_attempts)
         self.group_commit = group_commit
+        self.read_timeout = read_timeout
+        # The last failed attempt to connect, until one succeeds (see _getconn).
+        self._connect_error: Optional[psycopg.Error] = None
+        self._attempts = 0  # to connect, in progress
         self._closed = False
         self._lock = threading.Lock()
         options = (
@@ -102,9 +164,11 @@ class PostgresDatastore:
         self._opened = False
         self._pid = os.getpid()
 
-    def _make_pool(self) -> psycopg_pool.ConnectionPool[Connection]:
+    def _make_pool(self) -> psycopg_pool.ConnectionPool[TimedConnection]:
         return psycopg_pool.ConnectionPool(
             conninfo="",
+            connection_class=self._connection_class(),
+            configure=self._configure,
             # Every statement is prepared on first use: the same few run all the time.
             kwargs={**self.connect_kwargs, "autocommit": True, "prepare_threshold": 0},
             # Opened as needed (see _borrowed): a short-lived application
@@ -117,6 +181,40 @@ class PostgresDatastore:
             open=False,
             name=f"eventsourcing-{self.dbname}",
         )
+
+    def _connection_class(self) -> type[TimedConnection]:
+        """The pool's connection class, telling this datastore how connecting went."""
+        connecting, connected = self._connecting, self._connected
+
+        class PooledConnection(TimedConnection):
+            @classmethod
+            def connect(cls, *args: Any, **kwargs: Any) -> Any:
+                connecting()
+                try:
+                    conn = super().connect(*args, **kwargs)
+                except psycopg.Error as e:
+                    connected(e)
+                    raise
+                except BaseException:
+                    connected(None)
+                    raise
+                connected(None)
+                return conn
+
+        return PooledConnection
+
+    def _connecting(self) -> None:
+        with self._count_lock:
+            self._attempts += 1
+
+    def _connected(self, error: Optional[psycopg.Error]) -> None:
+        with self._count_lock:
+            self._attempts -= 1
+            self._connect_error = error
+
+    def _configure(self, conn: TimedConnection) -> None:
+        conn.read_timeout = self.read_timeout
+        conn.lock_timeout = self.lock_timeout
 
     def _after_fork(self) -> None:
         """In a forked child: never touch the parent's sessions, open new ones.
@@ -133,6 +231,8 @@ class PostgresDatastore:
         self._count_lock = threading.Lock()
         self._in_use = 0
         self._kept = 1
+        self._connect_error = None
+        self._attempts = 0
         self.pool = self._make_pool()
         self._opened = False
         self._pid = os.getpid()
@@ -163,9 +263,7 @@ class PostgresDatastore:
         self._borrowed(1)
         try:
             try:
-                conn = self.pool.getconn()
-            except psycopg_pool.PoolTimeout as e:
-                raise self._diagnose_timeout(e) from e
+                conn = self._getconn()
             except psycopg.Error as e:
                 raise translate(e) from e
             try:
@@ -194,10 +292,51 @@ class PostgresDatastore:
         if grow:
             self.pool.resize(min_size=kept, max_size=self.pool_size + self.max_overflow)
 
+    def _getconn(self) -> TimedConnection:
+        """A connection from the pool, within ``connect_timeout``.
+
+        The pool connects in the background; waiting for it a little at a
+        time lets a failed attempt (a refused connection) fail the caller at
+        once, rather than after the whole timeout.
+        """
+        deadline = time.monotonic() + self.connect_timeout
+        wait = _FIRST_WAIT
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                return self.pool.getconn(timeout=max(min(wait, remaining), 0.001))
+            except psycopg_pool.PoolTimeout as e:
+                error = self._connect_error
+                if error is not None:
+                    raise self._cannot_connect(str(error)) from error
+                if remaining <= wait:
+                    raise self._timed_out() from e
+            wait = min(wait * 2, _LONGEST_WAIT)
+
+    def _cannot_connect(self, reason: str) -> OperationalError:
+        return OperationalError(
+            f"Cannot connect to PostgreSQL at {self.host}:{self.port} "
+            f"(database {self.dbname!r}, user {self.user!r}): {reason}".strip()
+        )
+
+    def _timed_out(self) -> OperationalError:
+        if not self._attempts:
+            # Not waiting for the server: every connection is in use.
+            return OperationalError(
+                f"No pooled connection became free within {self.connect_timeout:g}s "
+                f"(POSTGRES_CONNECT_TIMEOUT; pool size {self.pool_size}, max overflow "
+                f"{self.max_overflow})"
+            )
+        return self._cannot_connect(
+            f"no connection within {self.connect_timeout:g}s (POSTGRES_CONNECT_TIMEOUT)"
+        )
+
     def read(self, func: Callable[[Connection], T]) -> T:
         """Run ``func`` on a pooled connection; retry if the connection was lost.
 
         Reads change nothing, so repeating one on a fresh connection is safe.
+        A read the server did not answer in time is not repeated: it would
+        most likely wait as long again.
         """
         attempt = 0
         while True:
@@ -206,6 +345,8 @@ class PostgresDatastore:
             try:
                 with self.connection() as conn:
                     return func(conn)
+            except ReadTimeout:
+                raise
             except OperationalError as e:
                 if conn is None or not is_lost(conn) or attempt >= self.read_attempts:
                     if conn is not None and is_lost(conn):
@@ -219,21 +360,6 @@ class PostgresDatastore:
             self.pool.check()
         except psycopg.Error:  # pragma: no cover - check() reports, never raises
             pass
-
-    def _diagnose_timeout(self, error: psycopg_pool.PoolTimeout) -> OperationalError:
-        # The pool only says it timed out; a direct attempt says why.
-        try:
-            with psycopg.connect(**self.connect_kwargs):
-                pass
-        except psycopg.Error as e:
-            return OperationalError(
-                f"Cannot connect to PostgreSQL at {self.host}:{self.port} "
-                f"(database {self.dbname!r}, user {self.user!r}): {e}".strip()
-            )
-        return OperationalError(
-            f"No pooled connection became free within {self.connect_timeout}s "
-            f"(pool size {self.pool_size}, max overflow {self.max_overflow}): {error}"
-        )
 
     def close(self) -> None:
         """Close every pooled connection (idempotent)."""

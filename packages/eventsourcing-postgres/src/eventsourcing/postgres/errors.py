@@ -21,9 +21,24 @@ from eventsourcing.persistence import (
     ProgrammingError,
 )
 
-__all__ = ["ConnectionLost", "translate"]
+__all__ = ["ConnectionLost", "NoAnswer", "ReadTimeout", "translate"]
+
+
+class ReadTimeout(OperationalError):
+    """The server did not answer within ``POSTGRES_READ_TIMEOUT``.
+
+    The connection was discarded. A read is not retried (the server is most
+    likely still silent); a write's outcome is looked for on a fresh
+    connection, as after any lost connection.
+    """
+
+
+class NoAnswer(psycopg.OperationalError):
+    """The driver-level error behind :class:`ReadTimeout` (the connection is closed)."""
+
 
 _MAPPING: tuple[tuple[type[Exception], type[PersistenceError]], ...] = (
+    (NoAnswer, ReadTimeout),
     (psycopg_pool.PoolClosed, InterfaceError),
     (psycopg.IntegrityError, IntegrityError),
     (psycopg.DataError, DataError),

@@ -56,6 +56,7 @@ class Factory(InfrastructureFactory):
     POSTGRES_SUBSCRIPTION_POLL_INTERVAL = "POSTGRES_SUBSCRIPTION_POLL_INTERVAL"
     POSTGRES_SUBSCRIPTION_NOTIFY = "POSTGRES_SUBSCRIPTION_NOTIFY"
     POSTGRES_GROUP_COMMIT = "POSTGRES_GROUP_COMMIT"
+    POSTGRES_READ_TIMEOUT = "POSTGRES_READ_TIMEOUT"
 
     def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
         super().__init__(application_name, env)
@@ -75,6 +76,8 @@ class Factory(InfrastructureFactory):
         max_overflow = self.getenv_int(self.POSTGRES_MAX_OVERFLOW, default=10, minimum=0)
         connect_timeout = self.getenv_float(self.POSTGRES_CONNECT_TIMEOUT, default=30.0, minimum=1)
         group_commit = self.getenv_bool(self.POSTGRES_GROUP_COMMIT, default=True)
+        read_timeout = self.getenv_float(self.POSTGRES_READ_TIMEOUT, default=30.0, minimum=0)
+        assert read_timeout is not None
         self.create_table = self.env_create_table()
         # Subscriptions: NOTIFY from inserts (off for poolers in transaction
         # mode, which do not keep a LISTEN), and how often subscriptions read anyway.
@@ -102,6 +105,7 @@ class Factory(InfrastructureFactory):
             max_overflow=max_overflow,
             connect_timeout=connect_timeout,
             group_commit=group_commit,
+            read_timeout=read_timeout,
         )
         self._shared = Shared(
             "PostgreSQL factory",
@@ -151,10 +155,11 @@ class Factory(InfrastructureFactory):
             ) from None
 
     def _table_name(self, default_prefix: str, purpose: str) -> str:
+        # A wrong purpose is a programming error, as for SQLite's factory.
+        validate_table_name(f"{default_prefix}_{purpose}")
         prefix = self.application_name.lower() or default_prefix
-        name = f"{prefix}_{purpose}"
         try:
-            return validate_table_name(name)
+            return validate_table_name(f"{prefix}_{purpose}")
         except ProgrammingError as e:
             raise ConfigurationError(
                 f"Application name {self.application_name!r} cannot name a PostgreSQL table: {e}"

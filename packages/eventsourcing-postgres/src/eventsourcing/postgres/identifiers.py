@@ -21,30 +21,27 @@ _UNQUOTED_LOWER = re.compile(r"[a-z_][a-z0-9_$]*\Z")
 
 def validate_table_name(name: str) -> str:
     """Return ``name`` if it is a lower-case identifier PostgreSQL keeps intact."""
-    if not isinstance(name, str) or not _UNQUOTED_LOWER.match(name):
-        raise ProgrammingError(
-            f"Table name {name!r} is not valid: expected lower-case letters, digits, "
-            "'_' or '$', starting with a letter or '_' (application names are "
-            "lower-cased to make table names)"
-        )
-    if len(name.encode("utf8")) > MAX_IDENTIFIER_LENGTH:
-        raise ProgrammingError(
-            f"Table name {name!r} is too long: PostgreSQL would truncate it to "
-            f"{MAX_IDENTIFIER_LENGTH} bytes, so two tables could share one name"
-        )
-    return name
+    return _validate("Table", name, " (application names are lower-cased to make table names)")
 
 
 def validate_schema_name(name: str) -> str:
-    """Return ``name`` if it can name a schema (quoted, so case is kept)."""
-    if (
-        not isinstance(name, str)
-        or not name
-        or "\x00" in name
-        or len(name.encode("utf8")) > MAX_IDENTIFIER_LENGTH
-    ):
+    """Return ``name`` if it is a lower-case identifier PostgreSQL keeps intact.
+
+    The same rule as for tables: quoted or not, it names the same schema, and
+    no text that would need quoting (``x"; DROP TABLE y; --``) is accepted.
+    """
+    return _validate("Schema", name, "")
+
+
+def _validate(kind: str, name: str, hint: str) -> str:
+    if not isinstance(name, str) or not _UNQUOTED_LOWER.match(name):
         raise ProgrammingError(
-            f"Schema name {name!r} is not valid: expected 1 to {MAX_IDENTIFIER_LENGTH} "
-            "bytes without NUL characters"
+            f"{kind} name {name!r} is not valid: expected lower-case letters, digits, "
+            f"'_' or '$', starting with a letter or '_'{hint}"
+        )
+    if len(name.encode("utf8")) > MAX_IDENTIFIER_LENGTH:
+        raise ProgrammingError(
+            f"{kind} name {name!r} is too long: expected at most {MAX_IDENTIFIER_LENGTH} "
+            "bytes, as PostgreSQL would truncate it (two names could then be one)"
         )
     return name

@@ -380,6 +380,19 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         self._lock_statement = Statement.from_sql(
             self._render(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.events_table))
         )
+        # One event, unless its position is taken: a conflict then inserts
+        # nothing (no error, no notification ID used up, see steps()).
+        self._insert_one_unless_taken_statement = Statement.from_sql(
+            self._render(
+                sql.SQL(
+                    "INSERT INTO {t} (originator_id, originator_version, topic, state) "
+                    "SELECT $1::uuid, $2::bigint, $3::text, $4::bytea WHERE NOT EXISTS "
+                    "(SELECT 1 FROM {t} WHERE originator_id = $1::uuid "
+                    "AND originator_version = $2::bigint) "
+                    "RETURNING notification_id"
+                ).format(t=self.events_table)
+            )
+        )
         self._notifications_cache: Dict[Tuple[bool, bool], bytes] = {}
         self._max_notification_id_query = self._render(
             sql.SQL("SELECT max(notification_id) FROM {}").format(self.events_table)
@@ -434,8 +447,16 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
     def steps(self, saves: Sequence[Save]) -> Iterator[Tuple[Optional[int], Step]]:
         yield None, Step(_BEGIN)
         if any(save.stored_events for save in saves):
-            yield None, Step(self._lock_statement)
+            yield None, Step(self._lock_statement, waits_for_lock=True)
         for i, save in enumerate(saves):
+            if len(save.stored_events) == 1 and save.tracking is None:
+                # A conflict fails this save alone, not the transaction: it
+                # returns no notification ID (see commit.GroupCommitter).
+                # Not so for more events, or with tracking, as all or nothing
+                # of a save must be recorded.
+                (step,) = self._insert_steps(save.stored_events)
+                yield i, Step(self._insert_one_unless_taken_statement, step.params)
+                continue
             for step in self._tracking_steps(save.tracking):
                 yield i, step
             for step in self._insert_steps(save.stored_events) if save.stored_events else ():

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import select
 import struct
+import time
 import weakref
 from dataclasses import dataclass
 from typing import Iterable, List, Optional, Sequence
@@ -20,6 +21,8 @@ from uuid import UUID
 import psycopg
 from psycopg import pq
 from psycopg.errors import error_from_result
+
+from eventsourcing.postgres.errors import NoAnswer
 
 __all__ = [
     "BYTEA_OID",
@@ -77,10 +80,15 @@ class StepFailed(Exception):
 
 @dataclass(frozen=True)
 class Step:
-    """One statement of a pipeline and its binary parameters."""
+    """One statement of a pipeline and its binary parameters.
+
+    ``waits_for_lock``: the statement may wait for another session's lock,
+    which the read timeout does not limit (the lock timeout does).
+    """
 
     statement: Statement
     params: Optional[Sequence[bytes]] = None
+    waits_for_lock: bool = False
 
 
 # Statements prepared on each connection, forgotten with the connection.
@@ -89,17 +97,65 @@ _prepared: weakref.WeakKeyDictionary[psycopg.Connection[object], set[bytes]] = (
 )
 
 
+class _Deadlines:
+    """When to stop waiting for the server: ``read_timeout`` after each answer.
+
+    The connection's ``read_timeout`` (seconds, 0 for none) limits the wait
+    for each answer; while a statement waits for a lock the limit is the
+    connection's ``lock_timeout`` plus the read timeout (none when the lock
+    timeout is 0: the server answers "lock timeout" itself otherwise).
+    """
+
+    __slots__ = ("conn", "lock_timeout", "read_timeout", "until")
+
+    def __init__(self, conn: psycopg.Connection[object]) -> None:
+        self.conn = conn
+        self.read_timeout: float = getattr(conn, "read_timeout", 0.0)
+        self.lock_timeout: float = getattr(conn, "lock_timeout", 0)
+        self.until: Optional[float] = None
+
+    def restart(self, waiting_for_lock: bool = False) -> None:
+        if not self.read_timeout or (waiting_for_lock and not self.lock_timeout):
+            self.until = None
+        else:
+            extra = self.lock_timeout if waiting_for_lock else 0
+            self.until = time.monotonic() + self.read_timeout + extra
+
+    def remaining(self) -> Optional[float]:
+        """Seconds left (raising NoAnswer if none), or None for no limit."""
+        if self.until is None:
+            return None
+        remaining = self.until - time.monotonic()
+        if remaining <= 0:
+            raise self.no_answer()
+        return remaining
+
+    def no_answer(self) -> NoAnswer:
+        info = self.conn.info
+        error = NoAnswer(
+            f"PostgreSQL at {info.host}:{info.port} did not answer within "
+            f"{self.read_timeout:g}s (POSTGRES_READ_TIMEOUT); the connection was discarded"
+        )
+        self.conn.close()
+        return error
+
+
 def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> List[pq.abc.PGresult]:
     """Send ``steps`` in one pipeline and return their results, in order.
 
     Raises :class:`StepFailed` for the first statement the server refused.
     The caller must close the connection if anything else is raised, as its
-    protocol state is then unknown.
+    protocol state is then unknown. If the server does not answer in time
+    (see :class:`_Deadlines`), the connection is closed and
+    :class:`~eventsourcing.postgres.errors.NoAnswer` raised.
     """
     pgconn = conn.pgconn
     prepared = _prepared.setdefault(conn, set())
+    deadlines = _Deadlines(conn)
     # Per sent command: the name it prepares, or None for a caller's step.
     sent: list[Optional[bytes]] = []
+    # Indexes in ``sent`` of the steps that may wait for a lock.
+    lock_waits: set[int] = set()
     preparing: set[bytes] = set()
     pgconn.enter_pipeline_mode()
     try:
@@ -109,6 +165,12 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
                 pgconn.send_prepare(name, step.statement.sql)
                 preparing.add(name)
                 sent.append(name)
+            if step.waits_for_lock:
+                # The server sends what it has so far, then again once it has
+                # the lock: its answers tell the client it is alive, and when
+                # the wait for the lock (not limited by the read timeout) ends.
+                pgconn.send_flush_request()
+                lock_waits.add(len(sent))
             params = step.params
             pgconn.send_query_prepared(
                 name,
@@ -116,13 +178,20 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
                 param_formats=None if params is None else [1] * len(params),
                 result_format=1,
             )
+            if step.waits_for_lock:
+                pgconn.send_flush_request()
             sent.append(None)
         pgconn.pipeline_sync()
-        _flush(pgconn)
+        deadlines.restart()
+        _flush(pgconn, deadlines)
         results: list[pq.abc.PGresult] = []
         failure: Optional[StepFailed] = None
-        for prepares in sent:
-            result = _next_result(pgconn)
+        for index, prepares in enumerate(sent):
+            if index in lock_waits:
+                deadlines.restart(waiting_for_lock=True)
+            result = _next_result(pgconn, deadlines)
+            if index in lock_waits:
+                deadlines.restart()
             status = result.status
             if status == pq.ExecStatus.FATAL_ERROR and failure is None:
                 error = error_from_result(result, encoding=conn.info.encoding)
@@ -132,14 +201,14 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
             elif status == pq.ExecStatus.COMMAND_OK:
                 # Prepared statements outlive the transaction, even a failed one.
                 prepared.add(prepares)
-            _expect_end_of_command(pgconn)
-        sync = _next_result(pgconn)
+            _expect_end_of_command(pgconn, deadlines)
+        sync = _next_result(pgconn, deadlines)
         if sync.status != pq.ExecStatus.PIPELINE_SYNC:
             raise psycopg.OperationalError(
                 f"unexpected result in pipeline: {pq.ExecStatus(sync.status).name}"
             )
     finally:
-        if pgconn.pipeline_status:
+        if not conn.closed and pgconn.pipeline_status:
             try:
                 pgconn.exit_pipeline_mode()
             except psycopg.Error:
@@ -147,56 +216,65 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
                 conn.close()
     if failure is not None:
         if pgconn.transaction_status != pq.TransactionStatus.IDLE:
-            _rollback(conn)
+            deadlines.restart()
+            _rollback(conn, deadlines)
         raise failure from failure.error
     return results
 
 
-def _rollback(conn: psycopg.Connection[object]) -> None:
+def _rollback(conn: psycopg.Connection[object], deadlines: _Deadlines) -> None:
     pgconn = conn.pgconn
     pgconn.send_query(b"ROLLBACK")
-    _flush(pgconn)
-    result = _next_result(pgconn)
-    while _poll_result(pgconn) is not None:
+    _flush(pgconn, deadlines)
+    result = _next_result(pgconn, deadlines)
+    while _poll_result(pgconn, deadlines) is not None:
         pass
     if result.status not in _OK:
         raise error_from_result(result, encoding=conn.info.encoding)
 
 
-def _flush(pgconn: pq.abc.PGconn) -> None:
+def _flush(pgconn: pq.abc.PGconn, deadlines: _Deadlines) -> None:
     while pgconn.flush():
-        if _wait(pgconn.socket, writable=True):
+        if _wait(pgconn.socket, True, deadlines):
             pgconn.consume_input()
 
 
-def _wait(fd: int, writable: bool) -> bool:
+def _wait(fd: int, writable: bool, deadlines: _Deadlines) -> bool:
     """Block (GIL released) until ``fd`` is readable, or writable if asked.
 
-    Returns whether it is readable. ``poll`` rather than ``select``: it has
-    no limit on descriptor numbers.
+    Returns whether it is readable; raises NoAnswer when the deadline passes
+    first. ``poll`` rather than ``select``: it has no limit on descriptor
+    numbers.
     """
-    if _poll is None:  # pragma: no cover - platforms without poll()
-        readable, _, _ = select.select([fd], [fd] if writable else [], [])
-        return bool(readable)
-    poller = _poll()
-    poller.register(fd, select.POLLIN | (select.POLLOUT if writable else 0))
-    events = poller.poll()
-    return any(mask & (select.POLLIN | select.POLLERR | select.POLLHUP) for _, mask in events)
+    while True:
+        remaining = deadlines.remaining()
+        if _poll is None:  # pragma: no cover - platforms without poll()
+            readable, writable_now, _ = select.select([fd], [fd] if writable else [], [], remaining)
+            if readable or writable_now:
+                return bool(readable)
+            continue
+        poller = _poll()
+        poller.register(fd, select.POLLIN | (select.POLLOUT if writable else 0))
+        events = poller.poll(None if remaining is None else remaining * 1000)
+        if events:
+            return any(
+                mask & (select.POLLIN | select.POLLERR | select.POLLHUP) for _, mask in events
+            )
 
 
 _poll = getattr(select, "poll", None)
 
 
-def _poll_result(pgconn: pq.abc.PGconn) -> Optional[pq.abc.PGresult]:
+def _poll_result(pgconn: pq.abc.PGconn, deadlines: _Deadlines) -> Optional[pq.abc.PGresult]:
     # Wait without holding the GIL: other threads keep working meanwhile.
     while pgconn.is_busy():
-        _wait(pgconn.socket, writable=False)
+        _wait(pgconn.socket, False, deadlines)
         pgconn.consume_input()
     return pgconn.get_result()
 
 
-def _next_result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult:
-    result = _poll_result(pgconn)
+def _next_result(pgconn: pq.abc.PGconn, deadlines: _Deadlines) -> pq.abc.PGresult:
+    result = _poll_result(pgconn, deadlines)
     if result is None:
         raise psycopg.OperationalError("the server closed the connection unexpectedly")
     if result.status == pq.ExecStatus.FATAL_ERROR and pgconn.status != pq.ConnStatus.OK:
@@ -204,8 +282,8 @@ def _next_result(pgconn: pq.abc.PGconn) -> pq.abc.PGresult:
     return result
 
 
-def _expect_end_of_command(pgconn: pq.abc.PGconn) -> None:
-    if _poll_result(pgconn) is not None:
+def _expect_end_of_command(pgconn: pq.abc.PGconn, deadlines: _Deadlines) -> None:
+    if _poll_result(pgconn, deadlines) is not None:
         raise psycopg.OperationalError("unexpected extra result in pipeline")
 
 

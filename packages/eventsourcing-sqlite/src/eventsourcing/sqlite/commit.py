@@ -71,10 +71,25 @@ class WriteQueue:
     subscriptions in this process after a batch (see ``eventsourcing.subscription``).
     """
 
-    __slots__ = ("__weakref__", "changed", "committed", "guard", "leading", "lock", "pending")
+    __slots__ = (
+        "__weakref__",
+        "changed",
+        "committed",
+        "forked_mid_write",
+        "guard",
+        "held_for_fork",
+        "leading",
+        "lock",
+        "pending",
+    )
 
     def __init__(self) -> None:
         self._reset()
+        # Whether fork() found the lock free and took it (see _hold_for_fork).
+        self.held_for_fork = False
+        # In a child: fork() happened in the middle of a write of the parent
+        # (set by the datastores, which know their connections).
+        self.forked_mid_write = False
         _all_queues.add(self)
 
     def _reset(self) -> None:
@@ -214,14 +229,44 @@ def shared_write_queue(key: str) -> WriteQueue:
         return queue
 
 
+# How long fork() waits for a write in progress to end (seconds).
+_FORK_WAIT = 5.0
+
+
+def _hold_for_fork() -> None:
+    """Before fork: wait for writes in progress to end, and hold off new ones.
+
+    SQLite keeps, in process memory, which of the process's connections hold
+    which file locks. A child forked in the middle of a write would inherit
+    "this process is writing" with nobody left to finish: none of its writes
+    could ever begin. Holding every write lock across fork() means the child
+    inherits only idle connections. A write that does not end within
+    _FORK_WAIT (the forking thread's own, say) is not waited for: in the
+    child, writes to that database fail at once, saying why (see
+    SQLiteDatastore._writer_connection).
+    """
+    for queue in list(_all_queues):
+        queue.held_for_fork = queue.lock.acquire(timeout=_FORK_WAIT)
+
+
+def _release_in_parent() -> None:
+    for queue in list(_all_queues):
+        if queue.held_for_fork:
+            queue.held_for_fork = False
+            queue.lock.release()
+
+
 def _reset_in_child() -> None:
     """After fork: a lock held by a thread of the parent would never be released,
     and the parent's queued writes are not this process's to do."""
     global _queues_guard
     _queues_guard = threading.Lock()
     for queue in list(_all_queues):
+        queue.held_for_fork = False
         queue._reset()
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
-    os.register_at_fork(after_in_child=_reset_in_child)
+    os.register_at_fork(
+        before=_hold_for_fork, after_in_parent=_release_in_parent, after_in_child=_reset_in_child
+    )

@@ -67,9 +67,17 @@ _all_datastores: weakref.WeakSet[SQLiteDatastore] = weakref.WeakSet()
 
 
 def _reset_locks_in_child() -> None:
-    """After fork: a lock held by a thread of the parent would never be released."""
+    """After fork: a lock held by a thread of the parent would never be released.
+
+    And a write transaction that was in progress (fork() waits for writes to
+    end, but not for ever) is SQLite's record, in this process's memory, that
+    the process writes: the child's writes to that database could never begin.
+    """
     for datastore in list(_all_datastores):
         datastore._guard = threading.Lock()
+        writer = datastore._writer
+        if writer is not None and writer.in_transaction:
+            datastore._writes.forked_mid_write = True  # stays so in grandchildren
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
@@ -247,6 +255,13 @@ class SQLiteDatastore:
             return self._memory_connection
         writer = self._writer
         if writer is None or self._writer_pid != os.getpid():
+            if self._writes.forked_mid_write:
+                raise OperationalError(
+                    f"Cannot write to SQLite database {self.db_name!r} in this process: "
+                    "it was forked while a thread of the parent process was writing "
+                    "to it, and SQLite's record of that write came along. Fork when "
+                    "no write is in progress, or open the database after fork()"
+                )
             if writer is not None:
                 _forked_away.append(writer)  # the parent's: neither use nor close
             writer = self._connect()

@@ -9,6 +9,7 @@ from eventsourcing.persistence import (
     ApplicationRecorder,
     InfrastructureFactory,
     ProcessRecorder,
+    ProgrammingError,
     TrackingRecorder,
 )
 from eventsourcing.sharing import Shared
@@ -124,7 +125,7 @@ class Factory(InfrastructureFactory):
         table = f"{self.application_name.lower() or 'notification'}_tracking"
         try:
             table = validate_table_name(table)
-        except ValueError as e:
+        except ProgrammingError as e:
             raise ConfigurationError(
                 f"Name {self.application_name!r} cannot name a SQLite table: {e}"
             ) from None
