@@ -46,6 +46,11 @@ from eventsourcing.persistence import (
     StoredEvent,
     Tracking,
 )
+from eventsourcing.postgres.copying import (
+    PostgresEventScanning,
+    PostgresNotificationInserting,
+    PostgresTrackingCopying,
+)
 from eventsourcing.postgres.datastore import Connection, PostgresDatastore, is_lost
 from eventsourcing.postgres.identifiers import validate_table_name
 from eventsourcing.postgres.wire import (
@@ -97,7 +102,7 @@ class Save:
         self.outcome: Union[List[int], BaseException, None] = None
 
 
-class PostgresAggregateRecorder(AggregateRecorder):
+class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
     """Stores the events of aggregates in one table (events or snapshots)."""
 
     def __init__(
@@ -445,7 +450,9 @@ class PostgresAggregateRecorder(AggregateRecorder):
         self.datastore.close()
 
 
-class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder):
+class PostgresApplicationRecorder(
+    PostgresNotificationInserting, PostgresAggregateRecorder, ApplicationRecorder
+):
     """Also gives each event a notification ID, in commit order.
 
     Each insert takes the table's ``EXCLUSIVE`` lock (as eventsourcing 9.1
@@ -664,7 +671,9 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         return self.datastore.read(select)
 
 
-class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
+class PostgresProcessRecorder(
+    PostgresTrackingCopying, PostgresApplicationRecorder, ProcessRecorder
+):
     """Also records, in the same transaction as the events, what was processed."""
 
     def __init__(

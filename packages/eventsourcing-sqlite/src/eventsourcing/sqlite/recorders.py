@@ -28,6 +28,11 @@ from eventsourcing.persistence import (
     ProcessRecorder,
     StoredEvent,
 )
+from eventsourcing.sqlite.copying import (
+    SQLiteEventScanning,
+    SQLiteNotificationInserting,
+    SQLiteTrackingCopying,
+)
 from eventsourcing.sqlite.datastore import SQLiteDatastore, translate_error
 
 __all__ = [
@@ -82,7 +87,7 @@ def _event_rows(stored_events: Sequence[StoredEvent]) -> List[EventRow]:
     return rows
 
 
-class SQLiteAggregateRecorder(AggregateRecorder):
+class SQLiteAggregateRecorder(SQLiteEventScanning, AggregateRecorder):
     """Records the stored events of aggregates (or snapshots) in one table."""
 
     on_close: Optional[Callable[[SQLiteAggregateRecorder], None]] = None
@@ -233,7 +238,9 @@ class SQLiteAggregateRecorder(AggregateRecorder):
         return [StoredEvent(originator_id, row[0], row[1], row[2]) for row in rows]
 
 
-class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
+class SQLiteApplicationRecorder(
+    SQLiteNotificationInserting, SQLiteAggregateRecorder, ApplicationRecorder
+):
     """Also gives each stored event a notification ID: the row's rowid."""
 
     def __init__(
@@ -340,7 +347,7 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
         return int(value or 0)
 
 
-class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
+class SQLiteProcessRecorder(SQLiteTrackingCopying, SQLiteApplicationRecorder, ProcessRecorder):
     """Also records, in the same transaction as the events, a tracking record."""
 
     def __init__(
