@@ -1,4 +1,5 @@
-"""The core's built-in plugin: the in-memory backend, zlib, default transcodings.
+"""The core's built-in plugin: the in-memory backend, zlib, default transcodings,
+and the ``eventsourcing`` command's own subcommands.
 
 Registered by :func:`eventsourcing.plugins.get_plugin_manager` under the name
 ``core``. Imports are deferred to the hook calls so that loading plugins
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 from eventsourcing.hookspecs import hookimpl
 
 if TYPE_CHECKING:  # pragma: no cover
+    from eventsourcing.cli.command import Command
     from eventsourcing.persistence import Compressor, InfrastructureFactory, Transcoding
 
 
@@ -34,3 +36,10 @@ def eventsourcing_transcodings() -> Iterable[Transcoding]:
     from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, UUIDAsHex
 
     return [UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()]
+
+
+@hookimpl
+def eventsourcing_commands() -> Iterable[Command]:
+    from eventsourcing.cli.builtin import COMMANDS
+
+    return [command() for command in COMMANDS]

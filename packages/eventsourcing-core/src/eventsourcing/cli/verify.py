@@ -1,0 +1,224 @@
+"""``eventsourcing verify``: read every stored event and snapshot and check them.
+
+Checks: each event decodes (cipher, compressor, transcoder) into its class
+when the class's module is importable here (otherwise the state alone is
+decoded, and the topic is reported as not checked); versions are contiguous
+per aggregate; notification IDs strictly increase; snapshots decode and are
+not beyond their aggregate's last event. Never writes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Dict, List, Optional
+from uuid import UUID
+
+from eventsourcing.cli.command import Command, Context
+from eventsourcing.cli.settings import Store
+from eventsourcing.copying import EventScanning
+from eventsourcing.persistence import ProgrammingError, StoredEvent
+from eventsourcing.utils import TopicError, get_topic
+
+__all__ = ["VerifyCommand", "Verification"]
+
+# Problems kept for printing; beyond this only counted (a damaged store of
+# millions of events must not exhaust memory).
+_KEPT = 10_000
+_PAGE = 10_000
+
+
+class _Opaque:
+    """Stands in for an event class whose module is not importable here."""
+
+
+_OPAQUE_TOPIC = get_topic(_Opaque)
+
+
+class Verification:
+    """The state of one verification: counts, problems found, topics not checked."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.events = 0
+        self.snapshots = 0
+        self.gaps = 0
+        self.first_id = 0
+        self.last_id = 0
+        self.versions: Dict[UUID, int] = {}
+        self.problems: List[str] = []
+        self.problem_count = 0
+        self.undecodable: List[str] = []  # events that failed to decode, kept apart
+        self.undecodable_count = 0
+        self.decrypt_failures = 0
+        self.unimportable: Dict[str, bool] = {}  # topic -> module importable here
+        self.snapshots_checked = True
+
+    def problem(self, text: str) -> None:
+        self.problem_count += 1
+        if len(self.problems) < _KEPT:
+            self.problems.append(text)
+
+    def check_events(self, batch: List[StoredEvent], notifications: bool = True) -> None:
+        to_domain_event = self.store.mapper.to_domain_event
+        versions = self.versions
+        for n in batch:
+            if notifications:
+                nid = n.id  # type: ignore[attr-defined]
+                if nid <= self.last_id:
+                    self.problem(
+                        f"notification ID {nid} ({n.originator_id} v{n.originator_version}) "
+                        f"does not follow {self.last_id}"
+                    )
+                else:
+                    if self.last_id:
+                        self.gaps += nid - self.last_id - 1
+                    else:
+                        self.first_id = nid
+                    self.last_id = nid
+                previous = versions.get(n.originator_id)
+                if previous is not None and n.originator_version != previous + 1:
+                    self.problem(
+                        f"{n.originator_id} v{n.originator_version}: version follows "
+                        f"v{previous} (notification ID {nid})"
+                    )
+                versions[n.originator_id] = n.originator_version
+            try:
+                to_domain_event(n)
+            except Exception as e:
+                self._failed(n, e, "event" if notifications else "snapshot")
+
+    def _failed(self, stored: StoredEvent, error: Exception, kind: str) -> None:
+        if isinstance(error, TopicError) and not self._importable(stored.topic):
+            # The class cannot be checked here: decode the state alone.
+            stand_in = StoredEvent(
+                stored.originator_id, stored.originator_version, _OPAQUE_TOPIC, stored.state
+            )
+            try:
+                self.store.mapper.to_domain_event(stand_in)
+                return
+            except Exception as e:
+                error = e
+        text = f"{stored.originator_id} v{stored.originator_version} ({kind}): {error}"
+        cipher = self.store.cipher
+        if kind == "event":
+            self.undecodable_count += 1
+            if len(self.undecodable) < _KEPT:
+                self.undecodable.append(text)
+            if cipher is not None and not _decrypts(cipher, stored.state):
+                self.decrypt_failures += 1
+        else:
+            self.problem(text)
+
+    def _importable(self, topic: str) -> bool:
+        known = self.unimportable.get(topic)
+        if known is None:
+            module = topic.partition(":")[0]
+            # The command's own __main__ is not the module that wrote the event.
+            known = module != "__main__"
+            if known:
+                try:
+                    importlib.import_module(module)
+                except ImportError:
+                    known = False
+            self.unimportable[topic] = known
+        return known
+
+    def check_snapshots(self) -> None:
+        recorder = self.store.snapshots
+        if not isinstance(recorder, EventScanning):
+            self.snapshots_checked = False
+            return
+        after: Optional[tuple[UUID, int]] = None
+        while True:
+            try:
+                batch = recorder.scan_stored_events(after, limit=_PAGE)
+            except ProgrammingError:
+                return  # no snapshots table: nothing to check
+            if not batch:
+                return
+            self.snapshots += len(batch)
+            for s in batch:
+                last = self.versions.get(s.originator_id)
+                if last is None or s.originator_version > last:
+                    self.problem(
+                        f"{s.originator_id} v{s.originator_version} (snapshot): beyond the "
+                        f"aggregate's last event ({'none' if last is None else f'v{last}'})"
+                    )
+            self.check_events(batch, notifications=False)
+            after = (batch[-1].originator_id, batch[-1].originator_version)
+
+    def report(self) -> List[str]:
+        """The problems, each on a line; decode failures of every event said once."""
+        lines = list(self.problems)
+        if self.undecodable_count and self.undecodable_count == self.events:
+            if self.decrypt_failures == self.events:
+                lines.append(
+                    f"every event ({self.events:,}) failed to decrypt: the cipher key is "
+                    "not this store's (check CIPHER_KEY)"
+                )
+            else:
+                lines.append(
+                    f"every event ({self.events:,}) failed to decode, e.g. "
+                    f"{self.undecodable[0]} (check CIPHER_KEY and COMPRESSOR_TOPIC)"
+                )
+        else:
+            lines.extend(self.undecodable)
+        hidden = self.problem_count - len(self.problems)
+        if self.undecodable_count != self.events:
+            hidden += self.undecodable_count - len(self.undecodable)
+        if hidden > 0:
+            lines.append(f"... and {hidden:,} more problems")
+        return lines
+
+    def failed(self) -> bool:
+        return bool(self.problem_count or self.undecodable_count)
+
+    def summary(self) -> str:
+        ids = f"IDs {self.first_id}..{self.last_id}, " if self.events else ""
+        text = (
+            f"{self.events:,} events of {len(self.versions):,} aggregates ({ids}"
+            f"{self.gaps:,} missing IDs), {self.snapshots:,} snapshots"
+        )
+        problems = self.problem_count + self.undecodable_count
+        text += f": {problems:,} problems" if problems else ": no problems"
+        unchecked = sorted(t for t, ok in self.unimportable.items() if not ok)
+        if unchecked:
+            text += (
+                f"; {len(unchecked)} topics not importable here (state decoded, class "
+                f"not checked): {', '.join(unchecked)}"
+            )
+        if not self.snapshots_checked:
+            text += "; snapshots not checked (the recorder cannot list them)"
+        return text
+
+
+def _decrypts(cipher: object, state: bytes) -> bool:
+    try:
+        cipher.decrypt(state)  # type: ignore[attr-defined]
+    except Exception:
+        return False
+    return True
+
+
+class VerifyCommand(Command):
+    name = "verify"
+    help = "read every event and snapshot and check that the store is sound (never writes)"
+
+    def run(self, args: argparse.Namespace, context: Context) -> int:
+        with Store(context.env, context.app()) as store:
+            last = store.max_notification_id()
+            verification = Verification(store)
+            progress = context.progress("verify", total=last)
+            try:
+                for batch in store.notifications(page=_PAGE):
+                    verification.events += len(batch)
+                    verification.check_events(batch)  # type: ignore[arg-type]
+                    progress.advance(len(batch), batch[-1].id)
+                verification.check_snapshots()
+            finally:
+                progress.close()
+            for line in verification.report():
+                context.out.write(line + "\n")
+            context.out.write(f"verified {store.describe()}: {verification.summary()}\n")
+            return 1 if verification.failed() else 0
