@@ -50,7 +50,9 @@ class ConformanceCommand(Command):
             "--examples", type=int, metavar="N", help="Hypothesis examples per state machine"
         )
         parser.add_argument(
-            "pytest_args", nargs=argparse.REMAINDER, metavar="-- PYTEST_ARGS",
+            "pytest_args",
+            nargs=argparse.REMAINDER,
+            metavar="-- PYTEST_ARGS",
             help="more pytest options, after --",
         )
 

@@ -62,7 +62,9 @@ class TrackingCopying(ABC):
     """A process recorder that can list and record tracking records by themselves."""
 
     @abstractmethod
-    def select_tracking(self, after: Optional[Tracking] = None, limit: int = 1000) -> List[Tracking]:
+    def select_tracking(
+        self, after: Optional[Tracking] = None, limit: int = 1000
+    ) -> List[Tracking]:
         """Return up to ``limit`` tracking records ordered by ``(application_name,
         notification_id)`` in the backend's own stable order, after ``after``."""
 

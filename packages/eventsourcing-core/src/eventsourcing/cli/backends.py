@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
-from typing import Any, Dict, List, Tuple
+from typing import Any, Dict, Iterable, List, Tuple, cast
 
 from eventsourcing.cli.command import Command, Context
+from eventsourcing.persistence import Transcoding
 from eventsourcing.plugins import ENTRY_POINT_GROUP, get_plugin_manager
 from eventsourcing.utils import get_topic
 
@@ -46,7 +47,8 @@ def installed() -> List[Dict[str, Any]]:
             for name, cls in dict(impl.function() or {}).items():
                 rows.append(_row(kind, name, get_topic(cls), impl.plugin_name, dists))
     for impl in manager.hook.eventsourcing_transcodings.get_hookimpls():
-        for transcoding in impl.function() or ():
+        contributed = cast("Iterable[Transcoding]", impl.function() or ())
+        for transcoding in contributed:
             rows.append(
                 _row(
                     "transcodings",

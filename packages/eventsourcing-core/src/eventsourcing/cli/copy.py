@@ -15,12 +15,18 @@ from __future__ import annotations
 import argparse
 import hashlib
 import time
-from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
+from functools import partial
+from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.cli.command import Command, CommandError, Context
 from eventsourcing.cli.settings import Store, optional_table, settings
-from eventsourcing.copying import missing_capabilities
+from eventsourcing.copying import (
+    EventScanning,
+    NotificationInserting,
+    TrackingCopying,
+    missing_capabilities,
+)
 from eventsourcing.persistence import Notification, StoredEvent, Tracking
 
 __all__ = ["CopyCommand"]
@@ -30,13 +36,15 @@ __all__ = ["CopyCommand"]
 _PAGE = 10_000
 
 Key = Tuple[UUID, int]
+T = TypeVar("T")
+K = TypeVar("K")
 
 
 class Checksums:
     """A digest per aggregate of its events (ID, version, topic, state), in order."""
 
     def __init__(self) -> None:
-        self.digests: Dict[UUID, "hashlib._Hash"] = {}
+        self.digests: Dict[UUID, hashlib.blake2b] = {}
         self.events = 0
 
     def add(self, n: Notification, state: bytes) -> None:
@@ -55,7 +63,7 @@ class Checksums:
         )
 
 
-def _hex(digest: Optional["hashlib._Hash"]) -> Optional[str]:
+def _hex(digest: Optional[hashlib.blake2b]) -> Optional[str]:
     return None if digest is None else digest.hexdigest()
 
 
@@ -126,7 +134,7 @@ class Copy:
                             n.id,
                         )
                     )
-                self.target.recorder.insert_notifications(copies)  # type: ignore[attr-defined]
+                cast(NotificationInserting, self.target.recorder).insert_notifications(copies)
                 count += len(page)
                 progress.advance(len(page), page[-1].id - start + 1)
         finally:
@@ -144,10 +152,10 @@ class Copy:
             if record not in existing:
                 batch.append(record)
             if len(batch) >= _PAGE:
-                self.target.recorder.insert_tracking(batch)  # type: ignore[attr-defined]
+                cast(TrackingCopying, self.target.recorder).insert_tracking(batch)
                 copied, batch = copied + len(batch), []
         if batch:
-            self.target.recorder.insert_tracking(batch)  # type: ignore[attr-defined]
+            cast(TrackingCopying, self.target.recorder).insert_tracking(batch)
             copied += len(batch)
         return copied, total
 
@@ -191,9 +199,7 @@ class Copy:
         if different:
             shown = ", ".join(str(i) for i in different[:10])
             more = f" and {len(different) - 10:,} more" if len(different) > 10 else ""
-            problems.append(
-                f"the events of {len(different):,} aggregates differ: {shown}{more}"
-            )
+            problems.append(f"the events of {len(different):,} aggregates differ: {shown}{more}")
         return problems
 
 
@@ -216,30 +222,37 @@ def _key(s: StoredEvent) -> Key:
     return (s.originator_id, s.originator_version)
 
 
-def _paged(read: Callable[[object], list], last: Callable[[object], object]) -> Iterator:  # type: ignore[type-arg]
-    after = None
+def _paged(read: Callable[[Optional[K]], List[T]], key: Callable[[T], K]) -> Iterator[T]:
+    """Every row of a table read a page at a time (none if the table does not exist)."""
+    after: Optional[K] = None
     while True:
-        batch = optional_table(lambda: read(after))
+        batch = optional_table(partial(read, after))
         yield from batch
         if len(batch) < _PAGE:
             return
-        after = last(batch[-1])
+        after = key(batch[-1])
 
 
 def _all_tracking(store: Store) -> Iterator[Tracking]:
-    recorder = store.recorder
-    return _paged(
-        lambda after: recorder.select_tracking(after, limit=_PAGE),  # type: ignore[attr-defined]
-        lambda record: record,
-    )
+    recorder = cast(TrackingCopying, store.recorder)
+    return _paged(partial(_select_tracking, recorder), _same_record)
+
+
+def _select_tracking(recorder: TrackingCopying, after: Optional[Tracking]) -> List[Tracking]:
+    return recorder.select_tracking(after, limit=_PAGE)
+
+
+def _same_record(record: Tracking) -> Tracking:
+    return record
 
 
 def _all_snapshots(store: Store) -> Iterator[StoredEvent]:
-    recorder = store.snapshots
-    return _paged(
-        lambda after: recorder.scan_stored_events(after, limit=_PAGE),  # type: ignore[attr-defined]
-        _key,  # type: ignore[arg-type]
-    )
+    recorder = cast(EventScanning, store.snapshots)
+    return _paged(partial(_scan, recorder), _key)
+
+
+def _scan(recorder: EventScanning, after: Optional[Key]) -> List[StoredEvent]:
+    return recorder.scan_stored_events(after, limit=_PAGE)
 
 
 def _refuse(source: Store, target: Store) -> None:
@@ -269,11 +282,14 @@ class CopyCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
-            "--to-env", required=True, metavar="FILE",
+            "--to-env",
+            required=True,
+            metavar="FILE",
             help="settings of the target store (KEY=VALUE lines, over the environment)",
         )
         parser.add_argument(
-            "--resume", action="store_true",
+            "--resume",
+            action="store_true",
             help="continue an interrupted copy into a target that holds its start",
         )
 

@@ -38,6 +38,4 @@ def event_text(store: Store, stored: StoredEvent) -> str:
     state, error = _state(store, stored)
     shown = f"<{error}>" if error is not None else json.dumps(state)
     prefix = f"{stored.id}  " if isinstance(stored, Notification) else ""
-    return (
-        f"{prefix}{stored.originator_id}  v{stored.originator_version}  {stored.topic}  {shown}"
-    )
+    return f"{prefix}{stored.originator_id}  v{stored.originator_version}  {stored.topic}  {shown}"

@@ -58,12 +58,19 @@ class LogCommand(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
-            "--from", dest="start", type=_positive, default=1, metavar="N",
+            "--from",
+            dest="start",
+            type=_positive,
+            default=1,
+            metavar="N",
             help="start at notification ID N (default 1)",
         )
         parser.add_argument("--limit", type=_positive, metavar="N", help="print at most N events")
         parser.add_argument(
-            "--topic", action="append", default=[], metavar="T",
+            "--topic",
+            action="append",
+            default=[],
+            metavar="T",
             help="only events with topic T (repeatable)",
         )
         parser.add_argument("--follow", action="store_true", help="keep printing new events")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Dict, List, NoReturn, Optional, Sequence
+from typing import Dict, Iterable, List, NoReturn, Optional, Sequence, cast
 
 from eventsourcing.cli.command import Command, CommandError, Context
 from eventsourcing.cli.settings import redact, settings
@@ -36,7 +36,8 @@ def commands() -> Dict[str, Command]:
     found: Dict[str, Command] = {}
     owners: Dict[str, str] = {}
     for impl in hook.get_hookimpls():
-        for command in impl.function() or ():
+        contributed = cast("Iterable[Command]", impl.function() or ())
+        for command in contributed:
             if command.name in found:
                 raise PluginError(
                     f"Subcommand {command.name!r} is claimed by two plugins: "

@@ -38,6 +38,8 @@ class ShowCommand(Command):
                     else:
                         out.write(f"{kind:<8}  {event_text(store, stored)}\n")
             if not events and not snapshots:
-                context.err.write(f"no events or snapshots of {originator_id} in {store.describe()}\n")
+                context.err.write(
+                    f"no events or snapshots of {originator_id} in {store.describe()}\n"
+                )
                 return 1
         return 0

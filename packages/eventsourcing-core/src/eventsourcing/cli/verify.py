@@ -20,7 +20,7 @@ from eventsourcing.copying import EventScanning
 from eventsourcing.persistence import ProgrammingError, StoredEvent
 from eventsourcing.utils import TopicError, get_topic
 
-__all__ = ["VerifyCommand", "Verification"]
+__all__ = ["Verification", "VerifyCommand"]
 
 # Problems kept for printing; beyond this only counted (a damaged store of
 # millions of events must not exhaust memory).

@@ -88,16 +88,16 @@ class PostgresNotificationInserting(_PostgresRecorder, NotificationInserting):
                     copy.set_types(["uuid", "int4", "text", "bytea", "int8"])
                     write_row = copy.write_row
                     for n in notifications:
-                        write_row(
-                            (n.originator_id, n.originator_version, n.topic, n.state, n.id)
-                        )
+                        write_row((n.originator_id, n.originator_version, n.topic, n.state, n.id))
                 conn.execute(advance, (largest, table.as_string(conn)))
 
 
 class PostgresTrackingCopying(_PostgresRecorder, TrackingCopying):
     tracking_table: sql.Composable
 
-    def select_tracking(self, after: Optional[Tracking] = None, limit: int = 1000) -> List[Tracking]:
+    def select_tracking(
+        self, after: Optional[Tracking] = None, limit: int = 1000
+    ) -> List[Tracking]:
         check_int("limit", limit, minimum=0)
         text = "SELECT application_name, notification_id FROM {}"
         params: List[Any] = []

@@ -81,7 +81,9 @@ class SQLiteNotificationInserting(_SQLiteRecorder, NotificationInserting):
 class SQLiteTrackingCopying(_SQLiteRecorder, TrackingCopying):
     tracking_table_name: str
 
-    def select_tracking(self, after: Optional[Tracking] = None, limit: int = 1000) -> List[Tracking]:
+    def select_tracking(
+        self, after: Optional[Tracking] = None, limit: int = 1000
+    ) -> List[Tracking]:
         self._check_open()
         check_int("limit", limit, minimum=0)
         statement = f"SELECT application_name, notification_id FROM {self.tracking_table_name}"
