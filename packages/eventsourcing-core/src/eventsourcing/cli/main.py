@@ -8,6 +8,7 @@ line on stderr and exit status 2, with every password and key redacted.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from typing import Dict, Iterable, List, NoReturn, Optional, Sequence, cast
@@ -85,6 +86,11 @@ def build_parser(available: Dict[str, Command]) -> argparse.ArgumentParser:
 def main(argv: Optional[Sequence[str]] = None, context: Optional[Context] = None) -> int:
     """Run the command with ``argv`` (default: ``sys.argv[1:]``); return the exit status."""
     err = context.err if context is not None else sys.stderr
+    # Drivers log what they retry (psycopg_pool's failed connection attempts);
+    # the command reports the outcome itself, once.
+    root = logging.getLogger()
+    if not root.handlers:
+        root.addHandler(logging.NullHandler())
     env: Dict[str, str] = {}
     try:
         available = commands()

@@ -48,7 +48,8 @@ class Verification:
         self.versions: Dict[UUID, int] = {}
         self.problems: List[str] = []
         self.problem_count = 0
-        self.undecodable: List[str] = []  # events that failed to decode, kept apart
+        # Events and snapshots that failed to decode: said once if all of them did.
+        self.undecodable: List[str] = []
         self.undecodable_count = 0
         self.decrypt_failures = 0
         self.unimportable: Dict[str, bool] = {}  # topic -> module importable here
@@ -100,15 +101,12 @@ class Verification:
             except Exception as e:
                 error = e
         text = f"{stored.originator_id} v{stored.originator_version} ({kind}): {error}"
+        self.undecodable_count += 1
+        if len(self.undecodable) < _KEPT:
+            self.undecodable.append(text)
         cipher = self.store.cipher
-        if kind == "event":
-            self.undecodable_count += 1
-            if len(self.undecodable) < _KEPT:
-                self.undecodable.append(text)
-            if cipher is not None and not _decrypts(cipher, stored.state):
-                self.decrypt_failures += 1
-        else:
-            self.problem(text)
+        if cipher is not None and not _decrypts(cipher, stored.state):
+            self.decrypt_failures += 1
 
     def _importable(self, topic: str) -> bool:
         known = self.unimportable.get(topic)
@@ -151,21 +149,23 @@ class Verification:
     def report(self) -> List[str]:
         """The problems, each on a line; decode failures of every event said once."""
         lines = list(self.problems)
-        if self.undecodable_count and self.undecodable_count == self.events:
-            if self.decrypt_failures == self.events:
+        stored = self.events + self.snapshots
+        if self.undecodable_count and self.undecodable_count == stored:
+            what = f"every stored event and snapshot ({stored:,})"
+            if self.decrypt_failures == stored:
                 lines.append(
-                    f"every event ({self.events:,}) failed to decrypt: the cipher key is "
-                    "not this store's (check CIPHER_KEY)"
+                    f"{what} failed to decrypt: the cipher key is not this store's "
+                    "(check CIPHER_KEY)"
                 )
             else:
                 lines.append(
-                    f"every event ({self.events:,}) failed to decode, e.g. "
-                    f"{self.undecodable[0]} (check CIPHER_KEY and COMPRESSOR_TOPIC)"
+                    f"{what} failed to decode, e.g. {self.undecodable[0]} "
+                    "(check CIPHER_KEY and COMPRESSOR_TOPIC)"
                 )
         else:
             lines.extend(self.undecodable)
         hidden = self.problem_count - len(self.problems)
-        if self.undecodable_count != self.events:
+        if self.undecodable_count != stored:
             hidden += self.undecodable_count - len(self.undecodable)
         if hidden > 0:
             lines.append(f"... and {hidden:,} more problems")
