@@ -22,7 +22,7 @@ import pytest
 from eventsourcing.cipher import AESCipher
 from eventsourcing_conformance.stores import require_postgres
 
-from .conftest import SCRIPT, Bank, command_env, fill, run, write_env
+from .conftest import SCRIPT, command_env, fill, run, write_env
 
 APP = ("--app", "BankAccounts")
 
