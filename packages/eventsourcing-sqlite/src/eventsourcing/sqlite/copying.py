@@ -15,7 +15,7 @@ from uuid import UUID
 from eventsourcing.checks import check_int, check_tracking
 from eventsourcing.copying import EventScanning, NotificationInserting, TrackingCopying
 from eventsourcing.persistence import InterfaceError, Notification, StoredEvent, Tracking
-from eventsourcing.sqlite.datastore import SQLiteDatastore
+from eventsourcing.sqlite.datastore import SQLiteDatastore, translate_error
 
 __all__ = ["SQLiteEventScanning", "SQLiteNotificationInserting", "SQLiteTrackingCopying"]
 
@@ -97,7 +97,7 @@ class SQLiteTrackingCopying(_SQLiteRecorder, TrackingCopying):
         try:
             rows = self.datastore.select(statement, params)
         except Exception as e:
-            raise self._error(e) from e
+            raise self._tracking_error(e) from e
         return [Tracking(r[0], r[1]) for r in rows]
 
     def insert_tracking(self, records: Sequence[Tracking]) -> None:
@@ -117,4 +117,9 @@ class SQLiteTrackingCopying(_SQLiteRecorder, TrackingCopying):
         try:
             self.datastore.write(insert)
         except Exception as e:
-            raise self._error(e) from e
+            raise self._tracking_error(e) from e
+
+    def _tracking_error(self, error: Exception) -> Exception:
+        if isinstance(error, sqlite3.IntegrityError):
+            return self._error(error)
+        return translate_error(error, self.datastore.db_name, self.tracking_table_name)
