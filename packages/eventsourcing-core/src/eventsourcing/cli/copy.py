@@ -15,8 +15,9 @@ from __future__ import annotations
 import argparse
 import hashlib
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple, TypeVar, cast
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.cli.command import Command, CommandError, Context
@@ -47,13 +48,20 @@ class Checksums:
         self.digests: Dict[UUID, hashlib.blake2b] = {}
         self.events = 0
 
-    def add(self, n: Notification, state: bytes) -> None:
-        digest = self.digests.get(n.originator_id)
-        if digest is None:
-            digest = self.digests[n.originator_id] = hashlib.blake2b(digest_size=16)
-        digest.update(b"%d %d %s " % (n.id, n.originator_version, n.topic.encode()))
-        digest.update(state)
-        self.events += 1
+    def add(self, page: Sequence[Notification], states: Sequence[bytes]) -> None:
+        """Add a page of notifications whose states (as compared) are ``states``."""
+        digests = self.digests
+        topics: Dict[str, bytes] = {}
+        for n, state in zip(page, states, strict=True):
+            digest = digests.get(n.originator_id)
+            if digest is None:
+                digest = digests[n.originator_id] = hashlib.blake2b(digest_size=16)
+            topic = topics.get(n.topic)
+            if topic is None:
+                topic = topics[n.topic] = n.topic.encode()
+            digest.update(b"%d %d %s " % (n.id, n.originator_version, topic))
+            digest.update(state)
+        self.events += len(page)
 
     def differences(self, other: Checksums) -> List[UUID]:
         ids = set(self.digests) | set(other.digests)
@@ -79,17 +87,21 @@ class Copy:
 
     # -- state -----------------------------------------------------------------
 
-    def source_state(self, state: bytes) -> bytes:
-        """What the checksums compare: the state, decrypted if the cipher changes."""
+    def source_states(self, page: Sequence[StoredEvent]) -> List[bytes]:
+        """What the checksums compare: the states, decrypted if the cipher changes."""
         cipher = self.source.cipher
-        return cipher.decrypt(state) if self.reencrypt and cipher is not None else state
+        if self.reencrypt and cipher is not None:
+            return [cipher.decrypt(n.state) for n in page]
+        return [n.state for n in page]
 
-    def target_state(self, state: bytes) -> bytes:
+    def target_states(self, page: Sequence[StoredEvent]) -> List[bytes]:
         cipher = self.target.cipher
-        return cipher.decrypt(state) if self.reencrypt and cipher is not None else state
+        if self.reencrypt and cipher is not None:
+            return [cipher.decrypt(n.state) for n in page]
+        return [n.state for n in page]
 
     def converted(self, plain: bytes) -> bytes:
-        """The target's bytes for a state (``plain`` is from :meth:`source_state`)."""
+        """The target's bytes for a state (``plain`` is from :meth:`source_states`)."""
         cipher = self.target.cipher
         return cipher.encrypt(plain) if self.reencrypt and cipher is not None else plain
 
@@ -98,15 +110,18 @@ class Copy:
     def check_prefix(self, target_last: int) -> None:
         """Refuse to resume unless the target holds exactly the source's first events."""
         theirs = _flat(self.target.notifications(1, stop=target_last, page=_PAGE))
-        for ours in _flat(self.source.notifications(1, stop=target_last, page=_PAGE)):
-            plain = self.source_state(ours.state)
-            self.source_sums.add(ours, plain)
-            copied = next(theirs, None)
-            if copied is None or not _same(ours, copied, plain, self.target_state(copied.state)):
-                raise CommandError(
-                    "--resume refused: the target is not a copy of the start of the source "
-                    f"(notification {ours.id} of the source differs or is missing)"
-                )
+        for page in self.source.notifications(1, stop=target_last, page=_PAGE):
+            plain = self.source_states(page)
+            self.source_sums.add(page, plain)
+            for ours, ours_state in zip(page, plain, strict=True):
+                copied = next(theirs, None)
+                if copied is None or not _same(
+                    ours, copied, ours_state, self.target_states([copied])[0]
+                ):
+                    raise CommandError(
+                        "--resume refused: the target is not a copy of the start of the "
+                        f"source (notification {ours.id} of the source differs or is missing)"
+                    )
         extra = next(theirs, None)
         if extra is not None:
             raise CommandError(
@@ -115,30 +130,43 @@ class Copy:
             )
 
     def copy_events(self, start: int, stop: int) -> int:
+        """Copy notifications ``start`` to ``stop``; return how many there were.
+
+        Each page is inserted by a second thread while the next is read and
+        prepared: the target's server works while this process does (the
+        driver releases the GIL while it waits). Pages go in one at a time,
+        in order, so an interruption leaves the target a prefix of the source.
+        """
         progress = self.context.progress("copy events", total=stop - start + 1)
+        insert = cast(NotificationInserting, self.target.recorder).insert_notifications
         count = 0
-        try:
-            for page in self.source.notifications(start, stop=stop, page=_PAGE):
-                copies = []
-                for n in page:
-                    plain = self.source_state(n.state)
-                    self.source_sums.add(n, plain)
-                    copies.append(
-                        n
-                        if not self.reencrypt
-                        else Notification(
-                            n.originator_id,
-                            n.originator_version,
-                            n.topic,
-                            self.converted(plain),
-                            n.id,
-                        )
-                    )
-                cast(NotificationInserting, self.target.recorder).insert_notifications(copies)
-                count += len(page)
-                progress.advance(len(page), page[-1].id - start + 1)
-        finally:
-            progress.close()
+        with ThreadPoolExecutor(1, thread_name_prefix="eventsourcing-copy") as inserter:
+            pending: Optional[Future[None]] = None
+            try:
+                for page in self.source.notifications(start, stop=stop, page=_PAGE):
+                    plain = self.source_states(page)
+                    self.source_sums.add(page, plain)
+                    copies: Sequence[Notification] = page
+                    if self.reencrypt:
+                        copies = [
+                            Notification(
+                                n.originator_id,
+                                n.originator_version,
+                                n.topic,
+                                self.converted(state),
+                                n.id,
+                            )
+                            for n, state in zip(page, plain, strict=True)
+                        ]
+                    if pending is not None:
+                        pending.result()
+                    pending = inserter.submit(insert, copies)
+                    count += len(page)
+                    progress.advance(len(page), page[-1].id - start + 1)
+                if pending is not None:
+                    pending.result()
+            finally:
+                progress.close()
         return count
 
     def copy_tracking(self) -> Tuple[int, int]:
@@ -168,7 +196,7 @@ class Copy:
         for s in _all_snapshots(self.source):
             total += 1
             if _key(s) not in existing:
-                state = self.converted(self.source_state(s.state))
+                state = self.converted(self.source_states([s])[0])
                 batch.append(StoredEvent(s.originator_id, s.originator_version, s.topic, state))
             if len(batch) >= _PAGE:
                 self.target.snapshots.insert_events(batch)
@@ -184,8 +212,7 @@ class Copy:
         progress = self.context.progress("verify copy", total=stop)
         try:
             for page in self.target.notifications(1, stop=stop, page=_PAGE):
-                for n in page:
-                    target_sums.add(n, self.target_state(n.state))
+                target_sums.add(page, self.target_states(page))
                 progress.advance(len(page), page[-1].id)
         finally:
             progress.close()

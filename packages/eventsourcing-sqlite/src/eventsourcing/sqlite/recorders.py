@@ -302,19 +302,13 @@ class SQLiteApplicationRecorder(
             raise self._error(e) from e
         uuids: dict[str, UUID] = {}
         notifications = []
-        for row in rows:
-            originator_id = uuids.get(row[1])
+        append = notifications.append
+        for nid, hex_id, version, topic, state in rows:
+            originator_id = uuids.get(hex_id)
             if originator_id is None:
-                originator_id = uuids[row[1]] = UUID(row[1])
-            notifications.append(
-                Notification(
-                    id=row[0],
-                    originator_id=originator_id,
-                    originator_version=row[2],
-                    topic=row[3],
-                    state=row[4],
-                )
-            )
+                originator_id = uuids[hex_id] = UUID(hex_id)
+            # Positional arguments: reading a large log, keyword passing costs a fifth.
+            append(Notification(originator_id, version, topic, state, nid))
         return notifications
 
     def _notifications_query(
