@@ -215,6 +215,7 @@ def _one_clean_line(result: object, code: int = 2) -> str:
 def test_bad_input_is_one_line_and_exit_status_2(tmp_path: Path) -> None:
     assert "invalid choice: 'frobnicate'" in _one_clean_line(run("frobnicate"))
     assert "required" in _one_clean_line(run())
+    assert "takes no arguments after --" in _one_clean_line(run("backends", "--", "x"))
     missing = _one_clean_line(run("log"))
     assert "PERSISTENCE_MODULE" in missing
     assert "cannot read settings file" in _one_clean_line(

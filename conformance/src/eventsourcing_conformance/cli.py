@@ -42,24 +42,22 @@ def pytest_arguments(name: str, examples: int | None, extra: List[str]) -> List[
 
 class ConformanceCommand(Command):
     name = "conformance"
-    help = "run the recorder conformance suite on an installed persistence module"
+    help = (
+        "run the recorder conformance suite on an installed persistence module "
+        "(pytest options after --)"
+    )
+    accepts_rest = True
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         parser.add_argument("backend", metavar="NAME", help="persistence module name (sqlite, ...)")
         parser.add_argument(
             "--examples", type=int, metavar="N", help="Hypothesis examples per state machine"
         )
-        parser.add_argument(
-            "pytest_args",
-            nargs=argparse.REMAINDER,
-            metavar="-- PYTEST_ARGS",
-            help="more pytest options, after --",
-        )
 
     def run(self, args: argparse.Namespace, context: Context) -> int:
         # Refuse an unknown name here, in the command's own words.
         resolve_persistence_module(args.backend, variable="NAME")
-        extra = [a for a in args.pytest_args if a != "--"]
+        extra = list(args.rest)
         with tempfile.TemporaryDirectory(prefix="eventsourcing-conformance-") as directory:
             try:
                 status = subprocess.call(

@@ -34,6 +34,9 @@ class Command(ABC):
 
     name: ClassVar[str]
     help: ClassVar[str]
+    #: Whether arguments after ``--`` are accepted: they reach :meth:`run` as
+    #: ``args.rest`` (a list of strings), unparsed, for passing on to another tool.
+    accepts_rest: ClassVar[bool] = False
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:  # noqa: B027
         """Add this subcommand's own options and arguments (none by default)."""

@@ -94,7 +94,18 @@ def main(argv: Optional[Sequence[str]] = None, context: Optional[Context] = None
     env: Dict[str, str] = {}
     try:
         available = commands()
-        args = build_parser(available).parse_args(argv)
+        argv = list(sys.argv[1:] if argv is None else argv)
+        # Arguments after "--" are passed on, unparsed (argparse's subparsers
+        # do not treat "--" consistently).
+        rest: List[str] = []
+        if "--" in argv:
+            split = argv.index("--")
+            argv, rest = argv[:split], argv[split + 1 :]
+        parser = build_parser(available)
+        args = parser.parse_args(argv)
+        if rest and not available[args.command].accepts_rest:
+            parser.error(f"{args.command} takes no arguments after --: {' '.join(rest)}")
+        args.rest = rest
         before, after = args.env_before, args.env_after
         if before is not None and after is not None and before != after:
             raise CommandError(f"--env is given twice: {before!r} and {after!r}")
