@@ -301,7 +301,7 @@ class SQLiteApplicationRecorder(
         except Exception as e:
             raise self._error(e) from e
         uuids: dict[str, UUID] = {}
-        notifications = []
+        notifications: List[Notification] = []
         append = notifications.append
         for nid, hex_id, version, topic, state in rows:
             originator_id = uuids.get(hex_id)
