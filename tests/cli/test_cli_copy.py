@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 from decimal import Decimal
 from pathlib import Path
@@ -238,3 +239,30 @@ def test_copy_refuses_another_compressor(tmp_path: Path, sqlite_env: Dict[str, s
             conn.execute("SELECT count(*) FROM sqlite_master WHERE type = 'table'").fetchone()[0]
             == 0
         )
+
+
+def test_an_unreachable_target_is_one_line_naming_it_without_its_password(
+    tmp_path: Path, sqlite_env: Dict[str, str]
+) -> None:
+    fill(sqlite_env)
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))  # bound, never listening: connections are refused
+        target = {
+            "PERSISTENCE_MODULE": "postgres",
+            "POSTGRES_HOST": "127.0.0.1",
+            "POSTGRES_PORT": str(unused.getsockname()[1]),
+            "POSTGRES_USER": "postgres",
+            "POSTGRES_PASSWORD": "t4rget-Passw0rd",
+            "POSTGRES_DBNAME": "eventsourcing_test",
+            "POSTGRES_CONNECT_TIMEOUT": "1",
+        }
+        result = run(
+            "copy",
+            "--env",
+            write_env(tmp_path / "s.env", sqlite_env),
+            "--to-env",
+            write_env(tmp_path / "t.env", target),
+        )
+    assert result.code == 2 and result.out == ""
+    assert result.err.count("\n") == 1 and "target store (--to-env" in result.err
+    assert "t4rget" not in result.err and "Traceback" not in result.err

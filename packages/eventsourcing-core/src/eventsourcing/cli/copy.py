@@ -21,14 +21,15 @@ from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tupl
 from uuid import UUID
 
 from eventsourcing.cli.command import Command, CommandError, Context
-from eventsourcing.cli.settings import Store, optional_table, settings
+from eventsourcing.cli.settings import Store, optional_table, redact, settings
 from eventsourcing.copying import (
     EventScanning,
     NotificationInserting,
     TrackingCopying,
     missing_capabilities,
 )
-from eventsourcing.persistence import Notification, StoredEvent, Tracking
+from eventsourcing.persistence import Notification, PersistenceError, StoredEvent, Tracking
+from eventsourcing.utils import ConfigurationError, TopicError
 
 __all__ = ["CopyCommand"]
 
@@ -321,16 +322,22 @@ class CopyCommand(Command):
         )
 
     def run(self, args: argparse.Namespace, context: Context) -> int:
-        app = context.app()
         target_env = settings(args.to_env)
+        try:
+            return self._copy(args, context, target_env)
+        except (ConfigurationError, TopicError, PersistenceError) as e:
+            # The target's secrets are not among the settings the command redacts.
+            raise CommandError(redact(str(e), target_env, context.env)) from e
+
+    def _copy(self, args: argparse.Namespace, context: Context, target_env: Dict[str, str]) -> int:
+        app = context.app()
         started = time.monotonic()
         with Store(context.env, app) as source:
             stop = source.max_notification_id()
             # Look at the target without creating anything, then open it to write.
-            with Store(target_env, app) as target:
+            target, last = _target(target_env, app, args.to_env)
+            with target:
                 _refuse(source, target)
-                target_last = optional_table(lambda: [target.recorder.max_notification_id()])
-                last = target_last[0] if target_last else 0
                 occupied = last or any(
                     next(iter(rows), None) is not None
                     for rows in (_all_tracking(target), _all_snapshots(target))
@@ -372,6 +379,21 @@ class CopyCommand(Command):
                     f"{snapshots_total:,} snapshots\n"
                 )
         return 0
+
+
+def _target(env: Dict[str, str], app: str, path: str) -> Tuple[Store, int]:
+    """The target store, opened read-only, and its last notification ID (0 when
+    it has no events table); errors say that they are about the target."""
+    try:
+        store = Store(env, app)
+    except (CommandError, ConfigurationError, TopicError, PersistenceError) as e:
+        raise CommandError(f"target store (--to-env {path}): {e}") from e
+    try:
+        last = optional_table(lambda: [store.recorder.max_notification_id()])
+    except PersistenceError as e:
+        store.close()
+        raise CommandError(f"target store (--to-env {path}): {e}") from e
+    return store, last[0] if last else 0
 
 
 def _count(items: Iterator[object]) -> int:
