@@ -15,12 +15,14 @@ from abc import ABC, abstractmethod
 from typing import List, Optional, Sequence, Tuple
 from uuid import UUID
 
-from eventsourcing.persistence import Notification, StoredEvent, Tracking
+from eventsourcing.checks import check_int
+from eventsourcing.persistence import InterfaceError, Notification, StoredEvent, Tracking
 
 __all__ = [
     "EventScanning",
     "NotificationInserting",
     "TrackingCopying",
+    "check_scan_key",
     "missing_capabilities",
 ]
 
@@ -72,6 +74,14 @@ class TrackingCopying(ABC):
     def insert_tracking(self, records: Sequence[Tracking]) -> None:
         """Record ``records``, all or none; a repeated record raises
         :class:`~eventsourcing.persistence.IntegrityError`."""
+
+
+def check_scan_key(after: object) -> Tuple[UUID, int]:
+    """Refuse a scan position that is not an ``(originator_id, originator_version)`` pair."""
+    if not isinstance(after, tuple) or len(after) != 2 or not isinstance(after[0], UUID):
+        raise InterfaceError(f"after must be a (UUID, int) pair, got {after!r}")
+    check_int("after version", after[1])
+    return after[0], after[1]
 
 
 def missing_capabilities(recorder: object, snapshots: object) -> List[str]:

@@ -17,7 +17,12 @@ from uuid import UUID
 from psycopg import sql
 
 from eventsourcing.checks import check_int, check_tracking
-from eventsourcing.copying import EventScanning, NotificationInserting, TrackingCopying
+from eventsourcing.copying import (
+    EventScanning,
+    NotificationInserting,
+    TrackingCopying,
+    check_scan_key,
+)
 from eventsourcing.persistence import InterfaceError, Notification, StoredEvent, Tracking
 from eventsourcing.postgres.datastore import Connection, PostgresDatastore
 
@@ -42,10 +47,7 @@ class PostgresEventScanning(_PostgresRecorder, EventScanning):
         text = "SELECT originator_id, originator_version, topic, state FROM {}"
         params: List[Any] = []
         if after is not None:
-            originator_id, version = after
-            if not isinstance(originator_id, UUID):
-                raise InterfaceError(f"after must start with a UUID, got {originator_id!r}")
-            check_int("after version", version)
+            originator_id, version = check_scan_key(after)
             text += " WHERE (originator_id, originator_version) > (%s, %s)"
             params += [originator_id, version]
         text += " ORDER BY originator_id, originator_version LIMIT %s"

@@ -13,7 +13,12 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 from uuid import UUID
 
 from eventsourcing.checks import check_int, check_tracking
-from eventsourcing.copying import EventScanning, NotificationInserting, TrackingCopying
+from eventsourcing.copying import (
+    EventScanning,
+    NotificationInserting,
+    TrackingCopying,
+    check_scan_key,
+)
 from eventsourcing.persistence import InterfaceError, Notification, StoredEvent, Tracking
 from eventsourcing.sqlite.datastore import SQLiteDatastore, translate_error
 
@@ -28,6 +33,19 @@ class _SQLiteRecorder:
     _check_open: Callable[[], None]
     _error: Callable[[Exception], Exception]
 
+    def _write_rows(
+        self, statement: str, rows: List[Tuple[Any, ...]], error: Callable[[Exception], Exception]
+    ) -> None:
+        """Insert ``rows`` in one write transaction: all of them or none."""
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.executemany(statement, rows)
+
+        try:
+            self.datastore.write(insert)
+        except Exception as e:
+            raise error(e) from e
+
 
 class SQLiteEventScanning(_SQLiteRecorder, EventScanning):
     def scan_stored_events(
@@ -40,10 +58,7 @@ class SQLiteEventScanning(_SQLiteRecorder, EventScanning):
         )
         params: List[Any] = []
         if after is not None:
-            originator_id, version = after
-            if not isinstance(originator_id, UUID):
-                raise InterfaceError(f"after must start with a UUID, got {originator_id!r}")
-            check_int("after version", version)
+            originator_id, version = check_scan_key(after)
             statement += " WHERE (originator_id, originator_version) > (?, ?)"
             params += [originator_id.hex, version]
         statement += " ORDER BY originator_id, originator_version LIMIT ?"
@@ -58,7 +73,7 @@ class SQLiteEventScanning(_SQLiteRecorder, EventScanning):
 class SQLiteNotificationInserting(_SQLiteRecorder, NotificationInserting):
     def insert_notifications(self, notifications: Sequence[Notification]) -> None:
         self._check_open()
-        rows = []
+        rows: List[Tuple[Any, ...]] = []
         for n in notifications:
             if not isinstance(n, Notification):
                 raise InterfaceError(f"Expected Notification objects, got {n!r}")
@@ -68,14 +83,7 @@ class SQLiteNotificationInserting(_SQLiteRecorder, NotificationInserting):
             f"INSERT INTO {self.events_table_name} "
             "(rowid, originator_id, originator_version, topic, state) VALUES (?, ?, ?, ?, ?)"
         )
-
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.executemany(statement, rows)
-
-        try:
-            self.datastore.write(insert)
-        except Exception as e:
-            raise self._error(e) from e
+        self._write_rows(statement, rows, self._error)
 
 
 class SQLiteTrackingCopying(_SQLiteRecorder, TrackingCopying):
@@ -102,7 +110,7 @@ class SQLiteTrackingCopying(_SQLiteRecorder, TrackingCopying):
 
     def insert_tracking(self, records: Sequence[Tracking]) -> None:
         self._check_open()
-        rows = []
+        rows: List[Tuple[Any, ...]] = []
         for t in records:
             check_tracking(t)
             rows.append((t.application_name, t.notification_id))
@@ -110,14 +118,7 @@ class SQLiteTrackingCopying(_SQLiteRecorder, TrackingCopying):
             f"INSERT INTO {self.tracking_table_name} (application_name, notification_id) "
             "VALUES (?, ?)"
         )
-
-        def insert(conn: sqlite3.Connection) -> None:
-            conn.executemany(statement, rows)
-
-        try:
-            self.datastore.write(insert)
-        except Exception as e:
-            raise self._tracking_error(e) from e
+        self._write_rows(statement, rows, self._tracking_error)
 
     def _tracking_error(self, error: Exception) -> Exception:
         if isinstance(error, sqlite3.IntegrityError):
