@@ -163,6 +163,13 @@ def test_verify_names_each_damaged_event_and_version_gap(
     assert any(f"{bank.accounts[2]} v3: version follows v1" in p for p in problems)
     assert "2 problems" in result.lines[-1] and "1 missing IDs" in result.lines[-1]
 
+    # In worker processes, each checking a range of IDs: the same findings,
+    # including the version gap across ranges.
+    parallel = run("verify", "--jobs", "2", "--env", write_env(tmp_path / "s.env", sqlite_env))
+    assert parallel.code == 1
+    assert sorted(parallel.lines[:-1]) == sorted(problems)
+    assert parallel.lines[-1] == result.lines[-1]
+
 
 def test_verify_says_once_that_the_cipher_key_is_wrong(
     sqlite_env: Dict[str, str], tmp_path: Path

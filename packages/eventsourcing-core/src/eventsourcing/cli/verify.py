@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
-from typing import Dict, List, Optional
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
+from typing import Dict, List, Mapping, Optional, Tuple
 from uuid import UUID
 
-from eventsourcing.cli.command import Command, Context
+from eventsourcing.cli.command import Command, CommandError, Context
+from eventsourcing.cli.progress import Progress
 from eventsourcing.cli.settings import Store
 from eventsourcing.copying import EventScanning
 from eventsourcing.persistence import ProgrammingError, StoredEvent
@@ -22,6 +26,9 @@ from eventsourcing.utils import TopicError, get_topic
 
 __all__ = ["Verification", "VerifyCommand"]
 
+# Stores with at least this many notification IDs are verified by one
+# process per CPU (starting them costs about a second).
+_PARALLEL_FROM = 200_000
 # Problems kept for printing; beyond this only counted (a damaged store of
 # millions of events must not exhaust memory).
 _KEPT = 10_000
@@ -45,7 +52,9 @@ class Verification:
         self.gaps = 0
         self.first_id = 0
         self.last_id = 0
-        self.versions: Dict[UUID, int] = {}
+        self.versions: Dict[UUID, int] = {}  # last version seen, per aggregate
+        # First (version, notification ID) seen, per aggregate.
+        self.first_versions: Dict[UUID, Tuple[int, int]] = {}
         self.problems: List[str] = []
         self.problem_count = 0
         # Events and snapshots that failed to decode: said once if all of them did.
@@ -78,7 +87,9 @@ class Verification:
                         self.first_id = nid
                     self.last_id = nid
                 previous = versions.get(n.originator_id)
-                if previous is not None and n.originator_version != previous + 1:
+                if previous is None:
+                    self.first_versions[n.originator_id] = (n.originator_version, nid)
+                elif n.originator_version != previous + 1:
                     self.problem(
                         f"{n.originator_id} v{n.originator_version}: version follows "
                         f"v{previous} (notification ID {nid})"
@@ -88,6 +99,43 @@ class Verification:
                 to_domain_event(n)
             except Exception as e:
                 self._failed(n, e, "event" if notifications else "snapshot")
+
+    def check_range(self, start: int, stop: int) -> None:
+        """Check the notifications with IDs from ``start`` to ``stop``."""
+        for batch in self.store.notifications(start, stop=stop, page=_PAGE):
+            self.events += len(batch)
+            self.check_events(batch)  # type: ignore[arg-type]
+
+    def absorb(self, later: Verification) -> None:
+        """Add what was found in a range of IDs after this one's."""
+        if later.events:
+            if self.last_id:
+                self.gaps += later.first_id - self.last_id - 1
+            else:
+                self.first_id = later.first_id
+            self.last_id = later.last_id
+        for originator_id, (first, nid) in later.first_versions.items():
+            previous = self.versions.get(originator_id)
+            if previous is None:
+                self.first_versions[originator_id] = (first, nid)
+            elif first != previous + 1:
+                self.problem(
+                    f"{originator_id} v{first}: version follows v{previous} (notification ID {nid})"
+                )
+        self.versions.update(later.versions)
+        self.events += later.events
+        self.gaps += later.gaps
+        for text in later.problems:
+            self.problem(text)
+        self.problem_count += later.problem_count - len(later.problems)
+        self.undecodable += later.undecodable[: _KEPT - len(self.undecodable)]
+        self.undecodable_count += later.undecodable_count
+        self.decrypt_failures += later.decrypt_failures
+        self.unimportable.update(later.unimportable)
+
+    def __getstate__(self) -> Dict[str, object]:
+        # Sent back from a worker process without its store.
+        return {k: v for k, v in self.__dict__.items() if k != "store"}
 
     def _failed(self, stored: StoredEvent, error: Exception, kind: str) -> None:
         if isinstance(error, TopicError) and not self._importable(stored.topic):
@@ -201,20 +249,49 @@ def _decrypts(cipher: object, state: bytes) -> bool:
     return True
 
 
+def _verify_range(env: Mapping[str, str], app: str, start: int, stop: int) -> Verification:
+    """In a worker process: check one range of notification IDs."""
+    with Store(env, app) as store:
+        verification = Verification(store)
+        verification.check_range(start, stop)
+        return verification
+
+
+def _cpus() -> int:
+    affinity = getattr(os, "sched_getaffinity", None)
+    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+
+
 class VerifyCommand(Command):
     name = "verify"
     help = "read every event and snapshot and check that the store is sound (never writes)"
 
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--jobs",
+            type=int,
+            metavar="N",
+            help="processes decoding events in parallel (default: one per CPU, for "
+            f"stores of more than {_PARALLEL_FROM:,} notification IDs)",
+        )
+
     def run(self, args: argparse.Namespace, context: Context) -> int:
-        with Store(context.env, context.app()) as store:
+        jobs = args.jobs or _cpus()
+        if jobs < 1:
+            raise CommandError(f"--jobs must be at least 1, got {jobs}")
+        app = context.app()
+        with Store(context.env, app) as store:
             last = store.max_notification_id()
             verification = Verification(store)
             progress = context.progress("verify", total=last)
             try:
-                for batch in store.notifications(page=_PAGE):
-                    verification.events += len(batch)
-                    verification.check_events(batch)  # type: ignore[arg-type]
-                    progress.advance(len(batch), batch[-1].id)
+                if jobs > 1 and (args.jobs or last >= _PARALLEL_FROM):
+                    self._in_parallel(verification, context, app, last, jobs, progress)
+                else:
+                    for batch in store.notifications(page=_PAGE):
+                        verification.events += len(batch)
+                        verification.check_events(batch)  # type: ignore[arg-type]
+                        progress.advance(len(batch), batch[-1].id)
                 verification.check_snapshots()
             finally:
                 progress.close()
@@ -222,3 +299,27 @@ class VerifyCommand(Command):
                 context.out.write(line + "\n")
             context.out.write(f"verified {store.describe()}: {verification.summary()}\n")
             return 1 if verification.failed() else 0
+
+    @staticmethod
+    def _in_parallel(
+        verification: Verification,
+        context: Context,
+        app: str,
+        last: int,
+        jobs: int,
+        progress: Progress,
+    ) -> None:
+        """Decoding is most of the work and needs a CPU: split the IDs into
+        ranges, check each in a worker process, and join the results in order
+        (versions that continue across ranges are checked when joining)."""
+        size = max(1, -(-last // (jobs * 4)))
+        ranges = [(start, min(start + size - 1, last)) for start in range(1, last + 1, size)]
+        # "spawn": a worker must not inherit the parent's connections or threads.
+        workers = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+        with workers:
+            env = dict(context.env)
+            futures = [workers.submit(_verify_range, env, app, a, b) for a, b in ranges]
+            for future, (_, stop) in zip(futures, ranges, strict=True):
+                part = future.result()
+                verification.absorb(part)
+                progress.advance(part.events, stop)
