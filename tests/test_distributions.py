@@ -73,3 +73,10 @@ def test_core_and_sqlite_install_alone(tmp_path: Path) -> None:
     assert result["postgres"].startswith("PERSISTENCE_MODULE='postgres' is not an installed")
     assert "pip install eventsourcing-crypto" in result["aes"]
     assert sys.version_info >= (3, 10)
+
+    # The command, installed from the core's wheel: console script and -m.
+    for program in ([str(env_dir / "bin" / "eventsourcing")], [str(python), "-m", "eventsourcing"]):
+        listed = subprocess.run(
+            [*program, "backends"], check=True, capture_output=True, text=True, cwd=tmp_path
+        )
+        assert "eventsourcing-sqlite" in listed.stdout and "postgres" not in listed.stdout
