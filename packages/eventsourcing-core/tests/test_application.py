@@ -20,6 +20,7 @@ from eventsourcing.application import (
 )
 from eventsourcing.domain import Aggregate, Snapshot, event
 from eventsourcing.persistence import (
+    EventStore,
     IntegrityError,
     Notification,
     PersistenceError,
@@ -595,3 +596,46 @@ def test_record_hook_stores_events_and_tracking_atomically(open_app: OpenApp) ->
     # Tracking alone (a notification that caused no new events) is recorded too.
     assert app.process("Upstream", 8) == []
     assert app.recorder.max_tracking_id("Upstream") == 8
+
+
+class CountingEventStore(EventStore[Any]):
+    """An event store that notes every write: saves, tracking and snapshots alike."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.puts: List[Any] = []
+
+    def put(self, events: Any, **kwargs: Any) -> List[Recording]:
+        recordings = super().put(events, **kwargs)
+        self.puts.append(([e.originator_version for e in events], kwargs, recordings))
+        return recordings
+
+
+class CountedPlanets(TrackingPlanets):
+    is_snapshotting_enabled = True
+
+    def construct_event_store(self) -> EventStore[Any]:
+        return CountingEventStore(mapper=self.mapper, recorder=self.recorder)
+
+    def construct_snapshot_store(self) -> Optional[EventStore[Any]]:
+        store = super().construct_snapshot_store()
+        assert store is not None
+        return CountingEventStore(mapper=store.mapper, recorder=store.recorder)
+
+
+def test_every_write_goes_through_the_event_store_put(open_app: OpenApp) -> None:
+    app = open_app(CountedPlanets)
+    planet = Planet()
+    planet.begin_era("ice age")
+    saved = app.save(planet)
+    planet.begin_era("steam age")
+    processed = app.process("Upstream", 3, planet)
+    app.take_snapshot(planet.id)
+    assert app.events.puts == [
+        ([1, 2], {}, saved),
+        ([3], {"tracking": Tracking("Upstream", 3)}, processed),
+    ]
+    assert app.recorder.max_tracking_id("Upstream") == 3
+    ((versions, kwargs, recordings),) = app.snapshots.puts
+    assert versions == [3] and kwargs == {}
+    assert [r.notification for r in recordings] == [None]

@@ -353,7 +353,8 @@ def test_event_store_from_factory_with_compression() -> None:
     assert isinstance(store, EventStore)
 
     event = DomainEvent(originator_id=uuid4(), originator_version=1, timestamp=datetime(2021, 1, 1))
-    assert store.put([event]) == [1]
+    (recording,) = store.put([event])
+    assert recording.notification is not None and recording.notification.id == 1
     assert list(store.get(event.originator_id)) == [event]
     stored = recorder.select_events(event.originator_id)[0]
     assert b"2021-01-01" not in stored.state  # compressed at rest

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Sequence
 from uuid import UUID, uuid4
 
 import pytest
@@ -37,6 +37,7 @@ from eventsourcing.persistence import (
     ProgrammingError,
     RecordConflictError,
     Recorder,
+    Recording,
     StoredEvent,
     Tracking,
     Transcoder,
@@ -124,7 +125,7 @@ def test_recorder_flavours_extend_each_other() -> None:
 
 def test_recorder_ports_cannot_be_instantiated_without_their_methods() -> None:
     class Incomplete(ApplicationRecorder):
-        def insert_events(self, stored_events: List[StoredEvent], **kwargs: Any) -> None:
+        def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
             pass
 
         def select_events(
@@ -158,8 +159,11 @@ def test_event_store_puts_and_gets_domain_events() -> None:
     )
     id1 = uuid4()
     events = [domain_event(id1, v) for v in range(1, 6)]
-    assert store.put(events[:2]) == [1, 2]
-    assert store.put(events[2:]) == [3, 4, 5]
+    recordings = store.put(events[:2])
+    assert [r.domain_event for r in recordings] == events[:2]
+    assert [r.notification.id for r in recordings if r.notification] == [1, 2]
+    assert [n.id for n in store.recorder.select_notifications(1, 10)] == [1, 2]
+    assert [r.notification.id for r in store.put(events[2:]) if r.notification] == [3, 4, 5]
     got = store.get(id1)
     assert not isinstance(got, list)  # an iterator, decoded lazily
     assert list(got) == events
@@ -170,13 +174,46 @@ def test_event_store_puts_and_gets_domain_events() -> None:
     assert list(store.get(uuid4())) == []
 
 
-def test_event_store_with_an_aggregate_recorder_returns_no_notification_ids() -> None:
+def test_event_store_with_an_aggregate_recorder_returns_no_notifications() -> None:
     store: EventStore[DomainEvent] = EventStore(
         mapper=Mapper(transcoder=transcoder()), recorder=POPOAggregateRecorder()
     )
     id1 = uuid4()
-    assert store.put([domain_event(id1, 1)]) is None
+    event = domain_event(id1, 1)
+    assert store.put([event]) == [Recording(event, None)]
     assert len(list(store.get(id1))) == 1
+
+
+def test_event_store_gives_the_recorder_events_mapped_on_demand() -> None:
+    # The recorder contract: any Sequence[StoredEvent], maybe produced while consumed.
+    seen: List[Any] = []
+
+    class Watching(POPOApplicationRecorder):
+        def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Any:
+            seen.append(stored_events)
+            return super().insert_events(stored_events, **kwargs)
+
+    mapper: Mapper[DomainEvent] = Mapper(transcoder=transcoder())
+    store: EventStore[DomainEvent] = EventStore(mapper, Watching())
+    id1 = uuid4()
+    events = [domain_event(id1, v) for v in range(1, 4)]
+    recordings = store.put(events)
+    (given,) = seen
+    assert not isinstance(given, list)
+    assert len(given) == 3
+    assert list(given) == [mapper.from_domain_event(e) for e in events]
+    assert given[1:] == list(given)[1:] and given[-1] is list(given)[-1]  # mapped once
+    assert [r.notification for r in recordings] == store.recorder.select_notifications(1, 10)
+
+
+def test_event_store_records_nothing_if_mapping_an_event_fails() -> None:
+    store: EventStore[Any] = EventStore(Mapper(transcoder=transcoder()), POPOApplicationRecorder())
+    id1 = uuid4()
+    unmappable = DomainEvent(originator_id=id1, originator_version=3, timestamp=object())  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not serializable"):
+        store.put([domain_event(id1, 1), domain_event(id1, 2), unmappable])
+    assert list(store.get(id1)) == []
+    assert store.recorder.max_notification_id() == 0  # type: ignore[attr-defined]
 
 
 def test_event_store_conflict_stores_none_of_the_new_events() -> None:

@@ -20,10 +20,16 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent, Tracking
 from eventsourcing.postgres import Factory, PostgresProcessRecorder
-from eventsourcing.postgres.recorders import Save
+from eventsourcing.postgres.commit import GroupCommitter, Save
 
 Admin = psycopg.Connection[Any]
 LARGE = 2000
+
+
+def group_committer(recorder: object) -> GroupCommitter:
+    committer = getattr(recorder, "_committer", None)
+    assert isinstance(committer, GroupCommitter)
+    return committer
 
 
 class Account(Aggregate):
@@ -361,7 +367,7 @@ def test_after_a_lost_connection_a_conflicting_save_fails_alone(
             Save([StoredEvent(other, 2, "t", b"s")], Tracking("up", 2)),
         ]
         getattr(proxy, f"cut_{cut}")()
-        recorder._record_group(group)
+        group_committer(recorder).record_group(group)
         assert proxy.cuts == 1
         outcomes = [save.outcome for save in group]
         assert isinstance(outcomes[1], IntegrityError)

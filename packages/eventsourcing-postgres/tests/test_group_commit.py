@@ -10,7 +10,13 @@ import psycopg
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent, Tracking
 from eventsourcing.postgres import Factory, PostgresApplicationRecorder, PostgresProcessRecorder
-from eventsourcing.postgres.recorders import Save
+from eventsourcing.postgres.commit import GroupCommitter, Save
+
+
+def group_committer(recorder: object) -> GroupCommitter:
+    committer = getattr(recorder, "_committer", None)
+    assert isinstance(committer, GroupCommitter)
+    return committer
 
 
 def event(originator_id: object, version: int) -> StoredEvent:
@@ -29,7 +35,7 @@ def test_a_failing_save_in_a_group_fails_alone(factory: Factory) -> None:
         Save([event(b, 1)], Tracking("up", 1)),  # conflicts with the save before it
         Save([event(c, 1), event(c, 2)], Tracking("up", 2)),
     ]
-    recorder._record_group(group)
+    group_committer(recorder).record_group(group)
     outcomes = [save.outcome for save in group]
     assert isinstance(outcomes[1], IntegrityError)
     assert isinstance(outcomes[3], IntegrityError)
@@ -100,7 +106,7 @@ def test_a_lock_timeout_fails_every_save_of_the_group(
         table = psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "stored_events")
         with admin.transaction():
             admin.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
-            recorder._record_group(group)
+            group_committer(recorder).record_group(group)
         errors = [save.outcome for save in group]
         assert all(isinstance(e, OperationalError) and "lock timeout" in str(e) for e in errors)
         assert errors[0] is not errors[1]  # each save raises its own

@@ -1,23 +1,26 @@
 """Large saves: mapped a chunk at a time while the server inserts the previous chunk.
 
-An Application saving more than one chunk (500 events) goes through
-``PostgresApplicationRecorder.insert_domain_events``, which maps lazily inside
-the pipelined transaction. These tests show it records everything with the
-right notification IDs, and that an error in a later chunk (mapping or
-conflict) records nothing of the batch and leaves the recorder usable.
+An Application's event store gives the recorder its events mapped on demand;
+a save of more than one chunk (500 events) goes in a transaction of its own,
+each chunk produced (mapped) and checked just before it is sent. These tests
+show it records everything with the right notification IDs, and that an
+error in a later chunk (mapping, a bad item, a conflict) records nothing of
+the batch and leaves the recorder usable.
 """
 
 from __future__ import annotations
 
 import threading
 from datetime import date
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List, Sequence, Union, overload
+from uuid import uuid4
 
 import pytest
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import IntegrityError, InterfaceError, StoredEvent, Tracking
+from eventsourcing.postgres import Factory
 
 
 class Ledger(Aggregate):
@@ -132,3 +135,55 @@ def test_large_and_small_saves_from_several_threads_never_interleave(
         assert len(large_ids) == 3
         for batch in large_ids:
             assert batch == list(range(batch[0], batch[0] + 1100))
+
+
+class Failing(Sequence[StoredEvent]):
+    """Stored events produced on demand; producing the one at ``fail_at`` raises."""
+
+    def __init__(self, events: List[StoredEvent], fail_at: int, error: Exception) -> None:
+        self.events, self.fail_at, self.error = events, fail_at, error
+
+    def __len__(self) -> int:
+        return len(self.events)
+
+    @overload
+    def __getitem__(self, index: int) -> StoredEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> List[StoredEvent]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[StoredEvent, List[StoredEvent]]:
+        positions = range(len(self))[index]
+        if isinstance(positions, int):
+            positions = range(positions, positions + 1)
+        if self.fail_at in positions:
+            raise self.error
+        return self.events[index]
+
+    def __iter__(self) -> Iterator[StoredEvent]:
+        for i in range(len(self)):
+            yield self[i]
+
+
+@pytest.mark.parametrize("fail_at", [0, 499, 500, 1199])
+def test_a_sequence_raising_while_produced_records_nothing(factory: Factory, fail_at: int) -> None:
+    recorder = factory.process_recorder()
+    originator = uuid4()
+    events = [StoredEvent(originator, v, "x:Y", b"{}") for v in range(1, 1201)]
+    with pytest.raises(ValueError, match="cannot produce"):
+        recorder.insert_events(
+            Failing(events, fail_at, ValueError("cannot produce")), tracking=Tracking("up", 1)
+        )
+    assert recorder.select_events(originator) == []
+    assert recorder.max_notification_id() == 0
+    assert recorder.max_tracking_id("up") == 0
+    # A bad item in a later chunk is refused as it would be in the first.
+    bad: Any = list(events)
+    bad[900] = "not a stored event"
+    with pytest.raises(InterfaceError, match="Expected a StoredEvent"):
+        recorder.insert_events(bad)
+    assert recorder.max_notification_id() == 0
+    ids = recorder.insert_events(events, tracking=Tracking("up", 1))
+    assert ids is not None and list(ids) == list(range(ids[0], ids[0] + 1200))
+    assert [n.id for n in recorder.select_notifications(1, 2000)] == ids
+    assert recorder.max_tracking_id("up") == 1

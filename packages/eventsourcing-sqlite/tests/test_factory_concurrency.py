@@ -31,7 +31,7 @@ def test_closing_the_last_recorder_while_another_is_being_made(tmp_path: Path) -
         # The new recorder's tables wait for the write lock, held here.
         with datastore.transaction():
             maker.start()
-            queue = datastore._lock_box.queue
+            queue = datastore._writes.pending
             while not queue and maker.is_alive():
                 pass
             closer.start()

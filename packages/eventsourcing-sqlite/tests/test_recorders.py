@@ -379,7 +379,7 @@ def test_queued_writes_share_a_transaction_and_fail_alone(datastore: SQLiteDatas
     with datastore.transaction():
         for t in threads:
             t.start()
-        queue = datastore._lock_box.queue
+        queue = datastore._writes.pending
         while len(queue) < len(threads):  # each thread queues before waiting for the lock
             pass
     for t in threads:

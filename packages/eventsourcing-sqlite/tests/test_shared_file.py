@@ -19,7 +19,7 @@ def _recorder(datastore: SQLiteDatastore) -> SQLiteApplicationRecorder:
 
 def _queued(datastore: SQLiteDatastore, count: int, done: List[threading.Thread]) -> None:
     """Spin until ``count`` writes are queued, or one of ``done`` has finished."""
-    queue = datastore._lock_box.queue
+    queue = datastore._writes.pending
     while len(queue) < count and all(t.is_alive() for t in done):
         pass
 

@@ -11,7 +11,10 @@ reuses to record its new events atomically with a tracking record:
 
 1. a :class:`ProcessingEvent` collects the pending events of aggregates
    (and, for a process application, carries a :class:`Tracking` object);
-2. :meth:`Application.record` puts all of them in ONE recorder insert;
+2. :meth:`Application.record` puts all of them in ONE atomic insert through
+   :meth:`EventStore.put <eventsourcing.persistence.EventStore.put>` (which
+   maps them, inserts them and returns the recordings), the same door
+   snapshots go through;
 3. :meth:`Application.take_snapshots` takes automatic snapshots;
 4. :meth:`Application.notify` is told about the new events.
 """
@@ -58,7 +61,7 @@ from eventsourcing.persistence import (
     Mapper,
     Notification,
     Recorder,
-    StoredEvent,
+    Recording,
     Tracking,
     Transcoder,
 )
@@ -365,56 +368,6 @@ class ProcessingEvent:
     save = collect_events
 
 
-class Recording:
-    """A domain event and the notification it was recorded as.
-
-    ``notification`` is ``None`` when the recorder does not number events
-    (an aggregate recorder). A save of thousands of events returns thousands
-    of recordings, most never looked at, so the notification is made from
-    the stored event only when first asked for.
-    """
-
-    __slots__ = ("_id", "_notification", "_stored", "domain_event")
-
-    def __init__(self, domain_event: DomainEvent, notification: Optional[Notification]) -> None:
-        self.domain_event = domain_event
-        self._notification = notification
-        self._stored: Optional[StoredEvent] = None
-        self._id = 0
-
-    @classmethod
-    def _of(cls, domain_event: DomainEvent, stored: StoredEvent, notification_id: int) -> Recording:
-        recording = cls(domain_event, None)
-        recording._stored = stored
-        recording._id = notification_id
-        return recording
-
-    @property
-    def notification(self) -> Optional[Notification]:
-        if self._notification is None and self._stored is not None:
-            s = self._stored
-            self._notification = Notification(
-                s.originator_id, s.originator_version, s.topic, s.state, self._id
-            )
-        return self._notification
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            type(other) is type(self)
-            and self.domain_event == other.domain_event
-            and self.notification == other.notification
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.domain_event, self.notification))
-
-    def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(domain_event={self.domain_event!r}, "
-            f"notification={self.notification!r})"
-        )
-
-
 # ---------------------------------------------------------------------------
 # Application
 # ---------------------------------------------------------------------------
@@ -560,7 +513,8 @@ class Application(ABC, Generic[TAggregate]):
 
     def record(self, processing_event: ProcessingEvent) -> List[Recording]:
         """Put the events (and tracking, if any) of ``processing_event`` in one
-        recorder insert, then refresh the aggregate cache.
+        atomic insert, through :meth:`EventStore.put`, then refresh the
+        aggregate cache.
 
         The one place where an application writes events: process applications
         pass a :class:`ProcessingEvent` with ``tracking`` set, and their
@@ -574,9 +528,7 @@ class Application(ABC, Generic[TAggregate]):
             kwargs["tracking"] = processing_event.tracking
         cache = self.repository.cache
         try:
-            stored_events, ids = self.events.recorder.insert_domain_events(
-                self.events.mapper, events, **kwargs
-            )
+            recordings = self.events.put(events, **kwargs)
         except IntegrityError:
             if cache is not None:
                 # The cached versions may be behind what another writer recorded.
@@ -597,10 +549,7 @@ class Application(ABC, Generic[TAggregate]):
                     # An overridden mutate() may discard the aggregate (return
                     # None), which the object saved does not show: reread it.
                     cache.evict(aggregate.id)
-        if ids is None or len(ids) != len(stored_events):
-            return [Recording(e, None) for e in events]
-        of = Recording._of
-        return [of(e, s, i) for e, s, i in zip(events, stored_events, ids, strict=True)]
+        return recordings
 
     def take_snapshots(self, processing_event: ProcessingEvent) -> None:
         """Take automatic snapshots (``snapshotting_intervals``) of saved aggregates.

@@ -9,7 +9,8 @@ anything unusual; third-party recorders can use them as they are.
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any, List, Optional
 from uuid import UUID
 
 from eventsourcing.persistence import DataError, InterfaceError, StoredEvent, Tracking
@@ -42,14 +43,21 @@ def check_stored_event(s: Any) -> None:
         raise InterfaceError(f"state must be bytes, got {type(s.state).__name__}")
 
 
-def check_stored_events(stored_events: Sequence[StoredEvent]) -> None:
-    """Refuse anything but a list (or tuple) of well-formed stored events."""
-    if not isinstance(stored_events, (list, tuple)):
+def check_stored_events(stored_events: Sequence[StoredEvent]) -> List[StoredEvent]:
+    """Refuse anything but a sequence of well-formed stored events; return them as a list.
+
+    The sequence is read once (its items may be produced lazily, see
+    :class:`~eventsourcing.persistence.AggregateRecorder`): use the list.
+    """
+    if not isinstance(stored_events, Sequence):
         raise InterfaceError(
-            f"stored_events must be a list of StoredEvent, got {type(stored_events).__name__}"
+            "stored_events must be a sequence (a list, for example) of StoredEvent, got "
+            f"{type(stored_events).__name__}"
         )
-    for s in stored_events:
+    events = stored_events if type(stored_events) is list else list(stored_events)
+    for s in events:
         check_stored_event(s)
+    return events
 
 
 def check_tracking(tracking: Any) -> None:

@@ -27,7 +27,9 @@ from typing import (
     Tuple,
     Type,
     TypeVar,
+    Union,
     cast,
+    overload,
 )
 from uuid import UUID
 
@@ -63,6 +65,7 @@ __all__ = [
     "ProgrammingError",
     "RecordConflictError",
     "Recorder",
+    "Recording",
     "StoredEvent",
     "Tracking",
     "Transcoder",
@@ -545,30 +548,27 @@ class Recorder(ABC):  # noqa: B024 (a marker base; subclasses add the abstract m
 
 
 class AggregateRecorder(Recorder):
-    """Records and retrieves the stored events of aggregates."""
+    """Records and retrieves the stored events of aggregates.
+
+    ``insert_events`` accepts any ``Sequence[StoredEvent]``: a list, or a
+    sequence whose items are produced lazily while the recorder consumes
+    it (the event store passes domain events mapped on demand, so that a
+    backend can send the first part of a large save while the rest is being
+    mapped). If producing an item raises, that exception propagates and
+    nothing of the call is recorded. A recorder may read the sequence more
+    than once; each read gives the same items.
+    """
 
     @abstractmethod
     def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
         """Record ``stored_events`` atomically: all of them or none.
 
         A conflict on ``(originator_id, originator_version)`` raises
-        :class:`IntegrityError` and records nothing of the batch.
+        :class:`IntegrityError` and records nothing of the batch; so does
+        an exception raised while an item of the sequence is produced.
         """
-
-    def insert_domain_events(
-        self, mapper: Mapper[Any], domain_events: Sequence[Any], **kwargs: Any
-    ) -> Tuple[List[StoredEvent], Optional[Sequence[int]]]:
-        """Map ``domain_events`` and record them as one :meth:`insert_events`.
-
-        Returns the stored events and what :meth:`insert_events` returned.
-        This default maps everything first; a recorder that can map while its
-        database works on what was already sent (a large batch) overrides it.
-        An override must record nothing if mapping raises.
-        """
-        stored_events = [mapper.from_domain_event(e) for e in domain_events]
-        return stored_events, self.insert_events(stored_events, **kwargs)
 
     @abstractmethod
     def select_events(
@@ -591,7 +591,7 @@ class ApplicationRecorder(AggregateRecorder):
 
     @abstractmethod
     def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
         """Record ``stored_events`` atomically and return their notification IDs."""
 
@@ -628,22 +628,143 @@ class ProcessRecorder(ApplicationRecorder):
 
 
 # ---------------------------------------------------------------------------
+# Recordings
+# ---------------------------------------------------------------------------
+
+
+class Recording:
+    """A domain event and the notification it was recorded as.
+
+    ``notification`` is ``None`` when the recorder does not number events
+    (an aggregate recorder). A save of thousands of events returns thousands
+    of recordings, most never looked at, so the notification is made from
+    the stored event only when first asked for.
+    """
+
+    __slots__ = ("_id", "_notification", "_stored", "domain_event")
+
+    def __init__(self, domain_event: Any, notification: Optional[Notification]) -> None:
+        self.domain_event = domain_event
+        self._notification = notification
+        self._stored: Optional[StoredEvent] = None
+        self._id = 0
+
+    @classmethod
+    def _of(cls, domain_event: Any, stored: StoredEvent, notification_id: int) -> Recording:
+        recording = cls(domain_event, None)
+        recording._stored = stored
+        recording._id = notification_id
+        return recording
+
+    @property
+    def notification(self) -> Optional[Notification]:
+        if self._notification is None and self._stored is not None:
+            s = self._stored
+            self._notification = Notification(
+                s.originator_id, s.originator_version, s.topic, s.state, self._id
+            )
+        return self._notification
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            type(other) is type(self)
+            and self.domain_event == other.domain_event
+            and self.notification == other.notification
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.domain_event, self.notification))
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(domain_event={self.domain_event!r}, "
+            f"notification={self.notification!r})"
+        )
+
+
+class _MappedEvents(Sequence[StoredEvent]):
+    """Domain events mapped to stored events on first use, and kept.
+
+    Reading an item or a slice maps up to its end, so a recorder that sends
+    a large save a slice at a time maps each slice just before sending it,
+    while the database works on the previous one. Mapped events are kept:
+    reading again (a retry after a lost connection) gives the same objects.
+    """
+
+    __slots__ = ("_domain_events", "_from_domain_event", "_mapped")
+
+    def __init__(self, mapper: Mapper[Any], domain_events: Sequence[Any]) -> None:
+        self._from_domain_event = mapper.from_domain_event
+        self._domain_events = domain_events
+        self._mapped: List[StoredEvent] = []
+
+    def _map_to(self, stop: int) -> List[StoredEvent]:
+        mapped = self._mapped
+        start = len(mapped)
+        if start < stop:
+            from_domain_event = self._from_domain_event
+            mapped.extend([from_domain_event(e) for e in self._domain_events[start:stop]])
+        return mapped
+
+    def all(self) -> List[StoredEvent]:
+        """Every stored event, mapping what was not mapped yet."""
+        return self._map_to(len(self._domain_events))
+
+    def __len__(self) -> int:
+        return len(self._domain_events)
+
+    @overload
+    def __getitem__(self, index: int) -> StoredEvent: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> List[StoredEvent]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[StoredEvent, List[StoredEvent]]:
+        if isinstance(index, slice):
+            stop = index.indices(len(self._domain_events))[1]
+        elif index < 0:
+            stop = len(self._domain_events)
+        else:
+            stop = index + 1
+        return self._map_to(stop)[index]
+
+    def __iter__(self) -> Iterator[StoredEvent]:
+        return iter(self.all())
+
+
+# ---------------------------------------------------------------------------
 # Event store
 # ---------------------------------------------------------------------------
 
 
 class EventStore(Generic[TDomainEvent]):
-    """Stores and retrieves domain events, through a mapper and a recorder."""
+    """Stores and retrieves domain events, through a mapper and a recorder.
+
+    :meth:`put` is the one door through which an application writes: its
+    saves, a process application's events with their tracking record, and
+    snapshots.
+    """
 
     def __init__(self, mapper: Mapper[TDomainEvent], recorder: AggregateRecorder) -> None:
         self.mapper = mapper
         self.recorder = recorder
 
-    def put(self, events: Sequence[TDomainEvent], **kwargs: Any) -> Optional[Sequence[int]]:
-        """Store ``events`` in one atomic insert; return notification IDs if any."""
-        return self.recorder.insert_events(
-            [self.mapper.from_domain_event(e) for e in events], **kwargs
-        )
+    def put(self, events: Sequence[TDomainEvent], **kwargs: Any) -> List[Recording]:
+        """Map ``events``, record them in one atomic insert, and return what was recorded.
+
+        The recorder gets the events mapped on demand (see
+        :class:`AggregateRecorder`): if mapping one fails, the exception
+        propagates and nothing is recorded. ``kwargs`` (``tracking=...``)
+        go to the recorder's ``insert_events``.
+        """
+        if not isinstance(events, (list, tuple)):
+            events = list(events)
+        stored_events = _MappedEvents(self.mapper, events)
+        ids = self.recorder.insert_events(stored_events, **kwargs)
+        if ids is None or len(ids) != len(events):
+            return [Recording(e, None) for e in events]
+        of = Recording._of
+        return [of(e, s, i) for e, s, i in zip(events, stored_events.all(), ids, strict=True)]
 
     def get(
         self,

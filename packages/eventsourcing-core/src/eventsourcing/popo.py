@@ -31,6 +31,7 @@ from eventsourcing.persistence import (
     Notification,
     ProcessRecorder,
     StoredEvent,
+    Tracking,
 )
 
 __all__ = [
@@ -60,13 +61,27 @@ class POPOAggregateRecorder(AggregateRecorder):
             raise InterfaceError(f"{type(self).__name__} is closed")
 
     def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
-        check_stored_events(stored_events)
+        events = check_stored_events(stored_events)
+        tracking = self._tracking(kwargs)
         with self._lock:
             self._check_open()
-            self._check_conflicts(stored_events)
-            self._insert(stored_events)
+            self._check_conflicts(events)
+            if tracking is not None:
+                self._record_tracking(tracking)  # after the only other check
+            self._insert(events)
+            return self._notification_ids(events)
+
+    def _tracking(self, kwargs: Dict[str, Any]) -> Optional[Tracking]:
+        """The checked tracking record to insert with the events (process recorders)."""
+        return None
+
+    def _record_tracking(self, tracking: Tracking) -> None:
+        """Record ``tracking``, or raise IntegrityError (call under the lock)."""
+
+    def _notification_ids(self, stored_events: Sequence[StoredEvent]) -> Optional[List[int]]:
+        """Number the inserted events (call under the lock); None if not numbered."""
         return None
 
     def _check_conflicts(self, stored_events: Sequence[StoredEvent]) -> None:
@@ -172,17 +187,7 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
         # The notification with ID n is at index n - 1: IDs have no gaps.
         self._notifications: List[Notification] = []
 
-    def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
-    ) -> Optional[Sequence[int]]:
-        check_stored_events(stored_events)
-        with self._lock:
-            self._check_open()
-            self._check_conflicts(stored_events)
-            self._insert(stored_events)
-            return self._append_notifications(stored_events)
-
-    def _append_notifications(self, stored_events: Sequence[StoredEvent]) -> List[int]:
+    def _notification_ids(self, stored_events: Sequence[StoredEvent]) -> List[int]:
         notifications = self._notifications
         first_id = len(notifications) + 1
         for i, s in enumerate(stored_events, first_id):
@@ -235,34 +240,26 @@ class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
 
     def __init__(self) -> None:
         super().__init__()
-        self._tracking: Dict[str, Set[int]] = {}
+        self._tracking_ids: Dict[str, Set[int]] = {}
         self._max_tracking: Dict[str, int] = {}
 
-    def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
-    ) -> Optional[Sequence[int]]:
-        check_stored_events(stored_events)
+    def _tracking(self, kwargs: Dict[str, Any]) -> Optional[Tracking]:
         tracking = kwargs.get("tracking")
         if tracking is not None:
             check_tracking(tracking)
-        with self._lock:
-            self._check_open()
-            self._check_conflicts(stored_events)
-            if tracking is not None and tracking.notification_id in self._tracking.get(
-                tracking.application_name, ()
-            ):
-                raise IntegrityError(
-                    f"Tracking already recorded: notification {tracking.notification_id} "
-                    f"of {tracking.application_name!r} was processed before"
-                )
-            self._insert(stored_events)
-            ids = self._append_notifications(stored_events)
-            if tracking is not None:
-                name = tracking.application_name
-                self._tracking.setdefault(name, set()).add(tracking.notification_id)
-                if tracking.notification_id > self._max_tracking.get(name, 0):
-                    self._max_tracking[name] = tracking.notification_id
-            return ids
+        return tracking
+
+    def _record_tracking(self, tracking: Tracking) -> None:
+        name, notification_id = tracking.application_name, tracking.notification_id
+        recorded = self._tracking_ids.setdefault(name, set())
+        if notification_id in recorded:
+            raise IntegrityError(
+                f"Tracking already recorded: notification {notification_id} "
+                f"of {name!r} was processed before"
+            )
+        recorded.add(notification_id)
+        if notification_id > self._max_tracking.get(name, 0):
+            self._max_tracking[name] = notification_id
 
     def max_tracking_id(self, application_name: str) -> int:
         check_str("application_name", application_name)
@@ -275,7 +272,7 @@ class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
         check_int("notification_id", notification_id)
         with self._lock:
             self._check_open()
-            return notification_id in self._tracking.get(application_name, ())
+            return notification_id in self._tracking_ids.get(application_name, ())
 
 
 class Factory(InfrastructureFactory):

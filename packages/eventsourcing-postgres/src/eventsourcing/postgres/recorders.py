@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import copy
-import os
 import threading
-import weakref
 from typing import (
     Any,
-    Callable,
     Dict,
     Iterator,
     List,
     Optional,
     Sequence,
-    Set,
     Tuple,
-    Union,
-    cast,
-    overload,
 )
 from uuid import UUID
 
-import psycopg
 from psycopg import sql
 
 from eventsourcing.checks import (
     check_int,
     check_optional_int,
     check_stored_event,
+    check_stored_events,
     check_str,
     check_tracking,
 )
@@ -36,35 +28,34 @@ from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     DataError,
-    IntegrityError,
     InterfaceError,
-    Mapper,
     Notification,
-    OperationalError,
-    PersistenceError,
     ProcessRecorder,
     StoredEvent,
     Tracking,
+)
+from eventsourcing.postgres.commit import (
+    CHUNK,
+    Committer,
+    GroupCommitter,
+    Recorded,
+    Save,
 )
 from eventsourcing.postgres.copying import (
     PostgresEventScanning,
     PostgresNotificationInserting,
     PostgresTrackingCopying,
 )
-from eventsourcing.postgres.datastore import Connection, PostgresDatastore, is_lost
+from eventsourcing.postgres.datastore import Connection, PostgresDatastore
 from eventsourcing.postgres.identifiers import validate_table_name
 from eventsourcing.postgres.wire import (
-    INT8_OID,
     Statement,
     Step,
     array_of_bytes,
     array_of_int4,
     array_of_text,
     array_of_uuid,
-    decode_int8_array,
     encode_int4,
-    failed_step,
-    run_pipeline,
 )
 
 __all__ = [
@@ -77,29 +68,8 @@ _INT4_MIN = -(2**31)
 _INT4_MAX = 2**31 - 1
 # Key of the advisory lock that serialises table creation across processes.
 _DDL_LOCK_KEY = 0x6576656E74  # "event"
-# How many times a write whose connection broke is re-sent, after checking
-# that it was not recorded.
-_WRITE_ATTEMPTS = 3
-
-# Most saves sent together in one transaction (group commit).
-_MAX_GROUP = 100
-# Events per INSERT statement of a large batch (see _steps).
-_CHUNK = 500
-
 _BEGIN = Statement.from_sql("BEGIN")
 _COMMIT = Statement.from_sql("COMMIT")
-
-
-class Save:
-    """One call of ``insert_events``: recorded all or nothing, maybe with others."""
-
-    __slots__ = ("outcome", "stored_events", "tracking")
-
-    def __init__(self, stored_events: Sequence[StoredEvent], tracking: Optional[Tracking]) -> None:
-        self.stored_events = stored_events
-        self.tracking = tracking
-        # The notification IDs, or the exception to raise, once recorded (or not).
-        self.outcome: Union[List[int], BaseException, None] = None
 
 
 class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
@@ -118,6 +88,10 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
         # which the server runs faster than unnesting arrays.
         self._insert_one_statement = Statement.from_sql(self._render(self._insert_one_sql()))
         self.create_table_statements = self.construct_create_table_statements()
+        self._committer = self._construct_committer()
+
+    def _construct_committer(self) -> Committer:
+        return Committer(self.datastore, self)
 
     # -- schema -------------------------------------------------------------
 
@@ -170,19 +144,30 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
         ).format(self.events_table)
 
     def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
-        self._check_stored_events(stored_events)
+        stored_events = self._prepare(stored_events)
         if not stored_events:
             return None
-        self._write([Save(stored_events, None)])
+        self._committer.record(Save(stored_events, None))
         return None
 
-    def _check_stored_events(self, stored_events: List[StoredEvent]) -> None:
-        if not isinstance(stored_events, (list, tuple)):
-            raise InterfaceError(
-                f"Expected a list of StoredEvent, got {type(stored_events).__name__}"
-            )
+    def _prepare(self, stored_events: Sequence[StoredEvent]) -> Sequence[StoredEvent]:
+        """Check a save that fits in one statement now, and return it as a list.
+
+        A larger save is checked a chunk at a time as it is sent (see
+        :meth:`_insert_steps`): its items may be produced lazily, and are
+        only then produced, while the server inserts the previous chunk.
+        """
+        if not isinstance(stored_events, Sequence):
+            check_stored_events(stored_events)  # raises
+        if len(stored_events) > CHUNK:
+            return stored_events
+        events = stored_events if type(stored_events) is list else list(stored_events)
+        self._check_stored_events(events)
+        return events
+
+    def _check_stored_events(self, stored_events: Sequence[StoredEvent]) -> None:
         for s in stored_events:
             # Exact types first: checking thousands of events must cost little.
             try:
@@ -219,23 +204,21 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
             array_of_bytes([s.state for s in stored_events]),
         ]
 
-    def _steps(self, saves: List[Save], owners: List[Optional[int]]) -> Iterator[Step]:
-        """The statements of one transaction; ``owners`` gets the save of each.
+    # -- the write engine's interface (see eventsourcing.postgres.commit) ----
 
-        Generated as they are sent, so that the server starts on the first
-        rows of a large batch while the next are being encoded.
-        """
+    @property
+    def returns_ids(self) -> bool:
+        return False
+
+    def steps(self, saves: Sequence[Save]) -> Iterator[Tuple[Optional[int], Step]]:
         (save,) = saves
-        chunked = len(save.stored_events) > _CHUNK
+        chunked = len(save.stored_events) > CHUNK
         if chunked:
-            owners.append(None)
-            yield Step(_BEGIN)
+            yield None, Step(_BEGIN)
         for step in self._insert_steps(save.stored_events):
-            owners.append(0)
-            yield step
+            yield 0, step
         if chunked:
-            owners.append(None)
-            yield Step(_COMMIT)
+            yield None, Step(_COMMIT)
 
     def _insert_steps(self, stored_events: Sequence[StoredEvent]) -> Iterator[Step]:
         if len(stored_events) == 1:
@@ -248,125 +231,15 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
             ]
             yield Step(self._insert_one_statement, params)
             return
-        for i in range(0, len(stored_events), _CHUNK):
-            chunk = stored_events[i : i + _CHUNK]
+        chunked = len(stored_events) > CHUNK  # not checked yet: see _prepare
+        for i in range(0, len(stored_events), CHUNK):
+            chunk = stored_events[i : i + CHUNK]
+            if chunked:
+                self._check_stored_events(chunk)
             yield Step(self._insert_statement, self._events_params(chunk))
 
-    def _send(self, conn: Connection, saves: List[Save]) -> List[Optional[List[int]]]:
-        """One transaction, in one round trip; the notification IDs of each save."""
-        owners: List[Optional[int]] = []
-        try:
-            results = run_pipeline(conn, self._steps(saves, owners))
-        except psycopg.Error as e:
-            step = failed_step(e)
-            e.failed_save = None if step is None else owners[step]  # type: ignore[attr-defined]
-            raise
-        return self._notification_ids(results, owners, len(saves))
-
-    def _notification_ids(
-        self, results: List[Any], owners: List[Optional[int]], count: int
-    ) -> List[Optional[List[int]]]:
-        return [None] * count
-
-    def _write(self, saves: List[Save]) -> List[Optional[List[int]]]:
-        """Send one transaction; if the connection broke, find out what happened.
-
-        After a broken connection the commit may or may not have happened.
-        The old server process is made to end, then the rows are looked for:
-        found means recorded (the IDs are returned), absent means not
-        recorded, and only then is the transaction sent again.
-        """
-        attempt = 0
-        while True:
-            attempt += 1
-            pid: Optional[int] = None
-            conn: Optional[Connection] = None
-            try:
-                with self.datastore.connection() as conn:
-                    pid = conn.info.backend_pid
-                    try:
-                        return self._send(conn, saves)
-                    except psycopg.Error:
-                        raise
-                    except BaseException:
-                        # Protocol state unknown: never reuse this connection.
-                        conn.close()
-                        raise
-            except OperationalError as e:
-                if conn is None or not is_lost(conn):
-                    raise
-                outcome = self._resolve_unknown_outcome(pid, saves, e)
-                if outcome is not None:
-                    return outcome
-                if attempt >= _WRITE_ATTEMPTS:
-                    count = sum(len(save.stored_events) for save in saves)
-                    raise OperationalError(
-                        f"Not recorded: the connection to PostgreSQL was lost {attempt} "
-                        f"times while recording {count} event(s): {e}"
-                    ) from e
-
-    def _resolve_unknown_outcome(
-        self, pid: Optional[int], saves: List[Save], error: Exception
-    ) -> Optional[List[Optional[List[int]]]]:
-        """The IDs of each save if the transaction was committed, None if it was not."""
+    def find_recorded(self, conn: Connection, saves: Sequence[Save]) -> Recorded:
         stored_events = [s for save in saves for s in save.stored_events]
-        trackings = [save.tracking for save in saves if save.tracking is not None]
-
-        def inspect(
-            conn: Connection,
-        ) -> Tuple[Set[Tuple[UUID, int]], Dict[Tuple[UUID, int], Optional[int]], List[int]]:
-            if pid is not None:
-                # Until the old session is gone it might still commit.
-                conn.execute(
-                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE pid = %s",
-                    (pid,),
-                )
-            existing, matching = self._find_recorded(conn, stored_events)
-            tracked_saves = [
-                i for i, save in enumerate(saves) if self._has_tracking(conn, save.tracking)
-            ]
-            return existing, matching, tracked_saves
-
-        try:
-            existing, matching, tracked_saves = self.datastore.read(inspect)
-        except PersistenceError as e:
-            raise OperationalError(
-                f"The connection to PostgreSQL was lost while recording "
-                f"{len(stored_events)} event(s) and whether they were recorded could "
-                f"not be checked: {e}"
-            ) from error
-        found, tracked = len(existing), len(tracked_saves)
-        if found == 0 and tracked == 0:
-            return None
-        if len(matching) == len(stored_events) and tracked == len(trackings):
-            return [
-                [
-                    cast(int, matching[(s.originator_id, s.originator_version)])
-                    for s in save.stored_events
-                ]
-                if self._returns_ids()
-                else None
-                for save in saves
-            ]
-        # Not committed. A save whose rows exist conflicts: it is refused, and
-        # (in a group) the others are sent again without it, see _record_group.
-        error.failed_save = next(  # type: ignore[attr-defined]
-            i
-            for i, save in enumerate(saves)
-            if i in tracked_saves
-            or any((s.originator_id, s.originator_version) in existing for s in save.stored_events)
-        )
-        raise IntegrityError(
-            f"The connection to PostgreSQL was lost while recording {len(stored_events)} "
-            f"event(s) and {len(trackings)} tracking record(s); afterwards {found} of the "
-            f"events existed ({len(matching)} as sent) and {tracked} of the tracking "
-            "records: they conflict with what another writer recorded"
-        ) from error
-
-    def _find_recorded(
-        self, conn: Connection, stored_events: List[StoredEvent]
-    ) -> Tuple[Set[Tuple[UUID, int]], Dict[Tuple[UUID, int], Optional[int]]]:
-        """Which of the events exist, and the IDs of those that match."""
         rows = conn.execute(
             sql.SQL(
                 "SELECT e.originator_id, e.originator_version, e.topic, e.state{} "
@@ -385,13 +258,11 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
             s = sent.get((row[0], row[1]))
             if s is not None and (row[2], row[3]) == (s.topic, s.state):
                 matching[(row[0], row[1])] = row[4] if len(row) > 4 else None
-        return {(row[0], row[1]) for row in rows}, matching
+        tracked = [i for i, save in enumerate(saves) if self._has_tracking(conn, save.tracking)]
+        return {(row[0], row[1]) for row in rows}, matching, tracked
 
     def _notification_id_column(self) -> sql.Composable:
         return sql.SQL("")
-
-    def _returns_ids(self) -> bool:
-        return False
 
     def _has_tracking(self, conn: Connection, tracking: Optional[Tracking]) -> bool:
         return False
@@ -465,10 +336,6 @@ class PostgresApplicationRecorder(
         self, datastore: PostgresDatastore, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name)
-        self._group_condition = threading.Condition()
-        self._group_queue: List[Save] = []
-        self._group_leader = False
-        _group_committers.add(self)
         self._lock_statement = Statement.from_sql(
             self._render(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.events_table))
         )
@@ -504,121 +371,36 @@ class PostgresApplicationRecorder(
         ).format(super()._insert_events_sql())
 
     def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
-        self._check_stored_events(stored_events)
+        stored_events = self._prepare(stored_events)
         if not stored_events:
             return []
-        return self._save(Save(stored_events, None))
+        return self._committer.record(Save(stored_events, None)) or []
 
-    def insert_domain_events(
-        self, mapper: Mapper[Any], domain_events: Sequence[Any], **kwargs: Any
-    ) -> Tuple[List[StoredEvent], Optional[Sequence[int]]]:
-        """Map a large batch a chunk at a time, while the server inserts the last.
+    def _construct_committer(self) -> Committer:
+        return GroupCommitter(self.datastore, self)
 
-        The batch goes in a transaction of its own (not grouped with other
-        saves), so that an error while mapping a later chunk aborts only this
-        transaction: the connection is closed before COMMIT is sent, and
-        nothing of the batch is recorded.
-        """
-        if len(domain_events) <= _CHUNK or kwargs:
-            return super().insert_domain_events(mapper, domain_events, **kwargs)
-        stored_events = _MappedEvents(mapper, domain_events, self._check_stored_events)
-        (ids,) = self._write([Save(stored_events, None)])
-        return stored_events.all(), ids or []
+    @property
+    def returns_ids(self) -> bool:
+        return True
 
-    # Group commit: saves that arrive while a transaction is in flight wait,
-    # then go together in the next one (one commit, and one wait for the disk,
-    # for all of them). The first of them to find no transaction in flight
-    # sends it. A save that fails fails alone: the others are sent again
-    # without it.
-
-    def _save(self, save: Save) -> List[int]:
-        with self._group_condition:
-            self._group_queue.append(save)
-        while True:
-            with self._group_condition:
-                while save.outcome is None and self._group_leader:
-                    self._group_condition.wait()
-                if save.outcome is not None:
-                    break
-                self._group_leader = True
-                group = self._group_queue[:_MAX_GROUP]
-                del self._group_queue[:_MAX_GROUP]
-            try:
-                self._record_group(group)
-            finally:
-                with self._group_condition:
-                    self._group_leader = False
-                    self._group_condition.notify_all()
-        if isinstance(save.outcome, BaseException):
-            raise save.outcome
-        return save.outcome
-
-    def _record_group(self, group: List[Save]) -> None:
-        remaining = list(group)
-        try:
-            while remaining:
-                try:
-                    ids = self._write(remaining)
-                except PersistenceError as e:
-                    failed = getattr(e.__cause__, "failed_save", None)
-                    if failed is None or len(remaining) == 1:
-                        for save in remaining:
-                            save.outcome = _own_copy(e)
-                        return
-                    remaining.pop(failed).outcome = e
-                    continue
-                for save, save_ids in zip(remaining, ids, strict=True):
-                    save.outcome = save_ids or []
-                return
-        except BaseException as e:
-            for save in remaining:
-                if save.outcome is None:
-                    save.outcome = e
-            raise
-
-    def _steps(self, saves: List[Save], owners: List[Optional[int]]) -> Iterator[Step]:
-        owners.append(None)
-        yield Step(_BEGIN)
+    def steps(self, saves: Sequence[Save]) -> Iterator[Tuple[Optional[int], Step]]:
+        yield None, Step(_BEGIN)
         if any(save.stored_events for save in saves):
-            owners.append(None)
-            yield Step(self._lock_statement)
+            yield None, Step(self._lock_statement)
         for i, save in enumerate(saves):
             for step in self._tracking_steps(save.tracking):
-                owners.append(i)
-                yield step
+                yield i, step
             for step in self._insert_steps(save.stored_events) if save.stored_events else ():
-                owners.append(i)
-                yield step
-        owners.append(None)
-        yield Step(_COMMIT)
+                yield i, step
+        yield None, Step(_COMMIT)
 
     def _tracking_steps(self, tracking: Optional[Tracking]) -> List[Step]:
         return []
 
-    def _notification_ids(
-        self, results: List[Any], owners: List[Optional[int]], count: int
-    ) -> List[Optional[List[int]]]:
-        ids: List[Optional[List[int]]] = [[] for _ in range(count)]
-        for result, owner in zip(results, owners, strict=True):
-            if owner is None or result.ntuples != 1 or result.nfields != 1:
-                continue
-            value = result.get_value(0, 0)
-            save_ids = ids[owner]
-            assert save_ids is not None
-            if result.ftype(0) == INT8_OID:
-                if value:
-                    save_ids.append(int.from_bytes(value, "big", signed=True))
-            else:
-                save_ids.extend(decode_int8_array(value))
-        return ids
-
     def _notification_id_column(self) -> sql.Composable:
         return sql.SQL(", e.notification_id")
-
-    def _returns_ids(self) -> bool:
-        return True
 
     def select_notifications(
         self,
@@ -717,9 +499,9 @@ class PostgresProcessRecorder(
         ]
 
     def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
-        self._check_stored_events(stored_events)
+        stored_events = self._prepare(stored_events)
         tracking = kwargs.get("tracking")
         if tracking is not None:
             check_tracking(tracking)
@@ -731,7 +513,7 @@ class PostgresProcessRecorder(
                 )
         elif not stored_events:
             return []
-        return self._save(Save(stored_events, tracking))
+        return self._committer.record(Save(stored_events, tracking)) or []
 
     def _tracking_steps(self, tracking: Optional[Tracking]) -> List[Step]:
         if tracking is None:
@@ -772,80 +554,6 @@ class PostgresProcessRecorder(
         return self.datastore.read(select)
 
 
-# Recorders whose group commit state a forked child must not inherit.
-_group_committers: weakref.WeakSet[PostgresApplicationRecorder] = weakref.WeakSet()
-
-
-def _forget_parent_saves() -> None:
-    """In a forked child: the parent's saves in flight, and their leader, are not here.
-
-    Left as inherited, the child would wait for ever for a leader that does
-    not exist in it, or send the parent's queued saves a second time.
-    """
-    for recorder in list(_group_committers):
-        recorder._group_condition = threading.Condition()
-        recorder._group_queue = []
-        recorder._group_leader = False
-
-
-if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
-    os.register_at_fork(after_in_child=_forget_parent_saves)
-
-
-class _MappedEvents(Sequence[StoredEvent]):
-    """Domain events mapped to stored events a chunk at a time, on first use.
-
-    Slicing maps (and checks) up to the end of the slice, so the steps of a
-    pipelined transaction map each chunk just before sending it. Mapped
-    events are kept, so the transaction can be sent again (and its outcome
-    checked) after a lost connection.
-    """
-
-    def __init__(
-        self,
-        mapper: Mapper[Any],
-        domain_events: Sequence[Any],
-        check: Callable[[List[StoredEvent]], None],
-    ) -> None:
-        self._mapper = mapper
-        self._domain_events = domain_events
-        self._check = check
-        self._mapped: List[StoredEvent] = []
-
-    def _map_to(self, stop: int) -> None:
-        mapped = self._mapped
-        while len(mapped) < stop:
-            start = len(mapped)
-            end = min(max(stop, start + _CHUNK), len(self._domain_events))
-            from_domain_event = self._mapper.from_domain_event
-            chunk = [from_domain_event(e) for e in self._domain_events[start:end]]
-            self._check(chunk)
-            mapped.extend(chunk)
-
-    def all(self) -> List[StoredEvent]:
-        self._map_to(len(self._domain_events))
-        return self._mapped
-
-    def __len__(self) -> int:
-        return len(self._domain_events)
-
-    @overload
-    def __getitem__(self, index: int) -> StoredEvent: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> List[StoredEvent]: ...
-
-    def __getitem__(self, index: Union[int, slice]) -> Union[StoredEvent, List[StoredEvent]]:
-        if isinstance(index, slice):
-            self._map_to(index.indices(len(self))[1])
-        else:
-            self._map_to(len(self) if index < 0 else index + 1)
-        return self._mapped[index]
-
-    def __iter__(self) -> Iterator[StoredEvent]:
-        return iter(self.all())
-
-
 def _stored_events(rows: List[Tuple[Any, ...]]) -> List[StoredEvent]:
     return [StoredEvent(*row) for row in rows]
 
@@ -864,10 +572,3 @@ def _check_utf8(name: str, value: str) -> None:
         value.encode("utf8")
     except UnicodeEncodeError as e:
         raise DataError(f"{name} {value!r} cannot be encoded as UTF-8: {e}") from None
-
-
-def _own_copy(error: PersistenceError) -> PersistenceError:
-    """A copy of ``error`` for one of several saves (each raises its own)."""
-    duplicate = copy.copy(error)
-    duplicate.__cause__ = error.__cause__
-    return duplicate

@@ -29,13 +29,13 @@ __all__ = [
     "UUID_OID",
     "Statement",
     "Step",
+    "StepFailed",
     "array_of_bytes",
     "array_of_int4",
     "array_of_text",
     "array_of_uuid",
     "decode_int8_array",
     "encode_int4",
-    "failed_step",
     "run_pipeline",
 ]
 
@@ -61,6 +61,20 @@ class Statement:
         return cls(encoded, b"es_" + hashlib.sha1(encoded).hexdigest()[:20].encode())
 
 
+class StepFailed(Exception):
+    """The server refused a statement of a pipeline; nothing of it was committed.
+
+    ``index`` is the position of the caller's step that failed (None if it
+    was a statement being prepared); ``error`` is the driver's exception,
+    also the cause. The connection is usable: the transaction was rolled back.
+    """
+
+    def __init__(self, index: Optional[int], error: psycopg.Error) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
 @dataclass(frozen=True)
 class Step:
     """One statement of a pipeline and its binary parameters."""
@@ -78,9 +92,9 @@ _prepared: weakref.WeakKeyDictionary[psycopg.Connection[object], set[bytes]] = (
 def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> List[pq.abc.PGresult]:
     """Send ``steps`` in one pipeline and return their results, in order.
 
-    Raises the driver's exception for the first statement that failed. The
-    caller must close the connection if anything but a server error is raised,
-    as its protocol state is then unknown.
+    Raises :class:`StepFailed` for the first statement the server refused.
+    The caller must close the connection if anything else is raised, as its
+    protocol state is then unknown.
     """
     pgconn = conn.pgconn
     prepared = _prepared.setdefault(conn, set())
@@ -106,14 +120,13 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
         pgconn.pipeline_sync()
         _flush(pgconn)
         results: list[pq.abc.PGresult] = []
-        error: Optional[psycopg.Error] = None
+        failure: Optional[StepFailed] = None
         for prepares in sent:
             result = _next_result(pgconn)
             status = result.status
-            if status == pq.ExecStatus.FATAL_ERROR and error is None:
+            if status == pq.ExecStatus.FATAL_ERROR and failure is None:
                 error = error_from_result(result, encoding=conn.info.encoding)
-                # Which of the caller's steps failed (see failed_step()).
-                error.pipeline_step = len(results) if prepares is None else None  # type: ignore[attr-defined]
+                failure = StepFailed(len(results) if prepares is None else None, error)
             if prepares is None:
                 results.append(result)
             elif status == pq.ExecStatus.COMMAND_OK:
@@ -132,20 +145,11 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
             except psycopg.Error:
                 # Results still pending after a failure: the session is unusable.
                 conn.close()
-    if error is not None:
+    if failure is not None:
         if pgconn.transaction_status != pq.TransactionStatus.IDLE:
             _rollback(conn)
-        raise error
+        raise failure from failure.error
     return results
-
-
-def failed_step(error: BaseException) -> Optional[int]:
-    """The index of the step whose failure ``error`` (or its cause) reports, if known."""
-    for e in (error, error.__cause__):
-        index = getattr(e, "pipeline_step", None)
-        if isinstance(index, int):
-            return index
-    return None
 
 
 def _rollback(conn: psycopg.Connection[object]) -> None:

@@ -2,7 +2,8 @@
 
 File databases get one connection per thread for reading (readers run
 concurrently in WAL mode) and one for writing. Writers are serialised: by a
-process-wide lock per file between threads, and by SQLite's write lock
+process-wide lock per file between threads (the file's write queue, see
+:mod:`eventsourcing.sqlite.commit`), and by SQLite's write lock
 (``BEGIN IMMEDIATE``) between processes.
 Because no two write transactions ever overlap, notification IDs (rowids)
 become visible in increasing order, which is what lets a tailing reader
@@ -21,9 +22,8 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections import deque
 from contextlib import contextmanager
-from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Sequence, Type, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Type, TypeVar
 
 from eventsourcing.persistence import (
     DatabaseError,
@@ -36,6 +36,7 @@ from eventsourcing.persistence import (
     PersistenceError,
     ProgrammingError,
 )
+from eventsourcing.sqlite.commit import WriteQueue, shared_write_queue
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "SQLiteDatastore", "translate_error"]
 
@@ -54,10 +55,6 @@ _ERROR_TYPES: Dict[Type[sqlite3.Error], Type[PersistenceError]] = {
     sqlite3.DatabaseError: DatabaseError,
 }
 
-# Locks shared by every datastore of one database in this process.
-_locks: weakref.WeakValueDictionary[str, _LockBox] = weakref.WeakValueDictionary()
-_locks_guard = threading.Lock()
-
 # How often a writer polls for a lock held by another process (seconds).
 _FIRST_POLL = 0.0001
 _LAST_POLL = 0.002
@@ -65,66 +62,17 @@ _LAST_POLL = 0.002
 # Connections inherited from a parent process, kept so they are never closed.
 _forked_away: List[sqlite3.Connection] = []
 
-
-class _LockBox:
-    """The write lock of one database, and the writes queued for it.
-
-    ``changed`` (on ``guard``) is notified when a batch of writes is done;
-    ``leading`` is true while a thread is doing one.
-    """
-
-    __slots__ = ("__weakref__", "changed", "guard", "leading", "lock", "queue")
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.guard = threading.Lock()
-        self.changed = threading.Condition(self.guard)
-        self.queue: Deque[_Write] = deque()
-        self.leading = False
-        _all_boxes.add(self)
-
-
-class _Write:
-    """One caller's work, done by whichever thread holds the lock."""
-
-    __slots__ = ("done", "error", "result", "work")
-
-    def __init__(self, work: Callable[[sqlite3.Connection], Any]) -> None:
-        self.work = work
-        self.result: Any = None
-        self.error: Optional[BaseException] = None
-        self.done = False
-
-
-_all_boxes: weakref.WeakSet[_LockBox] = weakref.WeakSet()
 _all_datastores: weakref.WeakSet[SQLiteDatastore] = weakref.WeakSet()
 
 
 def _reset_locks_in_child() -> None:
     """After fork: a lock held by a thread of the parent would never be released."""
-    global _locks_guard
-    _locks_guard = threading.Lock()
-    for box in list(_all_boxes):
-        box.lock = threading.Lock()
-        box.guard = threading.Lock()
-        box.changed = threading.Condition(box.guard)
-        box.queue = deque()
-        box.leading = False
     for datastore in list(_all_datastores):
         datastore._guard = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
     os.register_at_fork(after_in_child=_reset_locks_in_child)
-
-
-def _shared_lock(key: str) -> _LockBox:
-    with _locks_guard:
-        box = _locks.get(key)
-        if box is None:
-            box = _LockBox()
-            _locks[key] = box
-        return box
 
 
 def _is_busy(error: sqlite3.OperationalError) -> bool:
@@ -198,9 +146,9 @@ class SQLiteDatastore:
         lock_key = db_name if self.is_memory else os.path.realpath(db_name)
         if db_name == ":memory:":
             # Every ":memory:" connection is a new database: nothing to share.
-            self._lock_box = _LockBox()
+            self._writes = WriteQueue()
         else:
-            self._lock_box = _shared_lock(("memory:" if self.is_memory else "file:") + lock_key)
+            self._writes = shared_write_queue(("memory:" if self.is_memory else "file:") + lock_key)
         self._guard = threading.Lock()
         _all_datastores.add(self)
         self._closed = False
@@ -332,7 +280,7 @@ class SQLiteDatastore:
                     raise
 
     def _acquire(self) -> threading.Lock:
-        lock = self._lock_box.lock
+        lock = self._writes.lock
         if not lock.acquire(timeout=self.lock_timeout):
             raise self._timed_out()
         return lock
@@ -360,128 +308,17 @@ class SQLiteDatastore:
         """Call ``work`` in a write transaction; its changes are committed if it
         returns and discarded if it raises (the exception is raised here).
 
-        Writes that arrive while another thread is writing are queued; the
-        next thread to lead takes the lock and does all the queued writes in
-        one transaction, each inside a savepoint, with one commit, then wakes
-        their callers: concurrent writers share the cost of the commit, and a
-        failed write (a conflict) discards only its own changes.
-        ``BEGIN IMMEDIATE`` takes SQLite's write lock first, so writers in
-        other processes wait (up to the lock timeout) and no two write
-        transactions ever overlap.
+        Concurrent writes share a transaction (see :mod:`eventsourcing.sqlite.commit`).
         """
         # Another datastore of the same file may lead: it would not know this one is closed.
         self._check_open()
-        box = self._lock_box
-        request = _Write(work)
-        deadline = time.monotonic() + self.lock_timeout
-        with box.changed:
-            box.queue.append(request)
-            while box.leading and not request.done:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not box.changed.wait(remaining):
-                    if request.done:
-                        break
-                    if self._withdraw(box, request):
-                        raise self._timed_out()
-                    while not request.done:
-                        box.changed.wait()
-            if not request.done:
-                box.leading = True
-        if not request.done:
-            self._lead(box, request, deadline)
-        if request.error is not None:
-            raise request.error
-        result: T = request.result
-        return result
-
-    @staticmethod
-    def _withdraw(box: _LockBox, request: _Write) -> bool:
-        """Take a write that timed out off the queue (call holding ``box.guard``).
-
-        False if a leader has taken it already: it will be done, and must be
-        waited for.
-        """
-        try:
-            box.queue.remove(request)
-        except ValueError:
-            return False
-        return True
+        return self._writes.write(self, work)
 
     def _timed_out(self) -> OperationalError:
         return OperationalError(
             f"Timed out after {self.lock_timeout:g}s waiting for the lock on "
             f"SQLite database {self.db_name!r} (SQLITE_LOCK_TIMEOUT)"
         )
-
-    def _lead(self, box: _LockBox, request: _Write, deadline: float) -> None:
-        """Take the lock, then do every queued write (``box.leading`` is set)."""
-        batch: List[_Write] = []
-        try:
-            if not box.lock.acquire(timeout=max(deadline - time.monotonic(), 0)):
-                with box.guard:
-                    # Nobody else leads, so nobody else has taken it.
-                    withdrawn = self._withdraw(box, request)
-                assert withdrawn
-                raise self._timed_out()
-            try:
-                with box.guard:
-                    if self._closed:
-                        # Closed while waiting: fail its own write only, and leave
-                        # the others (maybe of open datastores) to the next leader.
-                        box.queue.remove(request)
-                        batch = [request]
-                    else:
-                        batch = list(box.queue)
-                        box.queue.clear()
-                self._write_batch(batch)
-            finally:
-                box.lock.release()
-        finally:
-            with box.changed:
-                for done in batch:
-                    done.done = True
-                box.leading = False
-                box.changed.notify_all()
-
-    def _write_batch(self, batch: List[_Write]) -> None:
-        """Do the writes in one transaction (call holding the lock)."""
-        conn: Optional[sqlite3.Connection] = None
-        try:
-            conn = self._writer_connection()
-            self._begin(conn)
-            if len(batch) == 1:
-                request = batch[0]
-                try:
-                    request.result = request.work(conn)
-                except BaseException as e:
-                    request.error = e
-            else:
-                for request in batch:
-                    conn.execute("SAVEPOINT write")
-                    try:
-                        request.result = request.work(conn)
-                    except BaseException as e:
-                        request.error = e
-                        if not conn.in_transaction:
-                            # SQLite rolled back the whole transaction (I/O error,
-                            # disk full): every write of the batch is lost.
-                            raise
-                        conn.execute("ROLLBACK TO write")
-                    conn.execute("RELEASE write")
-            if any(request.error is None for request in batch):
-                conn.execute("COMMIT")
-            else:
-                conn.execute("ROLLBACK")
-        except BaseException as e:
-            if conn is not None and conn.in_transaction:
-                try:
-                    conn.execute("ROLLBACK")
-                except sqlite3.Error:  # pragma: no cover - the original error matters
-                    pass
-            for request in batch:
-                if request.error is None:
-                    request.error = e
-                    request.result = None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -506,7 +343,7 @@ class SQLiteDatastore:
         Waits (up to the lock timeout) for a write in progress to finish, so
         that a transaction is not cut short by closing its connection.
         """
-        lock = self._lock_box.lock
+        lock = self._writes.lock
         acquired = lock.acquire(timeout=self.lock_timeout)
         try:
             self._close_connections()

@@ -14,11 +14,18 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Sequence
 from itertools import product
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 from uuid import UUID
 
-from eventsourcing.checks import check_int, check_stored_event, check_str, check_tracking
+from eventsourcing.checks import (
+    check_int,
+    check_stored_event,
+    check_stored_events,
+    check_str,
+    check_tracking,
+)
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -58,10 +65,8 @@ def validate_table_name(name: str) -> str:
 
 def _event_rows(stored_events: Sequence[StoredEvent]) -> List[EventRow]:
     """Check and convert stored events to statement parameters."""
-    if not isinstance(stored_events, (list, tuple)):
-        raise InterfaceError(
-            f"stored_events must be a list of StoredEvent, got {type(stored_events).__name__}"
-        )
+    if not isinstance(stored_events, Sequence):
+        check_stored_events(stored_events)  # raises
     rows = []
     last_id: Any = None
     last_str = ""
@@ -173,7 +178,7 @@ class SQLiteAggregateRecorder(SQLiteEventScanning, AggregateRecorder):
             )
 
     def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
         self._check_open()
         rows = _event_rows(stored_events)  # before the lock: only SQL runs under it

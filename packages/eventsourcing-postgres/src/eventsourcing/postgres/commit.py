@@ -1,0 +1,345 @@
+"""The write engine of the PostgreSQL recorders: saves, transactions, group commit.
+
+A :class:`Save` is one ``insert_events`` call, recorded all or nothing. A
+:class:`Committer` sends saves in one pipelined transaction each and, when
+the connection breaks, finds out whether the commit happened before it
+sends anything again. A :class:`GroupCommitter` (application and process
+recorders) lets saves that arrive while a transaction is in flight wait,
+then sends them together in the next one: one commit, and one wait for the
+disk, for all of them. A save that fails in a group fails alone: the others
+are sent again without it.
+
+The recorder says what a transaction contains, through the small
+:class:`Statements` interface; this module decides when it is sent, and
+what each caller is told.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import threading
+import weakref
+from typing import (
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Protocol,
+    Sequence,
+    Set,
+    Tuple,
+    Union,
+    cast,
+)
+from uuid import UUID
+
+import psycopg
+
+from eventsourcing.persistence import (
+    IntegrityError,
+    OperationalError,
+    PersistenceError,
+    StoredEvent,
+    Tracking,
+)
+from eventsourcing.postgres.datastore import Connection, PostgresDatastore, is_lost
+from eventsourcing.postgres.errors import translate
+from eventsourcing.postgres.wire import INT8_OID, Step, StepFailed, decode_int8_array, run_pipeline
+
+__all__ = ["CHUNK", "Committer", "GroupCommitter", "Recorded", "Save", "Statements"]
+
+# Events per INSERT statement. A save of more than one chunk is sent alone
+# (never grouped), its chunks produced as they are sent: see Statements.steps.
+CHUNK = 500
+# Most saves sent together in one transaction.
+_MAX_GROUP = 100
+# How many times a write whose connection broke is sent, after checking
+# that it was not recorded.
+_WRITE_ATTEMPTS = 3
+
+# The positions found recorded, those of them that match what was sent (with
+# their notification IDs), and the indexes of the saves whose tracking exists.
+Recorded = Tuple[Set[Tuple[UUID, int]], Dict[Tuple[UUID, int], Optional[int]], List[int]]
+
+
+class Save:
+    """One call of ``insert_events``: recorded all or nothing, maybe with others."""
+
+    __slots__ = ("outcome", "stored_events", "tracking")
+
+    def __init__(self, stored_events: Sequence[StoredEvent], tracking: Optional[Tracking]) -> None:
+        self.stored_events = stored_events
+        self.tracking = tracking
+        # The notification IDs, or the exception to raise, once recorded (or not).
+        self.outcome: Union[List[int], BaseException, None] = None
+
+
+class Statements(Protocol):
+    """What a recorder tells the engine."""
+
+    @property
+    def returns_ids(self) -> bool:
+        """Whether the inserts return notification IDs."""
+
+    def steps(self, saves: Sequence[Save]) -> Iterator[Tuple[Optional[int], Step]]:
+        """The statements of one transaction of ``saves``, each with the index of
+        the save it belongs to (None: the whole transaction's, like BEGIN).
+
+        Generated as they are sent, so that the server starts on the first rows
+        of a large save while the next are produced; an exception raised here
+        aborts the transaction.
+        """
+
+    def find_recorded(self, conn: Connection, saves: Sequence[Save]) -> Recorded:
+        """Look for what ``saves`` would have written (after a lost connection)."""
+
+
+class _SaveFailed(Exception):
+    """A transaction was not committed because of one save, or of all of them.
+
+    ``index`` is the position of the failing save (None: not one save's
+    fault), ``error`` the exception its caller gets.
+    """
+
+    def __init__(self, index: Optional[int], error: PersistenceError) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
+
+
+class Committer:
+    """Sends each save in a transaction of its own."""
+
+    def __init__(self, datastore: PostgresDatastore, statements: Statements) -> None:
+        self.datastore = datastore
+        self.statements = statements
+
+    def record(self, save: Save) -> Optional[List[int]]:
+        """Record ``save``; return its notification IDs (None if not numbered)."""
+        try:
+            (ids,) = self._write([save])
+        except _SaveFailed as e:
+            raise e.error from e.error.__cause__
+        return ids
+
+    def _write(self, saves: List[Save]) -> List[Optional[List[int]]]:
+        """Send one transaction; if the connection broke, find out what happened.
+
+        After a broken connection the commit may or may not have happened.
+        The old server process is made to end, then the rows are looked for:
+        found means recorded (the IDs are returned), absent means not
+        recorded, and only then is the transaction sent again.
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            pid: Optional[int] = None
+            conn: Optional[Connection] = None
+            try:
+                with self.datastore.connection() as conn:
+                    pid = conn.info.backend_pid
+                    try:
+                        return self._send(conn, saves)
+                    except (psycopg.Error, _SaveFailed):
+                        raise
+                    except BaseException:
+                        # Protocol state unknown: never reuse this connection.
+                        conn.close()
+                        raise
+            except OperationalError as e:
+                if conn is None or not is_lost(conn):
+                    raise
+                outcome = self._resolve_unknown_outcome(pid, saves, e)
+                if outcome is not None:
+                    return outcome
+                if attempt >= _WRITE_ATTEMPTS:
+                    count = sum(len(save.stored_events) for save in saves)
+                    raise OperationalError(
+                        f"Not recorded: the connection to PostgreSQL was lost {attempt} "
+                        f"times while recording {count} event(s): {e}"
+                    ) from e
+
+    def _send(self, conn: Connection, saves: List[Save]) -> List[Optional[List[int]]]:
+        """One transaction, in one round trip; the notification IDs of each save."""
+        owners: List[Optional[int]] = []
+
+        def steps() -> Iterator[Step]:
+            for owner, step in self.statements.steps(saves):
+                owners.append(owner)
+                yield step
+
+        try:
+            results = run_pipeline(conn, steps())
+        except StepFailed as e:
+            error = translate(e.error)
+            error.__cause__ = e.error
+            raise _SaveFailed(None if e.index is None else owners[e.index], error) from None
+        if not self.statements.returns_ids:
+            return [None] * len(saves)
+        ids: List[Optional[List[int]]] = [[] for _ in saves]
+        for result, owner in zip(results, owners, strict=True):
+            if owner is None or result.ntuples != 1 or result.nfields != 1:
+                continue
+            value = result.get_value(0, 0)
+            save_ids = ids[owner]
+            assert save_ids is not None
+            if result.ftype(0) == INT8_OID:
+                if value:
+                    save_ids.append(int.from_bytes(value, "big", signed=True))
+            else:
+                save_ids.extend(decode_int8_array(value))
+        return ids
+
+    def _resolve_unknown_outcome(
+        self, pid: Optional[int], saves: List[Save], error: Exception
+    ) -> Optional[List[Optional[List[int]]]]:
+        """The IDs of each save if the transaction was committed, None if it was not."""
+        stored_events = [s for save in saves for s in save.stored_events]
+        trackings = [save.tracking for save in saves if save.tracking is not None]
+
+        def inspect(conn: Connection) -> Recorded:
+            if pid is not None:
+                # Until the old session is gone it might still commit.
+                conn.execute(
+                    "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE pid = %s",
+                    (pid,),
+                )
+            return self.statements.find_recorded(conn, saves)
+
+        try:
+            existing, matching, tracked_saves = self.datastore.read(inspect)
+        except PersistenceError as e:
+            raise OperationalError(
+                f"The connection to PostgreSQL was lost while recording "
+                f"{len(stored_events)} event(s) and whether they were recorded could "
+                f"not be checked: {e}"
+            ) from error
+        found, tracked = len(existing), len(tracked_saves)
+        if found == 0 and tracked == 0:
+            return None
+        if len(matching) == len(stored_events) and tracked == len(trackings):
+            if not self.statements.returns_ids:
+                return [None] * len(saves)
+            return [
+                [
+                    cast(int, matching[(s.originator_id, s.originator_version)])
+                    for s in save.stored_events
+                ]
+                for save in saves
+            ]
+        # Not committed. A save whose rows exist conflicts: it is refused, and
+        # (in a group) the others are sent again without it.
+        conflict = IntegrityError(
+            f"The connection to PostgreSQL was lost while recording {len(stored_events)} "
+            f"event(s) and {len(trackings)} tracking record(s); afterwards {found} of the "
+            f"events existed ({len(matching)} as sent) and {tracked} of the tracking "
+            "records: they conflict with what another writer recorded"
+        )
+        conflict.__cause__ = error
+        raise _SaveFailed(
+            next(
+                i
+                for i, save in enumerate(saves)
+                if i in tracked_saves
+                or any(
+                    (s.originator_id, s.originator_version) in existing for s in save.stored_events
+                )
+            ),
+            conflict,
+        )
+
+
+class GroupCommitter(Committer):
+    """Sends saves that arrive while a transaction is in flight together, in the next.
+
+    The first of them to find no transaction in flight sends it. A save of
+    more than :data:`CHUNK` events is sent alone, so that an error while
+    producing a later chunk aborts only its own transaction.
+    """
+
+    def __init__(self, datastore: PostgresDatastore, statements: Statements) -> None:
+        super().__init__(datastore, statements)
+        self._reset()
+        _group_committers.add(self)
+
+    def _reset(self) -> None:
+        self._condition = threading.Condition()
+        self._queue: List[Save] = []
+        self._leading = False
+
+    def record(self, save: Save) -> List[int]:
+        if len(save.stored_events) > CHUNK:
+            return super().record(save) or []
+        with self._condition:
+            self._queue.append(save)
+        while True:
+            with self._condition:
+                while save.outcome is None and self._leading:
+                    self._condition.wait()
+                if save.outcome is not None:
+                    break
+                self._leading = True
+                group = self._queue[:_MAX_GROUP]
+                del self._queue[:_MAX_GROUP]
+            try:
+                self.record_group(group)
+            finally:
+                with self._condition:
+                    self._leading = False
+                    self._condition.notify_all()
+        if isinstance(save.outcome, BaseException):
+            raise save.outcome
+        return save.outcome
+
+    def record_group(self, group: List[Save]) -> None:
+        """Record ``group`` in one transaction, setting the outcome of each save."""
+        remaining = list(group)
+        try:
+            while remaining:
+                try:
+                    ids = self._write(remaining)
+                except _SaveFailed as e:
+                    if e.index is None or len(remaining) == 1:
+                        for save in remaining:
+                            save.outcome = _own_copy(e.error)
+                        return
+                    remaining.pop(e.index).outcome = e.error
+                    continue
+                except PersistenceError as e:
+                    for save in remaining:
+                        save.outcome = _own_copy(e)
+                    return
+                for save, save_ids in zip(remaining, ids, strict=True):
+                    save.outcome = save_ids or []
+                return
+        except BaseException as e:
+            for save in remaining:
+                if save.outcome is None:
+                    save.outcome = e
+            raise
+
+
+def _own_copy(error: PersistenceError) -> PersistenceError:
+    """A copy of ``error`` for one of several saves (each raises its own)."""
+    duplicate = copy.copy(error)
+    duplicate.__cause__ = error.__cause__
+    return duplicate
+
+
+# Group committers whose state a forked child must not inherit.
+_group_committers: weakref.WeakSet[GroupCommitter] = weakref.WeakSet()
+
+
+def _forget_parent_saves() -> None:
+    """In a forked child: the parent's saves in flight, and their leader, are not here.
+
+    Left as inherited, the child would wait for ever for a leader that does
+    not exist in it, or send the parent's queued saves a second time.
+    """
+    for committer in list(_group_committers):
+        committer._reset()
+
+
+if hasattr(os, "register_at_fork"):  # pragma: no branch - POSIX
+    os.register_at_fork(after_in_child=_forget_parent_saves)
