@@ -64,7 +64,7 @@ class PostgresEventScanning(_PostgresRecorder, EventScanning):
 class PostgresNotificationInserting(_PostgresRecorder, NotificationInserting):
     def insert_notifications(self, notifications: Sequence[Notification]) -> None:
         notifications = list(notifications)
-        self._check_stored_events(notifications)  # type: ignore[arg-type]
+        self._check_stored_events(notifications)
         for n in notifications:
             if not isinstance(n, Notification):
                 raise InterfaceError(f"Expected Notification objects, got {n!r}")
