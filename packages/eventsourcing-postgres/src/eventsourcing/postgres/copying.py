@@ -36,7 +36,7 @@ class _PostgresRecorder:
 
     datastore: PostgresDatastore
     events_table: sql.Composable
-    _check_stored_events: Callable[[List[StoredEvent]], None]
+    _check_stored_events: Callable[[Sequence[StoredEvent]], None]
 
 
 class PostgresEventScanning(_PostgresRecorder, EventScanning):
