@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import multiprocessing
-import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Dict, List, Mapping, Optional, Tuple
 from uuid import UUID
@@ -26,9 +25,6 @@ from eventsourcing.utils import TopicError, get_topic
 
 __all__ = ["Verification", "VerifyCommand"]
 
-# Stores with at least this many notification IDs are verified by one
-# process per CPU (starting them costs about a second).
-_PARALLEL_FROM = 200_000
 # Problems kept for printing; beyond this only counted (a damaged store of
 # millions of events must not exhaust memory).
 _KEPT = 10_000
@@ -257,11 +253,6 @@ def _verify_range(env: Mapping[str, str], app: str, start: int, stop: int) -> Ve
         return verification
 
 
-def _cpus() -> int:
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
-
-
 class VerifyCommand(Command):
     name = "verify"
     help = "read every event and snapshot and check that the store is sound (never writes)"
@@ -271,12 +262,13 @@ class VerifyCommand(Command):
             "--jobs",
             type=int,
             metavar="N",
-            help="processes decoding events in parallel (default: one per CPU, for "
-            f"stores of more than {_PARALLEL_FROM:,} notification IDs)",
+            default=1,
+            help="check the events in N processes, each a range of notification IDs "
+            "(default 1): decoding is CPU-bound, so this helps on a machine with idle CPUs",
         )
 
     def run(self, args: argparse.Namespace, context: Context) -> int:
-        jobs = args.jobs or _cpus()
+        jobs = args.jobs
         if jobs < 1:
             raise CommandError(f"--jobs must be at least 1, got {jobs}")
         app = context.app()
@@ -285,7 +277,7 @@ class VerifyCommand(Command):
             verification = Verification(store)
             progress = context.progress("verify", total=last)
             try:
-                if jobs > 1 and (args.jobs or last >= _PARALLEL_FROM):
+                if jobs > 1:
                     self._in_parallel(verification, context, app, last, jobs, progress)
                 else:
                     for batch in store.notifications(page=_PAGE):
@@ -311,7 +303,12 @@ class VerifyCommand(Command):
     ) -> None:
         """Decoding is most of the work and needs a CPU: split the IDs into
         ranges, check each in a worker process, and join the results in order
-        (versions that continue across ranges are checked when joining)."""
+        (versions that continue across ranges are checked when joining).
+
+        Measured on 1,000,000 events (2 CPUs shared with other work, load 8):
+        one process 10.4 s CPU, 29.9 s wall; two workers 12.3 s CPU in all,
+        35.6 s wall. So it pays only where CPUs are idle: not the default.
+        """
         size = max(1, -(-last // (jobs * 4)))
         ranges = [(start, min(start + size - 1, last)) for start in range(1, last + 1, size)]
         # "spawn": a worker must not inherit the parent's connections or threads.
