@@ -6,10 +6,11 @@ import argparse
 import json
 import threading
 from itertools import chain
-from typing import Iterable, Iterator, List, Optional, Sequence, TextIO
+from typing import Iterable, Iterator, List, Optional, Sequence
 
 from eventsourcing.cli.command import Command, Context
 from eventsourcing.cli.display import event_json, event_text
+from eventsourcing.cli.progress import is_terminal
 from eventsourcing.cli.settings import Store
 from eventsourcing.persistence import ApplicationRecorder, Notification
 
@@ -88,7 +89,7 @@ class LogCommand(Command):
                 notifications = chain.from_iterable(pages)
             out = context.out
             # Progress only when the log goes to a file: on a terminal it is the output.
-            progress = context.progress("log") if not _isatty(out) else None
+            progress = context.progress("log") if not is_terminal(out) else None
             printed = 0
             for n in notifications:
                 if args.limit is not None and printed >= args.limit:
@@ -105,8 +106,3 @@ class LogCommand(Command):
             if progress is not None:
                 progress.close()
         return 0
-
-
-def _isatty(stream: TextIO) -> bool:
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())

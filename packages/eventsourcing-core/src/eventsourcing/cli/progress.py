@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Optional, TextIO
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "is_terminal"]
 
 # Redrawing costs a write system call: a few times a second is enough to read.
 _INTERVAL = 0.25
@@ -23,8 +23,7 @@ class Progress:
         self.what = what
         self.total = total
         self.stream = stream
-        isatty = getattr(stream, "isatty", None)
-        self.enabled = bool(isatty and isatty())
+        self.enabled = is_terminal(stream)
         self.count = 0
         self.position = 0
         self.started = time.monotonic()
@@ -68,6 +67,12 @@ class Progress:
             self.stream.write("\r" + " " * self._width + "\r")
             self.stream.flush()
             self._width = 0
+
+
+def is_terminal(stream: TextIO) -> bool:
+    """Whether ``stream`` is a terminal (a person is watching it)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
 
 def _clock(seconds: float) -> str:

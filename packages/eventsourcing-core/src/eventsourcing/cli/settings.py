@@ -11,6 +11,7 @@ application's ``env`` argument does).
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, TypeVar
 
@@ -169,8 +170,6 @@ class Store:
 
     def decode_state(self, stored: StoredEvent) -> Any:
         """The stored state as the JSON value it was written as."""
-        import json
-
         return json.loads(self.plaintext(stored.state))
 
     def close(self) -> None:
