@@ -34,7 +34,7 @@ class Cat(Aggregate):
     def add_trick(self, trick: str) -> None:
         self.trigger_event(self.TrickAdded, trick=trick)
 
-    class TrickAdded(Aggregate.Event):
+    class TrickAdded(Aggregate.Event["Cat"]):
         trick: str
 
         def apply(self, cat: Cat) -> None:

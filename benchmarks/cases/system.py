@@ -29,7 +29,7 @@ class Shipment(Aggregate):
     def __init__(self, origin: str) -> None:
         self.origin = origin
 
-    class Moved(Aggregate.Event):
+    class Moved(Aggregate.Event["Shipment"]):
         kind: int
 
     @event(Moved)

@@ -59,7 +59,7 @@ def check_amount(amount: Decimal, *, allow_zero: bool = False) -> Decimal:
 class Account(Aggregate):
     """A bank account with a balance that may go down to minus its overdraft limit."""
 
-    class Opened(Aggregate.Created):
+    class Opened(Aggregate.Created["Account"]):
         """Declared, rather than defined from ``__init__``, so queries can name it."""
 
         full_name: str

@@ -17,7 +17,7 @@ class World(Aggregate):
         self.name = name
         self.history: List[str] = []
 
-    class SomethingHappened(Aggregate.Event):
+    class SomethingHappened(Aggregate.Event["World"]):
         """Declared so that the policy of Counters can name it."""
 
         what: str

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, List, Optional
 from uuid import NAMESPACE_URL, RFC_4122, UUID, uuid4, uuid5
 
 import pytest
 
-from eventsourcing.domain import Aggregate, AggregateCreated, event
+from eventsourcing.domain import (
+    Aggregate,
+    AggregateCreated,
+    aggregate_has_many_created_event_classes,
+    event,
+)
 
 
 def replay(events: List[Any]) -> Any:
@@ -65,12 +72,17 @@ def test_calling_class_accepts_positional_keyword_and_default_arguments() -> Non
 
 
 def test_calling_class_with_wrong_arguments_raises_type_error_naming_init() -> None:
-    with pytest.raises(TypeError, match=r"Plant.__init__\(\) missing 1 required"):
+    # 9.1's messages: "__init__()" (qualified only on Python 3.10, as 9.1 did).
+    init = "Plant.__init__" if sys.version_info[:2] == (3, 10) else "__init__"
+    with pytest.raises(TypeError) as raised:
         Plant()  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match=r"Plant.__init__\(\) got an unexpected keyword"):
+    assert str(raised.value) == f"{init}() missing 1 required positional argument: 'species'"
+    with pytest.raises(TypeError) as raised:
         Plant("fern", colour="green")  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match=r"Plant.__init__\(\) takes from 2 to 3 positional"):
+    assert str(raised.value) == f"{init}() got an unexpected keyword argument 'colour'"
+    with pytest.raises(TypeError) as raised:
         Plant("fern", 1, 2)  # type: ignore[call-arg]
+    assert str(raised.value) == f"{init}() takes from 2 to 3 positional arguments but 4 were given"
 
 
 @dataclass
@@ -172,12 +184,18 @@ def test_reserved_aggregate_attribute_names_cannot_be_annotated() -> None:
             version: int
 
 
-def test_init_parameters_clashing_with_event_attributes_are_rejected() -> None:
-    with pytest.raises(TypeError, match="'timestamp'"):
+def test_init_parameter_named_timestamp_receives_the_created_event_timestamp() -> None:
+    # As in 9.1.9: not an event attribute; __init__ gets the event's timestamp.
+    class Clock(Aggregate):
+        def __init__(self, name: str, timestamp: Optional[datetime] = None) -> None:
+            self.name = name
+            self.started = timestamp
 
-        class Clock(Aggregate):
-            def __init__(self, timestamp: str) -> None:
-                self.when = timestamp
+    clock = Clock("big ben", timestamp=datetime(2000, 1, 1, tzinfo=timezone.utc))
+    (created,) = clock.collect_events()
+    assert clock.started == created.timestamp == clock.created_on
+    assert [f.name for f in dataclasses.fields(Clock.Created)][3:] == ["originator_topic", "name"]
+    assert replay([created]).started == created.timestamp
 
 
 def test_init_with_variable_parameters_needs_explicit_created_event() -> None:
@@ -280,15 +298,26 @@ def test_created_event_name_not_matching_declared_classes_defines_new_class() ->
     assert replay([created]).port == "Pireaus"
 
 
-def test_several_created_event_classes_without_name_is_an_error() -> None:
-    with pytest.raises(TypeError, match="created_event_name"):
+def test_several_created_event_classes_without_name_refuse_calls_to_the_class() -> None:
+    # As in 9.1.9: the class can be defined (and create with _create()), but
+    # calling it can't choose a created event class.
+    class Voyage(Aggregate):
+        class Created(Aggregate.Created):
+            pass
 
-        class Voyage(Aggregate):
-            class Created(Aggregate.Created):
-                pass
+        class Started(Aggregate.Created):
+            pass
 
-            class Started(Aggregate.Created):
-                pass
+    with pytest.raises(TypeError) as raised:
+        Voyage()
+    assert str(raised.value) == (
+        "Can't decide which of many \"created\" event classes to use: 'Created', "
+        "'Started'. Please use class arg 'created_event_name' or @event decorator "
+        "on __init__ method."
+    )
+    assert aggregate_has_many_created_event_classes[Voyage] == ["Created", "Started"]
+    voyage = Voyage._create(Voyage.Started)
+    assert type(voyage.collect_events()[0]) is Voyage.Started
 
 
 def test_event_decorator_on_init_names_created_event() -> None:
@@ -303,13 +332,13 @@ def test_event_decorator_on_init_names_created_event() -> None:
     assert created.name == "argo"
     assert replay([created]) == ship
 
-    class Boat(Aggregate):
-        @event
-        def __init__(self, name: str) -> None:
-            self.name = name
+    # As in 9.1.9: the created event class must be named.
+    with pytest.raises(TypeError, match=r"^Decorator on __init__ has neither event name nor"):
 
-    (created,) = Boat("coracle").collect_events()
-    assert type(created) is Boat.Created
+        class Boat(Aggregate):
+            @event
+            def __init__(self, name: str) -> None:
+                self.name = name
 
     class Raft(Aggregate):
         class Floated(Aggregate.Created):

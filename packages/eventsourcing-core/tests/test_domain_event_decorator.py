@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import sys
 from datetime import datetime
 from typing import Any, List, Optional, cast
 
@@ -91,7 +92,14 @@ def test_keyword_only_positional_only_and_default_arguments() -> None:
 
 def test_decorated_methods_keep_name_doc_and_signature() -> None:
     assert Robot.rename.__name__ == "rename"
-    assert Robot.rename.__qualname__ == "Robot.rename"
+    # Python names a function in argument errors by its __qualname__, and 9.1
+    # named aggregate methods there without their class (except on Python 3.10).
+    expected = "Robot.rename" if sys.version_info[:2] == (3, 10) else "rename"
+    assert Robot.rename.__qualname__ == expected
+    assert Robot.rename.__wrapped__.__qualname__ == "Robot.rename"  # type: ignore[attr-defined]
+    with pytest.raises(TypeError) as raised:
+        Robot(name="r1").rename()  # type: ignore[call-arg]
+    assert str(raised.value) == f"{expected}() missing 1 required positional argument: 'name'"
     assert Robot.rename.__doc__ == "Give the robot a new name."
     assert str(inspect.signature(Robot.rename)) == "(self, name: 'str') -> 'None'"
     assert str(inspect.signature(Robot.move)) == "(self, x: 'int', y: 'int' = 0, /) -> 'None'"
@@ -100,11 +108,11 @@ def test_decorated_methods_keep_name_doc_and_signature() -> None:
 
 def test_wrong_arguments_to_decorated_method_raise_type_error_and_record_nothing() -> None:
     robot = Robot(name="r1")
-    with pytest.raises(TypeError, match=r"Robot.rename\(\) missing 1 required"):
+    with pytest.raises(TypeError, match=r"^(Robot\.)?rename\(\) missing 1 required"):
         robot.rename()  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match=r"Robot.rename\(\) got an unexpected keyword"):
+    with pytest.raises(TypeError, match=r"^(Robot\.)?rename\(\) got an unexpected keyword"):
         robot.rename(title="x")  # type: ignore[call-arg]
-    with pytest.raises(TypeError, match=r"Robot.rename\(\) takes 2 positional"):
+    with pytest.raises(TypeError, match=r"^(Robot\.)?rename\(\) takes 2 positional"):
         robot.rename("a", "b")  # type: ignore[call-arg]
     with pytest.raises(TypeError, match=r"positional-only"):
         robot.move(x=1)  # type: ignore[call-arg]
@@ -242,14 +250,19 @@ def test_event_class_given_to_decorator_is_checked() -> None:
         colour: str
 
         def apply(self, aggregate: Any) -> None:
-            pass
+            aggregate.steps = ["HasApply.apply"]
 
-    with pytest.raises(TypeError, match="defines its own apply"):
+    class A(Aggregate):
+        @event(HasApply)
+        def paint(self, colour: str) -> None:
+            self.steps.append(f"paint {colour}")
 
-        class A(Aggregate):
-            @event(HasApply)
-            def paint(self, colour: str) -> None:
-                pass
+    # A class from elsewhere is used itself (its topic stays the same); its
+    # own apply() runs first, then the method body, as in 9.1.9.
+    a = A()
+    a.paint("red")
+    assert type(a.pending_events[-1]) is HasApply
+    assert a.steps == ["HasApply.apply", "paint red"]
 
     class Painted(Aggregate.Event):
         colour: str
@@ -266,14 +279,16 @@ def test_event_class_given_to_decorator_is_checked() -> None:
         def paint(self, colour: str) -> None:
             pass
 
-    with pytest.raises(TypeError, match="already used"):
+    with pytest.raises(TypeError, match=r"^Painted event class used in more than one decorator$"):
 
         class D(Aggregate):
             @event(Painted)
             def paint(self, colour: str) -> None:
                 pass
 
-    with pytest.raises(TypeError, match="not an AggregateEvent"):
+    with pytest.raises(
+        TypeError, match=r"is not a str, aggregate event class, function, or property$"
+    ):
         event(int)  # type: ignore[call-overload]
 
 
@@ -302,14 +317,14 @@ def test_decorated_property_setter_triggers_event() -> None:
 
 
 def test_decorator_misuse_raises_type_errors() -> None:
-    with pytest.raises(TypeError, match="variable positional parameter \\*args"):
+    with pytest.raises(TypeError, match=r"^\*args not supported by decorator on f\(\)"):
 
         class A(Aggregate):
             @event
             def f(self, *args: Any) -> None:
                 pass
 
-    with pytest.raises(TypeError, match="variable keyword parameter \\*\\*kwargs"):
+    with pytest.raises(TypeError, match=r"^\*\*kwargs not supported by decorator on f\(\)"):
 
         class B(Aggregate):
             @event("Done")
@@ -342,16 +357,13 @@ def test_decorator_misuse_raises_type_errors() -> None:
 
     with pytest.raises(TypeError, match="not a valid class name"):
         event("not a name")
-    with pytest.raises(TypeError, match="expects an event class name"):
+    with pytest.raises(
+        TypeError, match="is not a str, aggregate event class, function, or property"
+    ):
         event(42)  # type: ignore[call-overload]
-    with pytest.raises(TypeError, match="'timestamp'"):
-
-        class F(Aggregate):
-            @event
-            def f(self, timestamp: int) -> None:
-                pass
-
-    with pytest.raises(TypeError, match="already has an attribute named 'Done'"):
+    with pytest.raises(ValueError, match=r"^Can't use empty string as name of event class$"):
+        event("")
+    with pytest.raises(TypeError, match=r"^Done event already defined on G"):
 
         class G(Aggregate):
             class Done(Aggregate.Event):
@@ -491,7 +503,7 @@ def test_event_decorator_rejects_functions_it_cannot_use() -> None:
     def f(self: Any, x: int) -> None:
         pass
 
-    with pytest.raises(TypeError, match="can only decorate a function"):
+    with pytest.raises(TypeError, match="is not a function or property"):
         event("Done")(cast(Any, functools.partial(f, None)))
     with pytest.raises(TypeError, match="must take the aggregate as its first argument"):
 
@@ -526,7 +538,7 @@ def test_event_decorator_on_init_needs_created_event_class() -> None:
     class NotCreated(Aggregate.Event):
         name: str
 
-    with pytest.raises(TypeError, match="not an AggregateCreated class"):
+    with pytest.raises(TypeError, match="NotCreated'> not subclass of AggregateCreated"):
 
         class Ship(Aggregate):
             @event(NotCreated)

@@ -152,17 +152,29 @@ def test_mutate_applies_first_then_sets_version_and_modified_on() -> None:
     assert watched.modified_on == watched.pending_events[-1].timestamp
 
 
-def test_apply_return_value_is_ignored() -> None:
+def test_apply_returning_a_value_is_an_error() -> None:
+    # As in 9.1.3: a returned value would be discarded, which hides a bug
+    # (e.g. an apply() that builds a new state instead of changing the aggregate).
     class Returns(Aggregate):
         class Done(Aggregate.Event):
             def apply(self, aggregate: Any) -> Any:
                 return "ignored"
 
+        @event("Said")
+        def say(self) -> Any:
+            return "ignored"
+
     returns = Returns()
-    returns.trigger_event(Returns.Done)
-    assert returns.version == 2
-    created, done = returns.collect_events()
-    assert done.mutate(created.mutate(None)) == returns
+    with pytest.raises(TypeError) as raised:
+        returns.trigger_event(Returns.Done)
+    assert str(raised.value) == (
+        "Unexpected value returned from "
+        "test_apply_returning_a_value_is_an_error.<locals>.Returns.Done.apply(). "
+        "Values returned from 'apply' methods are discarded."
+    )
+    with pytest.raises(TypeError, match=r"^Unexpected value returned from .*Returns\.say\(\)\. "):
+        returns.say()
+    assert returns.version == 1 and len(returns.pending_events) == 1
 
 
 def test_events_survive_mapper_round_trip_and_still_mutate() -> None:

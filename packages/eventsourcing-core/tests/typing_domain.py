@@ -87,7 +87,7 @@ class Ticket(Aggregate, created_event_name="Opened"):
     subject: str
     assignee: Optional[str] = None
 
-    class Assigned(Aggregate.Event):
+    class Assigned(Aggregate.Event["Ticket"]):
         assignee: Optional[str]
 
     @event(Assigned)
@@ -102,7 +102,7 @@ class Cargo(Aggregate):
         self.destination = destination
         self.legs: List[str] = []
 
-    class Event(Aggregate.Event):
+    class Event(Aggregate.Event["Cargo"]):
         def apply(self, aggregate: Any) -> None:
             assert isinstance(aggregate, Cargo)
             aggregate.when(self)
@@ -120,6 +120,20 @@ class Cargo(Aggregate):
     @when.register(LegAdded)
     def _(self, domain_event: Cargo.LegAdded) -> None:
         self.legs.append(domain_event.leg)
+
+
+class Vehicle(Aggregate):
+    """Generic event base classes, declared as eventsourcing 9.1.9 programs do."""
+
+    class Event(Aggregate.Event["Vehicle"]):
+        pass
+
+    class Registered(Event, Aggregate.Created["Vehicle"]):
+        plate: str
+
+    @event(Registered)
+    def __init__(self, plate: str) -> None:
+        self.plate = plate
 
 
 @aggregate(created_event_name="Started")

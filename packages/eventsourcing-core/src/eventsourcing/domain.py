@@ -11,15 +11,18 @@ style, where the created event is defined from ``__init__`` (or from
 dataclass-style annotations) and ``@event`` turns a method into an event
 class whose ``apply()`` is the method body.
 
-Work that can be done once is done when a class is defined (signatures are
-inspected, argument binders and command methods are generated), so that
-creating aggregates and calling command methods stays cheap.
+Each aggregate class has its own ``Event`` class that all its event classes
+extend, so behaviour common to its events is written once (as in 9.1.9).
+
+Work that can be done once is done when a class is defined: signatures are
+inspected, and argument binders and command methods are compiled (by
+:mod:`eventsourcing._codegen`), so that creating aggregates and calling
+command methods stays cheap.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import inspect
 import os
 from abc import ABCMeta
@@ -32,9 +35,13 @@ from typing import (
     Callable,
     ClassVar,
     Dict,
+    FrozenSet,
     Generic,
+    Iterable,
+    Iterator,
     List,
     Optional,
+    Set,
     Tuple,
     Type,
     TypeVar,
@@ -42,9 +49,18 @@ from typing import (
     cast,
     overload,
 )
-from uuid import UUID, SafeUUID, uuid4
+from uuid import UUID
 
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing._codegen import (
+    generate_dataclass_init,
+    install_fast_init,
+    make_function,
+    name_in_argument_errors,
+    new_uuid4,
+    own_annotation_names,
+    rebind_class_cells,
+)
+from eventsourcing.utils import get_topic, resolve_topic, upcast_state
 
 if TYPE_CHECKING:
     from typing_extensions import dataclass_transform
@@ -58,17 +74,25 @@ else:
 
 
 __all__ = [
+    "TT",
     "TZINFO",
     "Aggregate",
     "AggregateCreated",
     "AggregateEvent",
+    "AnyCallable",
     "BoundCommandMethodDecorator",
     "CommandMethodDecorator",
     "DecoratedEvent",
+    "DecoratedObjType",
     "DomainEvent",
+    "EventSpecType",
+    "InjectEventType",
     "MetaAggregate",
     "MetaDomainEvent",
+    "OriginatorIDError",
+    "OriginatorVersionError",
     "Snapshot",
+    "T",
     "TAggregate",
     "TAggregateCreated",
     "TAggregateEvent",
@@ -76,8 +100,13 @@ __all__ = [
     "UnboundCommandMethodDecorator",
     "VersionError",
     "aggregate",
+    "aggregate_has_many_created_event_classes",
     "create_utc_datetime_now",
+    "decorated_event_classes",
+    "decorated_methods",
     "event",
+    "given_event_classes",
+    "raise_missing_names_type_error",
     "triggers",
 ]
 
@@ -99,110 +128,47 @@ TDomainEvent = TypeVar("TDomainEvent", bound="DomainEvent")
 TAggregateEvent = TypeVar("TAggregateEvent", bound="AggregateEvent[Any]")
 TAggregateCreated = TypeVar("TAggregateCreated", bound="AggregateCreated[Any]")
 TCommand = TypeVar("TCommand", bound=Callable[..., Any])
+T = TypeVar("T")
+TT = TypeVar("TT", bound=type)
+
+# Type aliases of eventsourcing 9.1, kept for programs that annotate with them.
+AnyCallable = Callable[..., None]
+DecoratedObjType = TypeVar("DecoratedObjType", bound=Union[Callable[..., None], property])
+InjectEventType = bool
 
 
-class VersionError(Exception):
+class OriginatorIDError(Exception):
+    """An event was applied to an aggregate with another ID (it is not in its sequence).
+
+    Raised instead of applying the event, so the aggregate is unchanged.
+    """
+
+
+class OriginatorVersionError(Exception):
     """An event was applied to an aggregate whose version is not the one before it.
 
     Raised instead of applying the event, so the aggregate is unchanged.
     """
 
 
-# Aggregate classes by topic. Created events and snapshots look here first,
-# so that classes which are not importable by name (defined in a function)
-# can still be reconstructed in the process that defined them.
-_aggregate_classes: Dict[str, type] = {}
+class VersionError(OriginatorVersionError):
+    """The name eventsourcing 9.1.3 gave to :class:`OriginatorVersionError`.
 
-
-def _resolve_aggregate_class(topic: str) -> Any:
-    try:
-        return _aggregate_classes[topic]
-    except KeyError:
-        return resolve_topic(topic)
-
-
-# Version 4 UUIDs without UUID.__init__'s pure-Python argument handling (a
-# third of the cost of creating an aggregate): the same random bits from
-# os.urandom, with the version and variant set as uuid.uuid4() sets them.
-_V4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
-_V4_SET = (4 << 76) | (0x8000 << 48)
-_set_attribute = object.__setattr__
-
-
-def _fast_uuid4() -> UUID:
-    new = object.__new__(UUID)
-    _set_attribute(new, "int", (int.from_bytes(os.urandom(16), "big") & _V4_CLEAR) | _V4_SET)
-    _set_attribute(new, "is_safe", SafeUUID.unknown)
-    return new
-
-
-def _choose_uuid4() -> Callable[[], UUID]:
-    try:
-        sample = _fast_uuid4()
-        if UUID(str(sample)) == sample and sample.version == 4 and hash(sample):
-            return _fast_uuid4
-    except Exception:  # pragma: no cover - a Python whose UUID has other internals
-        pass
-    return uuid4  # pragma: no cover
-
-
-_new_uuid4 = _choose_uuid4()
-
-
-# ---------------------------------------------------------------------------
-# Generated functions
-# ---------------------------------------------------------------------------
-
-
-def _make_function(
-    name: str,
-    qualname: str,
-    params: List[inspect.Parameter],
-    body: str,
-    globals_: Dict[str, Any],
-    annotations: Optional[Dict[str, Any]] = None,
-) -> FunctionType:
-    """Compile ``def name(params): body`` with the given parameters' kinds and defaults.
-
-    Generated functions bind arguments at C speed and raise Python's own
-    ``TypeError`` messages for missing or unexpected arguments.
+    What is raised is a ``VersionError``, so code catching either name works.
     """
-    parts: List[str] = []
-    defaults: List[Any] = []
-    kwdefaults: Dict[str, Any] = {}
-    seen_positional_only = False
-    added_star = False
-    for p in params:
-        if p.kind is p.POSITIONAL_ONLY:
-            seen_positional_only = True
-        elif seen_positional_only:
-            parts.append("/")
-            seen_positional_only = False
-        if p.kind is p.KEYWORD_ONLY:
-            if not added_star:
-                parts.append("*")
-                added_star = True
-            if p.default is not p.empty:
-                kwdefaults[p.name] = p.default
-        elif p.default is not p.empty:
-            defaults.append(p.default)
-        parts.append(p.name)
-    if seen_positional_only:
-        parts.append("/")
-    source = f"def {name}({', '.join(parts)}):\n    {body}\n"
-    namespace: Dict[str, Any] = {}
-    exec(compile(source, f"<eventsourcing.domain: {qualname}>", "exec"), globals_, namespace)
-    func = cast(FunctionType, namespace[name])
-    func.__defaults__ = tuple(defaults) or None
-    func.__kwdefaults__ = kwdefaults or None
-    func.__qualname__ = qualname
-    code = func.__code__
-    if hasattr(code, "co_qualname"):  # Python >= 3.11: used in TypeError messages
-        replace: Any = code.replace
-        func.__code__ = replace(co_qualname=qualname)
-    if annotations is not None:
-        func.__annotations__ = dict(annotations)
-    return func
+
+
+def raise_missing_names_type_error(missing_names: List[str], msg: str) -> None:
+    """Raise ``TypeError(msg + names)``, the names listed as Python lists them.
+
+    ``["'a'"]`` gives ``'a'``, two give ``'a' and 'b'``, more give
+    ``'a', 'b', and 'c'`` (as in eventsourcing 9.1's argument errors).
+    """
+    if len(missing_names) <= 2:
+        listed = " and ".join(missing_names)
+    else:
+        listed = ", ".join(missing_names[:-1]) + f", and {missing_names[-1]}"
+    raise TypeError(msg + listed)
 
 
 # ---------------------------------------------------------------------------
@@ -228,40 +194,14 @@ class MetaDomainEvent(ABCMeta):
             )
         cls: Any = super().__new__(mcs, name, bases, namespace, **kwargs)
         cls = dataclasses.dataclass(frozen=True)(cls)
+        for refusal in ("__setattr__", "__delattr__"):
+            # Inherit DomainEvent's refusals instead, so that a program can
+            # still apply @dataclass(frozen=True) itself, as 9.1 allowed.
+            if refusal not in namespace:
+                delattr(cls, refusal)
         if "__init__" not in namespace:
-            _install_fast_init(cls)
+            install_fast_init(cls)
         return cast(MetaDomainEvent, cls)
-
-
-def _install_fast_init(cls: type) -> None:
-    """Replace the frozen dataclass ``__init__`` with one writing ``__dict__`` directly.
-
-    Frozen dataclasses set each field with ``object.__setattr__``; writing
-    the instance dict is over twice as fast, and events are made on every
-    command. Classes using ``__post_init__``, ``InitVar``, ``init=False``,
-    keyword-only fields or default factories keep the dataclass ``__init__``.
-    """
-    if getattr(cls, "__post_init__", None) is not None:
-        return
-    fields = dataclasses.fields(cast(Any, cls))
-    for f in cast(Any, cls).__dataclass_fields__.values():
-        if f not in fields and repr(getattr(f, "_field_type", None)) != "_FIELD_CLASSVAR":
-            return  # an InitVar (or a kind of pseudo-field unknown here)
-    params = [inspect.Parameter("_es_self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
-    for f in fields:
-        if not f.init or f.kw_only or f.default_factory is not dataclasses.MISSING:
-            return
-        default = inspect.Parameter.empty if f.default is dataclasses.MISSING else f.default
-        params.append(
-            inspect.Parameter(f.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
-        )
-    body = "\n    ".join(
-        ["_es_dict = _es_self.__dict__"] + [f"_es_dict[{f.name!r}] = {f.name}" for f in fields]
-    )
-    init = _make_function("__init__", f"{cls.__qualname__}.__init__", params, body, {})
-    init.__annotations__ = {f.name: f.type for f in fields}
-    init.__annotations__["return"] = None
-    cls.__init__ = init  # type: ignore[misc]
 
 
 class DomainEvent(metaclass=MetaDomainEvent):
@@ -291,6 +231,20 @@ class DomainEvent(metaclass=MetaDomainEvent):
         raise NotImplementedError(f"{type(self).__qualname__} does not mutate aggregates")
 
 
+def _refuse_assignment(self: Any, name: str, value: Any) -> None:
+    raise dataclasses.FrozenInstanceError(f"cannot assign to field {name!r}")
+
+
+def _refuse_deletion(self: Any, name: str) -> None:
+    raise dataclasses.FrozenInstanceError(f"cannot delete field {name!r}")
+
+
+# Every domain event is immutable; set after the class statement because
+# dataclasses refuses a frozen class that defines these itself.
+DomainEvent.__setattr__ = _refuse_assignment  # type: ignore[method-assign]
+DomainEvent.__delattr__ = _refuse_deletion  # type: ignore[method-assign]
+
+
 class AggregateEvent(DomainEvent, Generic[TAggregate]):
     """A decision made by an aggregate, the step from one version to the next."""
 
@@ -298,26 +252,69 @@ class AggregateEvent(DomainEvent, Generic[TAggregate]):
         """Apply this event to ``aggregate`` and advance its version.
 
         ``apply()`` runs first: if it raises, the aggregate's version and
-        modified time are unchanged.
+        modified time are unchanged. Any object with ``id``, ``version`` and
+        ``modified_on`` attributes can be mutated, not only aggregates.
         """
         if aggregate is None:
             raise TypeError(
                 f"{type(self).__qualname__} event needs an aggregate to mutate, got None"
             )
-        next_version = aggregate._version + 1
-        if self.originator_version != next_version:
-            raise VersionError(
-                f"{type(self).__qualname__} event has originator_version "
-                f"{self.originator_version}, but aggregate {aggregate._id} is at "
-                f"version {aggregate._version} (expected {next_version})"
-            )
-        self.apply(aggregate)
+        try:
+            current_id = aggregate._id
+            current_version = aggregate._version
+        except AttributeError:
+            return cast(Optional[TAggregate], self._mutate_object(aggregate))
+        # Checked inline, not by a helper: this runs for every event replayed.
+        # IDs read from a store are equal but distinct objects, and UUID.__eq__
+        # is Python code: comparing the UUIDs' .int halves the cost of mutate().
+        originator_id = self.originator_id
+        if originator_id is not current_id:
+            try:
+                different = originator_id.int != current_id.int
+            except AttributeError:  # IDs that are not UUIDs
+                different = originator_id != current_id
+            if different:
+                self._raise_not_next(current_id, current_version)
+        if self.originator_version != current_version + 1:
+            self._raise_not_next(current_id, current_version)
+        if self.apply(aggregate) is not None:  # type: ignore[func-returns-value]
+            _raise_value_returned(type(self).apply)
         aggregate._version = self.originator_version
         aggregate._modified_on = self.timestamp
         return aggregate
 
+    def _mutate_object(self, obj: Any) -> Any:
+        """Mutate an object that is not an Aggregate through its public attributes."""
+        if self.originator_id != obj.id or self.originator_version != obj.version + 1:
+            self._raise_not_next(obj.id, obj.version)
+        if self.apply(obj) is not None:  # type: ignore[func-returns-value]
+            _raise_value_returned(type(self).apply)
+        obj.version = self.originator_version
+        obj.modified_on = self.timestamp
+        return obj
+
+    def _raise_not_next(self, current_id: Any, current_version: int) -> None:
+        if self.originator_id != current_id:
+            raise OriginatorIDError(
+                f"{type(self).__qualname__} event has originator_id "
+                f"{self.originator_id}, but is applied to aggregate {current_id}"
+            )
+        raise VersionError(
+            f"{type(self).__qualname__} event has originator_version "
+            f"{self.originator_version}, but aggregate {current_id} is at "
+            f"version {current_version} (expected {current_version + 1})"
+        )
+
     def apply(self, aggregate: TAggregate) -> None:
         """Change the aggregate's attributes according to this event (a no-op here)."""
+
+
+def _raise_value_returned(method: Callable[..., Any]) -> None:
+    """Refuse a value returned by ``apply()``: it would be silently discarded (as 9.1.3 does)."""
+    raise TypeError(
+        f"Unexpected value returned from {method.__qualname__}(). "
+        "Values returned from 'apply' methods are discarded."
+    )
 
 
 class AggregateCreated(AggregateEvent[TAggregate]):
@@ -326,25 +323,25 @@ class AggregateCreated(AggregateEvent[TAggregate]):
     originator_topic: str
 
     def mutate(self, aggregate: Optional[TAggregate]) -> TAggregate:
-        """Construct the aggregate this event describes.
+        """Construct the aggregate this event describes, then ``apply()`` this event.
 
-        The aggregate's ``__init__`` receives the event's own attributes (and
-        ``id`` if it asks for it); ``apply()`` is not called.
+        The aggregate's ``__init__`` receives the event's own attributes that
+        it takes, and for parameters named ``id``, ``timestamp`` (or another
+        attribute every created event has) the event's values.
         """
         if aggregate is not None:
             raise TypeError(
                 f"{type(self).__qualname__} event constructs a new aggregate, "
                 f"but was given {aggregate!r}"
             )
-        kwargs = self.__dict__.copy()
-        originator_id = kwargs.pop("originator_id")
-        originator_version = kwargs.pop("originator_version")
-        timestamp = kwargs.pop("timestamp")
-        aggregate_class = _resolve_aggregate_class(kwargs.pop("originator_topic"))
+        state = self.__dict__
+        kwargs = state.copy()
+        del kwargs["originator_id"], kwargs["originator_version"], kwargs["timestamp"]
+        aggregate_class = resolve_topic(kwargs.pop("originator_topic"))
         obj = object.__new__(aggregate_class)
-        obj.__base_init__(originator_id, originator_version, timestamp)
-        if aggregate_class._init_mentions_id:
-            kwargs["id"] = originator_id
+        obj.__base_init__(self.originator_id, self.originator_version, self.timestamp)
+        if type(self) is not aggregate_class._init_takes_attributes_of:
+            kwargs = self._init_arguments(aggregate_class, kwargs)
         obj.__init__(**kwargs)
         if obj._pending_events:
             raise TypeError(
@@ -352,17 +349,48 @@ class AggregateCreated(AggregateEvent[TAggregate]):
                 "it runs again whenever the aggregate is reconstructed; set "
                 "attributes directly instead"
             )
+        apply = type(self).apply
+        if apply is not _NO_APPLY and apply(self, obj) is not None:
+            _raise_value_returned(apply)
         return cast(TAggregate, obj)
+
+    def _init_arguments(self, aggregate_class: Any, kwargs: Dict[str, Any]) -> Dict[str, Any]:
+        """Arguments of ``__init__`` when they are not simply the event's own attributes.
+
+        Parameters named ``id``, ``timestamp``... get the event's values, and
+        attributes ``__init__`` does not take (e.g. set by the aggregate's
+        base event class) are left out, as in 9.1.
+        """
+        for param_name, attribute_name in aggregate_class._init_event_attributes:
+            kwargs[param_name] = self.__dict__[attribute_name]
+        accepted = aggregate_class._init_param_names
+        if accepted is not None:
+            kwargs = {name: value for name, value in kwargs.items() if name in accepted}
+        return kwargs
+
+
+EventSpecType = Optional[Union[str, Type[AggregateEvent[Any]]]]
+"""What ``@event`` takes: an event class name, an event class, or nothing (9.1's alias)."""
+
+
+_NO_APPLY = AggregateEvent.apply
 
 
 class DecoratedEvent(AggregateEvent[Any]):
-    """Base of event classes defined by ``@event``: applying runs the method body."""
+    """Base of event classes defined by ``@event``: applying runs the method body.
+
+    The ``apply()`` of the classes it is combined with (the aggregate's
+    ``Event`` class, or the event class given to ``@event``) runs first.
+    Each decorated event class gets a generated ``apply()`` doing the same
+    as this one without looking anything up.
+    """
 
     _decorated_method: ClassVar[Callable[..., Any]]
     _decorated_params: ClassVar[Tuple[Tuple[str, bool], ...]]
 
     def apply(self, aggregate: Any) -> None:
-        """Call the decorated method with this event's attribute values."""
+        """Run the inherited ``apply()``, then the decorated method with this event's values."""
+        super().apply(aggregate)
         args = []
         kwargs = {}
         for name, keyword_only in self._decorated_params:
@@ -370,7 +398,18 @@ class DecoratedEvent(AggregateEvent[Any]):
                 kwargs[name] = getattr(self, name)
             else:
                 args.append(getattr(self, name))
-        self._decorated_method(aggregate, *args, **kwargs)
+        if self._decorated_method(aggregate, *args, **kwargs) is not None:
+            _raise_value_returned(self._decorated_method)
+
+
+# Registries of eventsourcing 9.1, filled as aggregate classes are defined:
+# event classes given to @event, the method of each decorated event class,
+# the event class of each decorator, and the names of the created event
+# classes of aggregate classes that define several (and so can't be called).
+given_event_classes: Set[type] = set()
+decorated_methods: Dict[type, Callable[..., Any]] = {}
+decorated_event_classes: Dict[Any, type] = {}
+aggregate_has_many_created_event_classes: Dict[type, List[str]] = {}
 
 
 class Snapshot(DomainEvent):
@@ -414,20 +453,13 @@ class Snapshot(DomainEvent):
         Takes (and ignores) an aggregate argument so a snapshot can stand at
         the start of a list of events replayed with ``mutate()``.
         """
-        aggregate_class = _resolve_aggregate_class(self.topic)
+        aggregate_class = resolve_topic(self.topic)
         state = deepcopy(self.state)
-        from_version = state.pop("class_version", 1)
-        class_version = getattr(aggregate_class, "class_version", 1)
-        while from_version < class_version:
-            upcast_name = f"upcast_v{from_version}_v{from_version + 1}"
-            upcast = getattr(aggregate_class, upcast_name, None)
-            if upcast is None:
-                raise TypeError(
-                    f"Cannot upcast snapshot of {aggregate_class.__qualname__} from "
-                    f"version {from_version}: {upcast_name}() is not defined"
-                )
-            upcast(state)
-            from_version += 1
+        upcast_state(
+            aggregate_class,
+            state,
+            f"snapshot of {self.originator_id} at version {self.originator_version}",
+        )
         obj = object.__new__(aggregate_class)
         obj.__dict__.update(
             _id=self.originator_id, _version=self.originator_version, **state, _pending_events=[]
@@ -435,20 +467,21 @@ class Snapshot(DomainEvent):
         return obj
 
 
-def _check_parameters(params: List[inspect.Parameter], what: str) -> None:
+def _check_parameters(params: List[inspect.Parameter], method_name: str) -> None:
+    """Refuse ``*args`` and ``**kwargs``: each argument becomes an event attribute.
+
+    Messages here and below that eventsourcing 9.1 also raised keep its exact
+    wording: programs' tests compare them with ``==`` and ``endswith()``.
+    """
     for p in params:
         if p.kind is p.VAR_POSITIONAL:
-            raise TypeError(
-                f"{what} has variable positional parameter *{p.name}, which can't be "
-                "mapped to event attributes; declare each argument explicitly"
-            )
+            raise TypeError(f"*{p.name} not supported by decorator on {method_name}()")
         if p.kind is p.VAR_KEYWORD:
-            raise TypeError(
-                f"{what} has variable keyword parameter **{p.name}, which can't be "
-                "mapped to event attributes; declare each argument explicitly"
-            )
+            raise TypeError(f"**{p.name} not supported by decorator on {method_name}()")
 
 
+# Attributes every (created) event has. Parameters of these names receive
+# the event's values rather than becoming attributes (as in 9.1).
 _RESERVED_EVENT_FIELDS = frozenset(
     ("originator_id", "originator_version", "timestamp", "originator_topic")
 )
@@ -459,17 +492,11 @@ def _define_event_class(
     name: str,
     bases: Tuple[type, ...],
     params: List[inspect.Parameter],
-    what: str,
 ) -> Any:
     """Define an event class on ``aggregate_class`` with one field per parameter."""
-    annotations: Dict[str, Any] = {}
-    for p in params:
-        if p.name in _RESERVED_EVENT_FIELDS:
-            raise TypeError(
-                f"{what} has parameter {p.name!r}, which is the name of a "
-                "domain event attribute; rename the parameter"
-            )
-        annotations[p.name] = Any if p.annotation is p.empty else p.annotation
+    annotations: Dict[str, Any] = {
+        p.name: Any if p.annotation is p.empty else p.annotation for p in params
+    }
     namespace = {
         "__annotations__": annotations,
         "__module__": aggregate_class.__module__,
@@ -484,42 +511,53 @@ def _event_field_names(event_class: type) -> set[str]:
     return {f.name for f in dataclasses.fields(cast(Any, event_class))}
 
 
+def _inherited_apply(event_class: type, after: type) -> Optional[Callable[..., Any]]:
+    """The ``apply()`` next after ``after`` in the MRO, or None if that is the no-op."""
+    mro = event_class.__mro__
+    for klass in mro[mro.index(after) + 1 :]:
+        apply = klass.__dict__.get("apply")
+        if apply is not None:
+            return None if apply is AggregateEvent.apply else cast(Callable[..., Any], apply)
+    return None  # pragma: no cover - AggregateEvent defines apply()
+
+
 # ---------------------------------------------------------------------------
 # The @event decorator
 # ---------------------------------------------------------------------------
 
 
 def _event_name_from_method(method_name: str) -> str:
-    """``name_updated`` -> ``NameUpdated`` (leading underscores dropped)."""
-    return "".join(part[:1].upper() + part[1:] for part in method_name.split("_"))
+    """``name_updated`` -> ``NameUpdated``, as 9.1 names it (so stored topics match)."""
+    return "".join(part.capitalize() for part in method_name.split("_"))
 
 
 class CommandMethodDecorator:
     """Marks an aggregate method as triggering an event; resolved when the class is made.
 
     The aggregate class replaces it with a generated command method of the
-    same signature, and defines (or adopts) the event class whose
-    ``apply()`` calls the original method body.
+    same signature (or a property whose setter is one), and defines the
+    event class whose ``apply()`` calls the original method body.
     """
 
     def __init__(
         self,
-        method: Callable[..., Any],
+        method: Any,
         event_name: Optional[str] = None,
         event_class: Optional[type] = None,
     ) -> None:
-        if isinstance(method, (staticmethod, classmethod)):
-            raise TypeError(
-                f"@event can't decorate {type(method).__name__} {method.__func__!r}: "
-                "events are triggered by aggregate instance methods"
-            )
+        self.decorated_property: Optional[property] = None
         if isinstance(method, property):
-            raise TypeError(
-                "@event can't decorate a property object; decorate the setter "
-                "function instead (put @event below @<name>.setter)"
-            )
+            if method.fset is None:
+                getter_name = getattr(method.fget, "__name__", "?")
+                raise TypeError(f"@event can't decorate {getter_name}() property getter")
+            if event_name is None and event_class is None:
+                raise TypeError(
+                    f"@event on {method.fset.__name__}() setter requires event name or class"
+                )
+            self.decorated_property = method
+            method = method.fset
         if not isinstance(method, FunctionType):
-            raise TypeError(f"@event can only decorate a function, got {method!r}")
+            raise TypeError(f"{method} is not a function or property")
         self.method = method
         self.event_class = event_class
         self.name_given = event_class is not None or event_name is not None
@@ -531,7 +569,7 @@ class CommandMethodDecorator:
         signature = inspect.signature(method)
         params = list(signature.parameters.values())
         what = f"@event decorated method {method.__qualname__}()"
-        _check_parameters(params, what)
+        _check_parameters(params, method.__name__)
         if not params or params[0].kind not in (
             inspect.Parameter.POSITIONAL_ONLY,
             inspect.Parameter.POSITIONAL_OR_KEYWORD,
@@ -563,62 +601,79 @@ class CommandMethodDecorator:
             return UnboundCommandMethodDecorator(self)
         return BoundCommandMethodDecorator(self, obj)
 
-    def _install(self, aggregate_class: type, attribute_name: str) -> Callable[..., Any]:
-        """Define the event class and return the generated command method."""
+    def _install(
+        self, aggregate_class: type, attribute_name: str, declared: Dict[type, type]
+    ) -> Callable[..., Any]:
+        """Define the event class and return the generated command method.
+
+        ``declared`` maps event classes of the aggregate's class body to the
+        classes now on the aggregate (extended to subclass its ``Event``).
+        """
         params = self.params[1:]
-        field_params = params
-        if self.event_class is not None:
-            event_class: Any = self.event_class
-            if not (isinstance(event_class, type) and issubclass(event_class, AggregateEvent)):
-                raise TypeError(f"{self.what}: {event_class!r} is not an AggregateEvent class")
-            if event_class.__dict__.get("_decorated_method") is not None:
-                raise TypeError(
-                    f"{self.what}: event class {event_class.__qualname__} is already "
-                    "used by another @event decorated method"
-                )
-            if "apply" in event_class.__dict__:
-                raise TypeError(
-                    f"{self.what}: event class {event_class.__qualname__} defines its own "
-                    "apply(); the decorated method body is its apply(), so remove one of them"
-                )
-            missing = [p.name for p in params if p.name not in _event_field_names(event_class)]
+        field_params = [p for p in params if p.name not in _RESERVED_EVENT_FIELDS]
+        given: Any = self.event_class
+        if given is not None:
+            if issubclass(given, AggregateCreated):
+                raise TypeError(f"{given} is subclass of AggregateCreated")
+            if given in given_event_classes:
+                raise TypeError(f"{given.__name__} event class used in more than one decorator")
+            missing = [p.name for p in field_params if p.name not in _event_field_names(given)]
             if missing:
                 raise TypeError(
                     f"{self.what} has parameters {missing} which are not attributes "
-                    f"of event class {event_class.__qualname__}"
+                    f"of event class {given.__qualname__}"
                 )
+            given_event_classes.add(given)
+        if given is not None and given not in declared:
+            # A class defined elsewhere (not in the aggregate's class body) is
+            # used itself, so that the topic it is stored under stays the same.
+            event_class: Any = given
+            own_apply = given.__dict__.get("apply")
+            base_apply = own_apply if own_apply is not None else _inherited_apply(given, given)
         else:
-            existing = aggregate_class.__dict__.get(self.event_name)
-            if existing is not None:
-                raise TypeError(
-                    f"{self.what}: {aggregate_class.__qualname__} already has an attribute "
-                    f"named {self.event_name!r}; give the event class to @event instead "
-                    "of its name, or choose another name"
-                )
-            base = getattr(aggregate_class, "Event", AggregateEvent)
-            bases = (base,) if issubclass(base, DecoratedEvent) else (DecoratedEvent, base)
-            event_class = _define_event_class(
-                aggregate_class, self.event_name, bases, field_params, self.what
-            )
+            if given is not None:
+                bases: Tuple[type, ...] = (DecoratedEvent, declared[given])
+            else:
+                if self.event_name in aggregate_class.__dict__:
+                    raise TypeError(
+                        f"{self.event_name} event already defined on {aggregate_class.__name__}"
+                    )
+                bases = (DecoratedEvent, cast(Any, aggregate_class).Event)
+            event_class = _define_event_class(aggregate_class, self.event_name, bases, field_params)
+            base_apply = _inherited_apply(event_class, DecoratedEvent)
         event_class._decorated_method = staticmethod(self.method)
         event_class._decorated_params = tuple((p.name, p.kind is p.KEYWORD_ONLY) for p in params)
-        event_class.apply = self._make_apply(event_class, params)
-        return self._make_command(aggregate_class, attribute_name, event_class, params)
+        event_class.apply = self._make_apply(event_class, params, base_apply)
+        decorated_methods[event_class] = self.method
+        decorated_event_classes[self] = event_class
+        return self._make_command(aggregate_class, attribute_name, event_class, field_params)
 
-    def _make_apply(self, event_class: type, params: List[inspect.Parameter]) -> Callable[..., Any]:
+    def _make_apply(
+        self,
+        event_class: type,
+        params: List[inspect.Parameter],
+        base_apply: Optional[Callable[..., Any]],
+    ) -> Callable[..., Any]:
         args = ", ".join(
             f"{p.name}=self.{p.name}" if p.kind is p.KEYWORD_ONLY else f"self.{p.name}"
             for p in params
         )
         call = f"_es_method(aggregate, {args})" if args else "_es_method(aggregate)"
+        lines = [f"if {call} is not None: _es_returned(_es_method)"]
+        if base_apply is not None:
+            lines.insert(0, "if _es_base(self, aggregate) is not None: _es_returned(_es_base)")
         aggregate_param = inspect.Parameter("aggregate", inspect.Parameter.POSITIONAL_OR_KEYWORD)
         self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-        func = _make_function(
+        func = make_function(
             "apply",
             f"{event_class.__qualname__}.apply",
             [self_param, aggregate_param],
-            call,
-            {"_es_method": self.method},
+            "\n    ".join(lines),
+            {
+                "_es_method": self.method,
+                "_es_base": base_apply,
+                "_es_returned": _raise_value_returned,
+            },
         )
         func.__doc__ = f"Apply by running {self.method.__qualname__}()."
         return func
@@ -628,14 +683,16 @@ class CommandMethodDecorator:
         aggregate_class: type,
         attribute_name: str,
         event_class: type,
-        params: List[inspect.Parameter],
+        field_params: List[inspect.Parameter],
     ) -> Callable[..., Any]:
         self_name = self.params[0].name
-        kwargs = ", ".join(f"{p.name}={p.name}" for p in params)
+        kwargs = ", ".join(f"{p.name}={p.name}" for p in field_params)
         body = f"{self_name}.trigger_event(_es_event_class, {kwargs})"
-        func = _make_function(
+        func = make_function(
             self.method.__name__,
-            f"{aggregate_class.__qualname__}.{attribute_name}",
+            name_in_argument_errors(
+                self.method.__name__, f"{aggregate_class.__qualname__}.{attribute_name}"
+            ),
             self.params,
             body,
             {"_es_event_class": event_class},
@@ -698,28 +755,20 @@ def event(arg: Any = None) -> Any:
     version behind.
     """
     if isinstance(arg, str):
+        if arg == "":
+            raise ValueError("Can't use empty string as name of event class")
         if not arg.isidentifier():
             raise TypeError(f"@event name {arg!r} is not a valid class name")
         name = arg
         return lambda method: CommandMethodDecorator(method, event_name=name)
-    if isinstance(arg, type):
-        if not issubclass(arg, AggregateEvent):
-            raise TypeError(
-                f"@event was given class {arg.__qualname__}, which is not an "
-                "AggregateEvent subclass"
-            )
+    if isinstance(arg, type) and issubclass(arg, AggregateEvent):
         event_class = arg
         return lambda method: CommandMethodDecorator(method, event_class=event_class)
     if arg is None:
         return lambda method: CommandMethodDecorator(method)
-    if isinstance(arg, FunctionType):
+    if isinstance(arg, (FunctionType, property)):
         return CommandMethodDecorator(arg)
-    if isinstance(arg, (property, staticmethod, classmethod)):
-        return CommandMethodDecorator(cast(Any, arg))  # raises a TypeError explaining the misuse
-    raise TypeError(
-        f"@event expects an event class name, an AggregateEvent class, or a "
-        f"method to decorate, got {arg!r}"
-    )
+    raise TypeError(f"{arg} is not a str, aggregate event class, function, or property")
 
 
 triggers = event
@@ -730,84 +779,19 @@ triggers = event
 # ---------------------------------------------------------------------------
 
 
-class _IdField(dataclasses.Field):  # type: ignore[type-arg]
-    """Dataclass field for an ``id`` annotation on an aggregate class.
-
-    Lets a generated ``__init__`` accept ``id`` and assign it (consistently
-    with the ID already given by the created event), while telling
-    ``dataclasses`` that the field has no default.
-    """
-
-    __slots__ = ()
-
-    def __get__(self, obj: Any, objtype: Optional[type] = None) -> Any:
-        if obj is None:
-            return self
-        return obj._id
-
-    def __set__(self, obj: Any, value: Any) -> None:
-        Aggregate._set_id(obj, value)
-
-
-def _new_id_field() -> Any:
-    field = dataclasses.field()
-    field.__class__ = _IdField
-    return field
-
-
-try:
-    _annotationlib: Any = importlib.import_module("annotationlib")  # Python >= 3.14
-except ImportError:
-    _annotationlib = None
-
-
-def _own_annotation_names(cls: type) -> List[str]:
-    """Names annotated in the class body itself, without evaluating the annotations."""
-    if _annotationlib is None:
-        return list(inspect.get_annotations(cls))
-    return list(_annotationlib.get_annotations(cls, format=_annotationlib.Format.FORWARDREF))
-
-
 _RESERVED_AGGREGATE_ATTRIBUTES = frozenset(
     ("version", "created_on", "modified_on", "pending_events")
 )
 
 
-def _generate_dataclass_init(cls: type) -> None:
-    """Give ``cls`` an ``__init__`` from its annotations, as ``@dataclass`` would.
-
-    The annotations and ``field()`` objects are left on the class so that
-    applying ``@dataclass`` afterwards (for IDEs) sees the same fields.
-    """
-    annotations = _own_annotation_names(cls)
-    restore: Dict[str, Any] = {}
-    for name in annotations:
-        if name in _RESERVED_AGGREGATE_ATTRIBUTES:
-            raise TypeError(
-                f"{cls.__qualname__} annotates {name!r}, which is an Aggregate "
-                "property; choose another attribute name"
-            )
-        value = cls.__dict__.get(name, dataclasses.MISSING)
-        if name == "id" and value is dataclasses.MISSING:
-            value = _new_id_field()
-            setattr(cls, name, value)
-        elif value is dataclasses.MISSING and hasattr(cls, name):
-            # Don't let an inherited attribute be taken as the field's default.
-            value = dataclasses.field()
-            setattr(cls, name, value)
-        if isinstance(value, dataclasses.Field):
-            restore[name] = value
-    dataclasses.dataclass(eq=False, repr=False)(cls)
-    for name, value in restore.items():
-        setattr(cls, name, value)
-
-
 @dataclass_transform(field_specifiers=(dataclasses.field, dataclasses.Field))
 class MetaAggregate(ABCMeta):
-    """Prepares aggregate classes: created event, ``__init__``, ``@event`` methods."""
+    """Prepares aggregate classes: event classes, ``__init__``, ``@event`` methods."""
 
     _created_event_class: Type[AggregateCreated[Any]]
-    _init_mentions_id: bool
+    _init_event_attributes: Tuple[Tuple[str, str], ...]
+    _init_param_names: Optional[FrozenSet[str]]
+    _init_takes_attributes_of: Any
     _bind_init: Callable[..., Dict[str, Any]]
     _create_id_params: Optional[Tuple[str, ...]]
 
@@ -827,66 +811,58 @@ class MetaAggregate(ABCMeta):
             namespace["__init__"] = init.method
         cls = super().__new__(mcs, name, bases, namespace)
         if not any(isinstance(b, MetaAggregate) for b in bases):
-            return cls  # the Aggregate base class itself
+            # The Aggregate base class itself.
+            dataclasses.dataclass(init=False, eq=False, repr=False)(cast(Any, cls))
+            return cls
         for attr in ("__eq__", "__repr__"):
             # Keep aggregate equality and repr if @dataclass is applied later.
             if attr not in namespace:
                 setattr(cls, attr, getattr(cls, attr))
-        if "__init__" not in namespace and _own_annotation_names(cls):
-            _generate_dataclass_init(cls)
+        if "__init__" not in namespace and own_annotation_names(cls):
+            generate_dataclass_init(cls, _RESERVED_AGGREGATE_ATTRIBUTES)
+        else:
+            # Every aggregate class is a dataclass, as in 9.1 (fields() works).
+            dataclasses.dataclass(init=False, eq=False, repr=False)(cast(Any, cls))
+
+        # The aggregate's base event class: every event class of the aggregate
+        # extends it, so that its apply() runs for all of them (as in 9.1).
+        declared = mcs._extend_event_classes(cls)
 
         all_init_params = list(inspect.signature(cast(Any, cls).__init__).parameters.values())
         init_params = all_init_params[1:]
-        cls._init_mentions_id = any(p.name == "id" for p in init_params)
+        reserved = _RESERVED_EVENT_FIELDS | {"id"}
+        cls._init_event_attributes = tuple(
+            (p.name, "originator_id" if p.name == "id" else p.name)
+            for p in init_params
+            if p.name in reserved
+        )
+        if any(p.kind is p.VAR_KEYWORD for p in init_params):
+            cls._init_param_names = None
+        else:
+            cls._init_param_names = frozenset(p.name for p in init_params)
 
         # The created event class.
-        if init_event_decorator is not None:
-            if init_event_decorator.event_class is not None:
-                given = init_event_decorator.event_class
-                if not issubclass(given, AggregateCreated):
-                    raise TypeError(
-                        f"@event on {name}.__init__ was given {given.__qualname__}, "
-                        "which is not an AggregateCreated class"
-                    )
-                if given.__name__ not in namespace:
-                    setattr(cls, given.__name__, given)
-            if init_event_decorator.name_given:
-                created_event_name = init_event_decorator.event_name
-        cls._created_event_class = mcs._find_created_event_class(
-            cls, namespace, created_event_name, init_params
+        created_event_class = mcs._given_created_event_class(
+            cls, init_event_decorator, created_event_name
         )
+        if init_event_decorator is not None and created_event_class is None:
+            created_event_name = init_event_decorator.event_name
+        if created_event_class is None:
+            created_event_class = mcs._find_created_event_class(
+                cls, created_event_name, init_params
+            )
+        cls._created_event_class = created_event_class
+        # Created events of this class whose attributes __init__ takes as they are.
+        simple = not cls._init_event_attributes and (
+            cls._init_param_names is None
+            or isinstance(created_event_class, _AmbiguousCreated)
+            or _event_field_names(created_event_class) - _RESERVED_EVENT_FIELDS
+            <= cls._init_param_names
+        )
+        cls._init_takes_attributes_of = created_event_class if simple else None
 
         # Binding arguments of calls to the class.
-        what = f"{name}.__init__()"
-        variable = [p for p in init_params if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
-        if variable:
-            signature = inspect.signature(cast(Any, cls).__init__)
-
-            def bind_init(*args: Any, **kwargs: Any) -> Dict[str, Any]:
-                bound = signature.bind(*args, **kwargs)
-                bound.apply_defaults()
-                arguments = dict(bound.arguments)
-                arguments.pop(next(iter(signature.parameters)))
-                for p in variable:
-                    value = arguments.pop(p.name)
-                    if p.kind is p.VAR_KEYWORD:
-                        arguments.update(value)
-                    elif value:
-                        raise TypeError(f"{what} got unexpected positional arguments")
-                return arguments
-
-            cls._bind_init = staticmethod(bind_init)
-        else:
-            items = ", ".join(f"{p.name!r}: {p.name}" for p in init_params)
-            cls._bind_init = staticmethod(
-                _make_function(
-                    "__init__",
-                    f"{cls.__qualname__}.__init__",
-                    all_init_params,
-                    f"return {{{items}}}",
-                    {},
-                )
-            )
+        mcs._define_bind_init(cls, all_init_params)
 
         # Arguments of create_id(): () for the default (none), None for all
         # creation arguments (it takes **kwargs), else the names it takes.
@@ -903,22 +879,28 @@ class MetaAggregate(ABCMeta):
         # @event decorated methods and property setters.
         for attribute_name, value in list(namespace.items()):
             if isinstance(value, CommandMethodDecorator):
-                setattr(cls, attribute_name, value._install(cls, attribute_name))
+                command: Any = value._install(cls, attribute_name, declared)
+                prop = value.decorated_property
+                if prop is not None:
+                    command = property(prop.fget, command, prop.fdel, prop.__doc__)
+                setattr(cls, attribute_name, command)
             elif isinstance(value, property):
                 if isinstance(value.fget, CommandMethodDecorator):
-                    raise TypeError(
-                        f"@event can't decorate the getter of property "
-                        f"{name}.{attribute_name}; decorate its setter"
-                    )
+                    raise TypeError(f"@event can't decorate {attribute_name}() property getter")
                 if isinstance(value.fset, CommandMethodDecorator):
-                    fset = value.fset._install(cls, attribute_name)
+                    if not value.fset.name_given:
+                        raise TypeError(
+                            f"@event under {attribute_name}() property setter requires "
+                            "event class name"
+                        )
+                    fset = value.fset._install(cls, attribute_name, declared)
                     setattr(
                         cls,
                         attribute_name,
                         property(value.fget, fset, value.fdel, value.__doc__),
                     )
 
-        _aggregate_classes[get_topic(cls)] = cls
+        get_topic(cls)  # so that the class resolves from its topic even if not importable
         return cls
 
     def __init__(
@@ -937,16 +919,75 @@ class MetaAggregate(ABCMeta):
         def __getattr__(cls, name: str) -> Any: ...
 
     @staticmethod
+    def _extend_event_classes(cls: Any) -> Dict[type, type]:
+        """Give ``cls`` its own ``Event`` class, and make its event classes extend it.
+
+        Returns the event classes of the class body, each mapped to the class
+        now on the aggregate (a subclass of it with the same name and topic,
+        where it did not already extend the aggregate's ``Event``).
+        """
+        base_event = cls.__dict__.get("Event")
+        if not (isinstance(base_event, type) and issubclass(base_event, AggregateEvent)):
+            base_event = _define_event_class(cls, "Event", (cls.Event,), [])
+        declared: Dict[type, type] = {}
+        for name, value in list(cls.__dict__.items()):
+            if (
+                name == "Event"
+                or name.lower() == name
+                or not isinstance(value, type)
+                or not issubclass(value, AggregateEvent)
+            ):
+                continue
+            if issubclass(value, base_event):
+                declared[value] = value
+            else:
+                declared[value] = _define_event_class(cls, name, (value, base_event), [])
+        return declared
+
+    @staticmethod
+    def _given_created_event_class(
+        cls: Any,
+        init_event_decorator: Optional[CommandMethodDecorator],
+        created_event_name: Optional[str],
+    ) -> Any:
+        """The created event class named by ``_created_event_class`` or by @event on __init__."""
+        given = cls.__dict__.get("_created_event_class")
+        if given is not None:
+            if not (isinstance(given, type) and issubclass(given, AggregateCreated)):
+                raise TypeError(f"{given} not subclass of AggregateCreated")
+            # The class of the body may have been extended: use the one on cls.
+            given = getattr(cls, given.__name__, given)
+            if created_event_name:
+                raise TypeError("Can't use both '_created_event_class' and 'created_event_name'")
+        if init_event_decorator is None:
+            return given
+        if created_event_name:
+            raise TypeError("Can't use both 'created_event_name' and decorator on __init__")
+        if given is not None:
+            raise TypeError("Can't use both '_created_event_class' and decorator on __init__")
+        if init_event_decorator.event_class is not None:
+            decorated = init_event_decorator.event_class
+            created = getattr(cls, decorated.__name__, decorated)
+            if not (isinstance(created, type) and issubclass(created, AggregateCreated)):
+                raise TypeError(f"{created} not subclass of AggregateCreated")
+            if decorated.__name__ not in cls.__dict__:
+                setattr(cls, decorated.__name__, created)
+            return created
+        if not init_event_decorator.name_given:
+            raise TypeError("Decorator on __init__ has neither event name nor class")
+        return None
+
+    @staticmethod
     def _find_created_event_class(
         cls: Any,
-        namespace: Dict[str, Any],
         created_event_name: Optional[str],
         init_params: List[inspect.Parameter],
     ) -> Any:
         """Choose the created event class, defining one when none is declared."""
+        base_event = cls.Event
         declared = {
             key: value
-            for key, value in namespace.items()
+            for key, value in cls.__dict__.items()
             if isinstance(value, type) and issubclass(value, AggregateCreated)
         }
         inherited = getattr(cls, "_created_event_class", None)
@@ -956,32 +997,101 @@ class MetaAggregate(ABCMeta):
         elif len(declared) == 1:
             return next(iter(declared.values()))
         elif len(declared) > 1:
-            raise TypeError(
-                f"{cls.__qualname__} defines several created event classes "
-                f"({', '.join(sorted(declared))}); say which one new aggregates "
-                "use with the class argument created_event_name"
-            )
+            names = list(declared)
+            aggregate_has_many_created_event_classes[cls] = names
+            return _AmbiguousCreated(cls, names)
         elif "__init__" not in cls.__dict__ and inherited is not None:
             # Each aggregate class has a created event class of its own (so
             # stored topics name the aggregate), extending the inherited one.
             return _define_event_class(
-                cls, inherited.__name__, (inherited,), [], f"{cls.__qualname__}.__init__()"
+                cls, inherited.__name__, _with_base(inherited, base_event), []
             )
         # Define one from the __init__ signature.
-        what = f"{cls.__qualname__}.__init__()"
-        params = [p for p in init_params if p.name != "id"]
-        _check_parameters(params, what)
+        _check_parameters(init_params, "__init__")
+        params = [p for p in init_params if p.name != "id" and p.name not in _RESERVED_EVENT_FIELDS]
         # Extend a declared or inherited created event class if the init
         # arguments cover its attributes, so its methods and upcasters apply.
         base: Any = Aggregate.Created
-        base_fields = _event_field_names(base)
+        base_fields = _event_field_names(base) | _event_field_names(base_event)
         param_names = {p.name for p in params}
         for candidate in [*declared.values(), inherited]:
             if candidate is not None and candidate is not base:
                 if _event_field_names(candidate) - base_fields <= param_names:
                     base = candidate
                     break
-        return _define_event_class(cls, created_event_name or "Created", (base,), params, what)
+        return _define_event_class(
+            cls, created_event_name or "Created", _with_base(base, base_event), params
+        )
+
+    @staticmethod
+    def _define_bind_init(cls: Any, all_init_params: List[inspect.Parameter]) -> None:
+        """Compile the function that turns a call's arguments into created event attributes.
+
+        Parameters named as event attributes (``timestamp``...) are accepted
+        and dropped: the event's own values stand for them.
+        """
+        if isinstance(cls._created_event_class, _AmbiguousCreated):
+            cls._bind_init = staticmethod(cls._created_event_class.refuse)
+            return
+        init_params = all_init_params[1:]
+        variable = [p for p in init_params if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if variable:
+            signature = inspect.signature(cls.__init__)
+
+            def bind_init(*args: Any, **kwargs: Any) -> Dict[str, Any]:
+                bound = signature.bind(*args, **kwargs)
+                bound.apply_defaults()
+                arguments = dict(bound.arguments)
+                arguments.pop(next(iter(signature.parameters)))
+                for p in variable:
+                    value = arguments.pop(p.name)
+                    if p.kind is p.VAR_KEYWORD:
+                        arguments.update(value)
+                    elif value:
+                        raise TypeError(
+                            f"{cls.__name__}.__init__() got unexpected positional arguments"
+                        )
+                for name in _RESERVED_EVENT_FIELDS:
+                    arguments.pop(name, None)
+                return arguments
+
+            cls._bind_init = staticmethod(bind_init)
+        else:
+            items = ", ".join(
+                f"{p.name!r}: {p.name}" for p in init_params if p.name not in _RESERVED_EVENT_FIELDS
+            )
+            cls._bind_init = staticmethod(
+                make_function(
+                    "__init__",
+                    name_in_argument_errors("__init__", f"{cls.__qualname__}.__init__"),
+                    all_init_params,
+                    f"return {{{items}}}",
+                    {},
+                )
+            )
+
+
+def _with_base(event_class: type, base_event: type) -> Tuple[type, ...]:
+    """Bases of a subclass of ``event_class`` that also extends ``base_event``."""
+    return (event_class,) if issubclass(event_class, base_event) else (event_class, base_event)
+
+
+class _AmbiguousCreated:
+    """Stands for the created event class of an aggregate class that declares several.
+
+    Calling such a class is refused (9.1 refuses it when it is called, not
+    when it is defined): its class methods choose with ``_create()``.
+    """
+
+    def __init__(self, cls: type, names: List[str]) -> None:
+        listed = "', '".join(names)
+        self.message = (
+            f"Can't decide which of many \"created\" event classes to use: '{listed}'. "
+            "Please use class arg 'created_event_name' or @event decorator on __init__ method."
+        )
+
+    def refuse(self, *args: Any, **kwargs: Any) -> Dict[str, Any]:
+        raise TypeError(self.message)
 
 
 class Aggregate(metaclass=MetaAggregate):
@@ -995,10 +1105,14 @@ class Aggregate(metaclass=MetaAggregate):
 
     INITIAL_VERSION: ClassVar[int] = 1
 
-    class Event(AggregateEvent[Any]):
-        """Base class of an aggregate's events."""
+    class Event(AggregateEvent[TAggregate]):
+        """Base class of an aggregate's events (generic: ``Aggregate.Event["Page"]``).
 
-    class Created(Event, AggregateCreated[Any]):
+        Each aggregate class has its own ``Event`` class, and all its event
+        classes extend it, so an ``apply()`` defined on it runs for them all.
+        """
+
+    class Created(Event[TAggregate], AggregateCreated[TAggregate]):
         """The aggregate was created."""
 
     def __init__(self) -> None:
@@ -1019,7 +1133,7 @@ class Aggregate(metaclass=MetaAggregate):
         Override with a method taking some of ``__init__``'s arguments to
         derive the ID from them (e.g. a version 5 UUID from a name).
         """
-        return _new_uuid4()
+        return new_uuid4()
 
     @classmethod
     def _create(
@@ -1065,10 +1179,7 @@ class Aggregate(metaclass=MetaAggregate):
                 **kwargs,
             )
         except TypeError as e:
-            raise TypeError(
-                f"Unable to construct {event_class.__qualname__} event for "
-                f"{cls.__qualname__} with arguments {sorted(kwargs)}: {e}"
-            ) from None
+            raise TypeError(f"Unable to construct '{event_class.__name__}' event: {e}") from None
         obj = created_event.mutate(None)
         obj._pending_events.append(created_event)
         return cast(TAggregate, obj)
@@ -1139,10 +1250,7 @@ class Aggregate(metaclass=MetaAggregate):
                 **kwargs,
             )
         except TypeError as e:
-            raise TypeError(
-                f"Unable to construct {event_class.__qualname__} event with "
-                f"arguments {sorted(kwargs)}: {e}"
-            ) from None
+            raise TypeError(f"Can't construct event {event_class}: {e}") from None
         new_event.mutate(self)
         self._pending_events.append(new_event)
 
@@ -1175,10 +1283,12 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 
 # The base Aggregate class: its own created event class and binder.
 Aggregate._created_event_class = Aggregate.Created
-Aggregate._init_mentions_id = False
+Aggregate._init_event_attributes = ()
+Aggregate._init_param_names = frozenset()
+Aggregate._init_takes_attributes_of = Aggregate.Created
 Aggregate._create_id_params = ()
 Aggregate._bind_init = staticmethod(
-    _make_function(
+    make_function(
         "__init__",
         "Aggregate.__init__",
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)],
@@ -1186,7 +1296,7 @@ Aggregate._bind_init = staticmethod(
         {},
     )
 )
-_aggregate_classes[get_topic(Aggregate)] = Aggregate
+get_topic(Aggregate)
 
 
 def _metaaggregate_call(cls: Any, *args: Any, **kwargs: Any) -> Any:
@@ -1202,30 +1312,20 @@ MetaAggregate.__call__ = _metaaggregate_call  # type: ignore[method-assign,assig
 TClass = TypeVar("TClass", bound=type)
 
 
-def _rebind_class_cells(values: Any, original: type, new_class: type) -> None:
-    """Point zero-argument ``super()`` in the class body's functions at ``new_class``.
-
-    Methods defined in a class body refer to that class through a
-    ``__class__`` cell; the class replaced by ``@aggregate`` is not in the
-    new class's MRO, so ``super()`` would fail without this.
-    """
+def _class_body_functions(values: Iterable[Any]) -> Iterator[Any]:
+    """The functions of a class body's attributes (methods, properties, decorators)."""
     for value in values:
         if isinstance(value, CommandMethodDecorator):
-            functions: List[Any] = [value.method]
+            yield value.method
+            if value.decorated_property is not None:
+                yield value.decorated_property.fget
+                yield value.decorated_property.fdel
         elif isinstance(value, (staticmethod, classmethod)):
-            functions = [value.__func__]
+            yield value.__func__
         elif isinstance(value, property):
-            functions = [getattr(f, "method", f) for f in (value.fget, value.fset, value.fdel)]
+            yield from (getattr(f, "method", f) for f in (value.fget, value.fset, value.fdel))
         else:
-            functions = [value]
-        for func in functions:
-            code = getattr(func, "__code__", None)
-            closure = getattr(func, "__closure__", None)
-            if code is None or not closure or "__class__" not in code.co_freevars:
-                continue
-            cell = closure[code.co_freevars.index("__class__")]
-            if cell.cell_contents is original:
-                cell.cell_contents = new_class
+            yield value
 
 
 @overload
@@ -1260,7 +1360,7 @@ def aggregate(
         new_class = MetaAggregate(
             original.__name__, bases, namespace, created_event_name=created_event_name
         )
-        _rebind_class_cells(namespace.values(), original, new_class)
+        rebind_class_cells(_class_body_functions(namespace.values()), original, new_class)
         return new_class
 
     if cls is None:

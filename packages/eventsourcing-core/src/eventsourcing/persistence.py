@@ -39,6 +39,7 @@ from eventsourcing.utils import (
     get_topic,
     resolve_topic,
     strtobool,
+    upcast_state,
 )
 
 __all__ = [
@@ -472,19 +473,11 @@ class Mapper(Generic[TDomainEvent]):
             )
         event_state["originator_id"] = stored.originator_id
         event_state["originator_version"] = stored.originator_version
-        class_version = getattr(cls, "class_version", 1)
-        from_version = event_state.pop("class_version", 1)
-        while from_version < class_version:
-            method_name = f"upcast_v{from_version}_v{from_version + 1}"
-            upcast = getattr(cls, method_name, None)
-            if upcast is None:
-                raise AttributeError(
-                    f"{cls.__qualname__} has class_version {class_version} but no "
-                    f"method {method_name}() to upcast the state of stored event "
-                    f"{stored.originator_id} version {stored.originator_version}"
-                )
-            upcast(event_state)
-            from_version += 1
+        upcast_state(
+            cls,
+            event_state,
+            f"stored event {stored.originator_id} version {stored.originator_version}",
+        )
         domain_event = object.__new__(cls)
         domain_event.__dict__.update(event_state)
         return cast(TDomainEvent, domain_event)

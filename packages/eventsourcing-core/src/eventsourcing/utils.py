@@ -19,6 +19,7 @@ __all__ = [
     "resolve_topic",
     "retry",
     "strtobool",
+    "upcast_state",
 ]
 
 
@@ -43,22 +44,44 @@ def get_topic(cls: type) -> str:
     """Return the topic (``module:QualName``) that locates ``cls``.
 
     Topics are written into every stored event, so they are cached: computing
-    one is on the hot path of every save.
+    one is on the hot path of every save. The class is also remembered under
+    its topic, so that what a class wrote can be read back in the same
+    process even when the class cannot be imported by name (it was defined
+    in a function, a test or a notebook cell), as in eventsourcing 9.1.
     """
     try:
         return _type_cache[cls]
     except KeyError:
         topic = f"{cls.__module__}:{cls.__qualname__}"
-        _type_cache[cls] = topic
+        with _topic_cache_lock:
+            cached = _topic_cache.get(topic)
+            if cached is None or _is_earlier_definition(cached, topic):
+                # A class defined again (the function ran again, the module
+                # was reloaded) replaces the earlier definition.
+                _topic_cache[topic] = cls
+            _type_cache[cls] = topic
         return topic
+
+
+def _is_earlier_definition(obj: Any, topic: str) -> bool:
+    """Whether ``obj`` is a class whose own topic is ``topic`` (not a registered alias)."""
+    return (
+        isinstance(obj, type)
+        and obj.__module__ == topic.partition(":")[0]
+        and obj.__qualname__ == topic.partition(":")[2]
+    )
 
 
 def register_topic(topic: str, obj: Any) -> None:
     """Make ``topic`` resolve to ``obj``.
 
     Lets stored events keep resolving after a class or module was renamed or
-    moved. Registering a topic (or module prefix) twice with different
-    objects is an error, because stored data would become ambiguous.
+    moved. ``topic`` is a whole topic (``"oldmodule:OldName"``), a module or
+    package name (``"oldpackage"`` also resolves ``"oldpackage.mod:Name"``
+    in the renamed package), or a class whose nested classes move with it
+    (``"mod:OldName"`` also resolves ``"mod:OldName.Created"``). Registering
+    a topic twice with different objects is an error, because stored data
+    would become ambiguous.
     """
     with _topic_cache_lock:
         existing = _topic_cache.get(topic)
@@ -80,7 +103,10 @@ def clear_topic_cache() -> None:
 def resolve_topic(topic: str) -> Any:
     """Return the object located by ``topic`` (``module:QualName`` or ``module``).
 
-    Raises :class:`TopicError` naming the topic and the reason it failed.
+    Registered topics are used first: the whole topic, then the longest
+    registered class prefix of the qualified name, then the longest
+    registered module or package prefix of the module name. Raises
+    :class:`TopicError` naming the topic and the reason it failed.
     """
     try:
         return _topic_cache[topic]
@@ -89,28 +115,67 @@ def resolve_topic(topic: str) -> Any:
     if not isinstance(topic, str) or not topic:
         raise TopicError(f"Invalid topic {topic!r}: a topic is a non-empty string")
     module_name, _, attr_path = topic.partition(":")
-    # A registered module prefix (e.g. a renamed module) takes precedence.
-    registered = _topic_cache.get(module_name)
-    if registered is not None and hasattr(registered, "__name__"):
-        module_name = registered.__name__
+    parts = attr_path.split(".") if attr_path else []
+    obj: Any = None
+    for i in range(len(parts) - 1, 0, -1):
+        obj = _topic_cache.get(f"{module_name}:{'.'.join(parts[:i])}")
+        if obj is not None:
+            parts = parts[i:]
+            break
+    if obj is None:
+        obj = _resolve_module(topic, module_name)
+    for part in parts:
+        try:
+            obj = getattr(obj, part)
+        except AttributeError as e:
+            raise TopicError(
+                f"Failed to resolve topic {topic!r}: {part!r} not found "
+                f"in {getattr(obj, '__name__', obj)!r}"
+            ) from e
+    with _topic_cache_lock:
+        _topic_cache.setdefault(topic, obj)
+    return obj
+
+
+def _resolve_module(topic: str, module_name: str) -> Any:
+    """The module named in ``topic``, following a registered module or package prefix."""
+    names = module_name.split(".")
+    for i in range(len(names), 0, -1):
+        registered = _topic_cache.get(".".join(names[:i]))
+        if registered is not None:
+            if i == len(names):
+                return registered
+            module_name = ".".join([registered.__name__, *names[i:]])
+            break
     try:
-        obj: Any = importlib.import_module(module_name)
+        return importlib.import_module(module_name)
     except ImportError as e:
         raise TopicError(
             f"Failed to resolve topic {topic!r}: module {module_name!r} could not be imported ({e})"
         ) from e
-    if attr_path:
-        for part in attr_path.split("."):
-            try:
-                obj = getattr(obj, part)
-            except AttributeError as e:
-                raise TopicError(
-                    f"Failed to resolve topic {topic!r}: {part!r} not found "
-                    f"in {getattr(obj, '__name__', obj)!r}"
-                ) from e
-    with _topic_cache_lock:
-        _topic_cache[topic] = obj
-    return obj
+
+
+def upcast_state(cls: type, state: dict[str, Any], what: str) -> None:
+    """Bring ``state`` written by an older version of ``cls`` up to its ``class_version``.
+
+    Used for stored events and snapshots alike: pops ``"class_version"``
+    (absent means 1, as 9.1 writes it) and calls the class's static methods
+    ``upcast_v1_v2(state)``, ``upcast_v2_v3(state)``... in turn. A missing
+    one raises ``AttributeError``, as in 9.1, naming the class, the method
+    and ``what`` was being read.
+    """
+    from_version = state.pop("class_version", 1)
+    class_version = getattr(cls, "class_version", 1)
+    while from_version < class_version:
+        method_name = f"upcast_v{from_version}_v{from_version + 1}"
+        upcast = getattr(cls, method_name, None)
+        if upcast is None:
+            raise AttributeError(
+                f"{cls.__qualname__} has class_version {class_version} but no "
+                f"method {method_name}() to upcast the state of {what}"
+            )
+        upcast(state)
+        from_version += 1
 
 
 TCallable = TypeVar("TCallable", bound=Callable[..., Any])
