@@ -312,3 +312,20 @@ def test_log_reads_postgres_tables_of_the_application(
 def test_python_dash_m_runs_the_command() -> None:
     assert run("--help", module=True).code == 0
     assert sys.executable
+
+
+def test_verify_decodes_the_state_of_events_whose_classes_are_not_importable(
+    sqlite_env: Dict[str, str], tmp_path: Path
+) -> None:
+    fill(sqlite_env)
+    with sqlite3.connect(sqlite_env["SQLITE_DBNAME"]) as conn:
+        conn.execute("UPDATE stored_events SET state = X'7B' WHERE rowid = 4")
+    # Without the repository on PYTHONPATH, the bank's classes cannot be imported.
+    result = run(
+        "verify", "--env", write_env(tmp_path / "s.env", sqlite_env), env={"PYTHONPATH": ""}
+    )
+    assert result.code == 1, result.out + result.err
+    assert len(result.lines) == 2 and " v2 (event): " in result.lines[0]
+    summary = result.lines[-1]
+    assert "1 problems" in summary and "3 topics not importable here" in summary
+    assert "examples.bank.domain:Account.Opened" in summary

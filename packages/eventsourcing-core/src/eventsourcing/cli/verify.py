@@ -13,7 +13,7 @@ import argparse
 import importlib
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Set, Tuple
 from uuid import UUID
 
 from eventsourcing.cli.command import Command, CommandError, Context
@@ -58,6 +58,8 @@ class Verification:
         self.undecodable_count = 0
         self.decrypt_failures = 0
         self.unimportable: Dict[str, bool] = {}  # topic -> module importable here
+        # Topics whose classes cannot be imported here: their states are decoded alone.
+        self.stand_ins: Set[str] = set()
         self.snapshots_checked = True
 
     def problem(self, text: str) -> None:
@@ -73,6 +75,7 @@ class Verification:
         """
         to_domain_event = self.store.mapper.to_domain_event
         versions = self.versions
+        stand_ins = self.stand_ins
         last_id = self.last_id
         if last_id == 0 and batch:
             self.first_id = batch[0].id
@@ -102,6 +105,9 @@ class Verification:
                         f"(notification ID {nid})"
                     )
             versions[originator_id] = version
+            if n.topic in stand_ins:
+                self._decode_state(n, "event")
+                continue
             try:
                 to_domain_event(n)
             except Exception as e:
@@ -112,6 +118,9 @@ class Verification:
     def check_snapshots_page(self, batch: Sequence[StoredEvent]) -> None:
         to_domain_event = self.store.mapper.to_domain_event
         for s in batch:
+            if s.topic in self.stand_ins:
+                self._decode_state(s, "snapshot")
+                continue
             try:
                 to_domain_event(s)
             except Exception as e:
@@ -155,15 +164,22 @@ class Verification:
 
     def _failed(self, stored: StoredEvent, error: Exception, kind: str) -> None:
         if isinstance(error, TopicError) and not self._importable(stored.topic):
-            # The class cannot be checked here: decode the state alone.
-            stand_in = StoredEvent(
-                stored.originator_id, stored.originator_version, _OPAQUE_TOPIC, stored.state
-            )
-            try:
-                self.store.mapper.to_domain_event(stand_in)
-                return
-            except Exception as e:
-                error = e
+            # The class cannot be checked here: from now on, decode the state alone.
+            self.stand_ins.add(stored.topic)
+            self._decode_state(stored, kind)
+            return
+        self._undecodable(stored, error, kind)
+
+    def _decode_state(self, stored: StoredEvent, kind: str) -> None:
+        stand_in = StoredEvent(
+            stored.originator_id, stored.originator_version, _OPAQUE_TOPIC, stored.state
+        )
+        try:
+            self.store.mapper.to_domain_event(stand_in)
+        except Exception as e:
+            self._undecodable(stored, e, kind)
+
+    def _undecodable(self, stored: StoredEvent, error: Exception, kind: str) -> None:
         text = f"{stored.originator_id} v{stored.originator_version} ({kind}): {error}"
         self.undecodable_count += 1
         if len(self.undecodable) < _KEPT:
