@@ -23,11 +23,14 @@ def installed_backends() -> list[str]:
     return [b for b in SHIPPED_BACKENDS if b in installed]
 
 
-@pytest.fixture(params=installed_backends())
+@pytest.fixture(
+    params=[
+        pytest.param(b, marks=[pytest.mark.postgres] if b == "postgres" else [])
+        for b in installed_backends()
+    ]
+)
 def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param
-    if name == "postgres":
-        request.applymarker(pytest.mark.postgres)
     return name
 
 

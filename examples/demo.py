@@ -6,10 +6,16 @@ events of an account, the notification log, a snapshot, the stored bytes,
 and the state rebuilt by a new application on the same store. Run it twice
 to see the first run's accounts rebuilt by the second.
 
+Its files live in a data directory of the user's (``--data-dir``), not in the
+working directory, so that running it in a clone leaves nothing for git to
+see. On PostgreSQL it uses a schema of its own (``bank_demo``), so that it
+never mixes its tables with others' in the database's ``public`` schema.
+
 ``--encrypt`` stores events compressed (zlib) and encrypted (AES-GCM, from
 eventsourcing-crypto). The key is read from the environment variable
-``BANK_DEMO_CIPHER_KEY`` if it is set, else from a key file next to the
-database (``<db>.key``, created with a new random key on first use).
+``BANK_DEMO_CIPHER_KEY`` if it is set, else from a key file (``<db>.key``
+next to an SQLite database, ``bank-demo-postgres-<schema>.key`` in the data
+directory for PostgreSQL), created with a new random key on first use.
 
 Exit status: 0 on success, 2 if the store cannot be opened (backend not
 installed or not reachable), 3 if what is stored cannot be read with this
@@ -45,8 +51,10 @@ POSTGRES_DEFAULTS = {
     "POSTGRES_USER": "postgres",
     "POSTGRES_PASSWORD": "",
     "POSTGRES_DBNAME": "eventsourcing_test",
+    "POSTGRES_SCHEMA": "bank_demo",
     "POSTGRES_CONNECT_TIMEOUT": "5",
 }
+ENCRYPTED_SCHEMA = "bank_demo_encrypted"
 EXIT_UNAVAILABLE = 2
 EXIT_UNREADABLE = 3
 
@@ -71,17 +79,30 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
         help="persistence module (default: sqlite; popo keeps nothing after the process)",
     )
     parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        type=Path,
+        default=default_data_dir(),
+        help="where the demo keeps its files (default: %(default)s)",
+    )
+    parser.add_argument(
         "--db",
         metavar="PATH",
-        help="SQLite database file (default: ./bank-demo.sqlite, "
-        "or ./bank-demo-encrypted.sqlite with --encrypt)",
+        help="SQLite database file (default: bank-demo.sqlite in the data directory, "
+        "or bank-demo-encrypted.sqlite with --encrypt)",
     )
     parser.add_argument(
         "--encrypt",
         action="store_true",
-        help=f"compress and encrypt stored events (key: ${KEY_ENV_VAR} or <db>.key)",
+        help=f"compress and encrypt stored events (key: ${KEY_ENV_VAR} or a key file)",
     )
     return parser.parse_args(argv)
+
+
+def default_data_dir() -> Path:
+    """A directory of the user's ($XDG_DATA_HOME), outside any clone of the repository."""
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "eventsourcing-bank-demo"
 
 
 def store_env(args: argparse.Namespace) -> Dict[str, str]:
@@ -90,8 +111,7 @@ def store_env(args: argparse.Namespace) -> Dict[str, str]:
     if args.backend == "sqlite":
         env["SQLITE_DBNAME"] = str(db_path(args))
     elif args.backend == "postgres":
-        for key, default in POSTGRES_DEFAULTS.items():
-            env[key] = os.environ.get(key, default)
+        env.update(postgres_settings(args))
     if args.encrypt:
         env["CIPHER_TOPIC"] = "aes"
         env["CIPHER_KEY"] = cipher_key(args)
@@ -99,19 +119,45 @@ def store_env(args: argparse.Namespace) -> Dict[str, str]:
     return env
 
 
+def postgres_settings(args: argparse.Namespace) -> Dict[str, str]:
+    """POSTGRES_* from the environment, else the demo's defaults (its own schema)."""
+    defaults = dict(POSTGRES_DEFAULTS)
+    if args.encrypt:  # plain and encrypted events in one table cannot both be read
+        defaults["POSTGRES_SCHEMA"] = ENCRYPTED_SCHEMA
+    return {k: os.environ.get(k, v) for k, v in defaults.items()}
+
+
+def data_dir(args: argparse.Namespace) -> Path:
+    """The data directory, created on first use."""
+    path: Path = args.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DemoError(f"cannot use the data directory {path}: {e}", EXIT_UNAVAILABLE) from e
+    return path
+
+
 def db_path(args: argparse.Namespace) -> Path:
     if args.db:
         return Path(args.db)
-    return Path("bank-demo-encrypted.sqlite" if args.encrypt else "bank-demo.sqlite")
+    return data_dir(args) / ("bank-demo-encrypted.sqlite" if args.encrypt else "bank-demo.sqlite")
+
+
+def key_path(args: argparse.Namespace) -> Path:
+    if args.backend == "sqlite":
+        return Path(f"{db_path(args)}.key")
+    schema = postgres_settings(args)["POSTGRES_SCHEMA"]
+    return data_dir(args) / f"bank-demo-{args.backend}-{schema}.key"
 
 
 def where(args: argparse.Namespace) -> str:
     if args.backend == "sqlite":
         return f"SQLite file {db_path(args)}"
     if args.backend == "postgres":
-        settings = {k: os.environ.get(k, v) for k, v in POSTGRES_DEFAULTS.items()}
+        settings = postgres_settings(args)
         return (
-            f"PostgreSQL database {settings['POSTGRES_DBNAME']!r} on "
+            f"PostgreSQL database {settings['POSTGRES_DBNAME']!r}, schema "
+            f"{settings['POSTGRES_SCHEMA']!r}, on "
             f"{settings['POSTGRES_HOST']}:{settings['POSTGRES_PORT']}"
         )
     return "memory (popo)"
@@ -122,7 +168,7 @@ def cipher_key(args: argparse.Namespace) -> str:
     key = os.environ.get(KEY_ENV_VAR, "").strip()
     if key:
         return key
-    key_file = Path(f"{db_path(args)}.key") if args.backend == "sqlite" else Path("bank-demo.key")
+    key_file = key_path(args)
     try:
         if key_file.exists():
             return key_file.read_text().strip()

@@ -3,7 +3,8 @@
 - ``python`` blocks of a page run in order, in one fresh interpreter (so topics
   of classes defined in the page resolve, and registered plugins do not leak
   into other tests), in a temporary working directory. Tracebacks name the
-  Markdown file and line.
+  Markdown file and line. Each page runs twice in the same directory, as a
+  reader who runs an example again would: files it left must not break it.
 - ``toml`` blocks must parse; ``text``, ``bash`` and ``console`` blocks are
   shown, not run (they install packages or start servers).
 - Every block has a language, so nothing escapes by being unmarked.
@@ -15,6 +16,7 @@ skips it, or fails it in CI, when PostgreSQL is unreachable).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -139,15 +141,28 @@ def test_links_to_other_pages_resolve(page: Path) -> None:
 def test_python_blocks_run(page: Path, tmp_path: Path) -> None:
     env = clean_env()
     blocks = [(page_id(b.page), b.line, b.source) for b in code_blocks(page) if b.lang == "python"]
-    if "postgres" in needs(page):
-        from eventsourcing_conformance.stores import isolated_env
+    with contextlib.ExitStack() as stack:
+        if "postgres" in needs(page):
+            from eventsourcing_conformance.stores import isolated_env
 
-        with isolated_env("postgres", tmp_path) as store:
+            store = stack.enter_context(isolated_env("postgres", tmp_path))
             env.update({k: v for k, v in store.items() if k.startswith("POSTGRES_")})
+        for run in ("first", "second"):
             result = run_blocks(blocks, env, tmp_path)
-    else:
-        result = run_blocks(blocks, env, tmp_path)
-    assert result.returncode == 0, f"{page_id(page)} failed:\n{result.stdout}\n{result.stderr}"
+            assert result.returncode == 0, (
+                f"{page_id(page)} failed on its {run} run in {tmp_path}:\n"
+                f"{result.stdout}\n{result.stderr}"
+            )
+
+
+def test_readme_example_shows_what_it_did_on_every_run(tmp_path: Path) -> None:
+    page = ROOT / "README.md"
+    blocks = [(page_id(page), b.line, b.source) for b in code_blocks(page) if b.lang == "python"]
+    first = run_blocks(blocks, clean_env(), tmp_path)
+    second = run_blocks(blocks, clean_env(), tmp_path)
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    assert first.stdout == "Fido can roll over; version 2\ndogs.sqlite holds 2 events\n"
+    assert second.stdout == "Fido can roll over; version 2\ndogs.sqlite holds 4 events\n"
 
 
 def run_blocks(

@@ -64,3 +64,29 @@ def test_unknown_backend_name_is_a_usage_error(tmp_path: Path) -> None:
     assert result.returncode == 4, result.stdout + result.stderr
     assert "'nosuch' is not an installed persistence module" in result.stderr
     assert "popo" in result.stderr
+
+
+def test_worked_example_refuses_bad_input_with_the_projects_checks(tmp_path: Path) -> None:
+    """es_journal validates with eventsourcing.checks: the messages every backend gives."""
+    from uuid import uuid4
+
+    import pytest
+    from es_journal import JournalRecorder
+
+    from eventsourcing.persistence import DataError, InterfaceError, StoredEvent, Tracking
+
+    journal = tmp_path / "journal.jsonl"
+    recorder = JournalRecorder(str(journal))
+    good = StoredEvent(uuid4(), 1, "topic", b"{}")
+    with pytest.raises(InterfaceError, match=r"^Expected a StoredEvent, got str: 'x'$"):
+        recorder.insert_events([good, "x"])  # type: ignore[list-item]
+    with pytest.raises(InterfaceError, match=r"^tracking must be a Tracking, got tuple$"):
+        recorder.insert_events([good], tracking=("upstream", 1))
+    with pytest.raises(InterfaceError, match=r"^tracking.notification_id must be an int"):
+        recorder.insert_events([good], tracking=Tracking("upstream", "1"))  # type: ignore[arg-type]
+    with pytest.raises(DataError, match=r"^limit must not be less than 0, got -1$"):
+        recorder.select_notifications(1, -1)
+    with pytest.raises(InterfaceError, match=r"^gt must be an int, got str: '0'$"):
+        recorder.select_events(good.originator_id, gt="0")  # type: ignore[arg-type]
+    assert journal.read_bytes() == b""
+    recorder.close()

@@ -8,7 +8,7 @@ per selected backend (all installed persistence modules when none is given).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Generator, Optional
 
 import pytest
 
@@ -16,7 +16,14 @@ from eventsourcing.plugins import persistence_modules, resolve_persistence_modul
 from eventsourcing.utils import ConfigurationError
 from eventsourcing_conformance import hookspecs
 from eventsourcing_conformance.backend import Backend
-from eventsourcing_conformance.stores import isolated_env, require_postgres
+from eventsourcing_conformance.stores import (
+    ENABLE_POSTGRES_HINT,
+    POSTGRES_SKIP_REASON,
+    isolated_env,
+    postgres_skip_mark,
+    postgres_unavailable_reason,
+    require_postgres,
+)
 
 __all__ = ["builtin_backend"]
 
@@ -56,6 +63,39 @@ def pytest_configure(config: pytest.Config) -> None:
             resolve_persistence_module(name, variable="--eventsourcing-backend")
         except ConfigurationError as e:
             raise pytest.UsageError(str(e)) from None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Skip tests marked ``postgres`` at once when the server is unavailable.
+
+    Skipped by a mark, they are listed one line per file in the short test
+    summary (pytest folds them), rather than one line per test.
+    """
+    needing = [item for item in items if item.get_closest_marker("postgres")]
+    mark = postgres_skip_mark() if needing else None
+    if mark is not None:
+        for item in needing:
+            item.add_marker(mark)
+
+
+# A wrapper that runs first, so its output comes after pytest's own summary
+# (the short test summary, where every skip is listed): the last thing read.
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter: Any) -> Generator[None, None, None]:
+    """Say once, not per skipped test, why PostgreSQL tests were skipped."""
+    yield
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if POSTGRES_SKIP_REASON in str(report.longrepr)
+    ]
+    if skipped:
+        terminalreporter.write_sep("=", "PostgreSQL tests skipped")
+        terminalreporter.write_line(
+            f"{len(skipped)} skipped: {postgres_unavailable_reason() or 'unknown reason'}"
+        )
+        terminalreporter.write_line(ENABLE_POSTGRES_HINT)
 
 
 def selected_backends(config: pytest.Config) -> list[str]:

@@ -8,8 +8,9 @@ that selects a backend and points it at a store nobody else uses:
 - ``postgres``: a new schema (``POSTGRES_SCHEMA``), dropped afterwards.
 
 PostgreSQL tests never pass silently without a server: when it cannot be
-reached they fail if ``CI`` is true, and otherwise skip with a message that
-says how to enable them.
+reached they fail if ``CI`` is true, and otherwise skip. The skip reason is
+short; why the server cannot be used and how to enable the tests is said once,
+at the end of the report (:mod:`eventsourcing_conformance.pytest_plugin`).
 """
 
 from __future__ import annotations
@@ -22,10 +23,15 @@ from typing import Iterator
 
 import pytest
 
+from eventsourcing.plugins import install_command
+
 __all__ = [
+    "ENABLE_POSTGRES_HINT",
     "POSTGRES_DEFAULTS",
+    "POSTGRES_SKIP_REASON",
     "isolated_env",
     "postgres_settings",
+    "postgres_skip_mark",
     "postgres_unavailable_reason",
     "require_postgres",
 ]
@@ -43,6 +49,7 @@ ENABLE_POSTGRES_HINT = (
     "POSTGRES_USER, POSTGRES_PASSWORD and POSTGRES_DBNAME (defaults: "
     "127.0.0.1:5432, user postgres, database eventsourcing_test, which must exist)."
 )
+POSTGRES_SKIP_REASON = "needs PostgreSQL, which is unavailable (why: see the end of the report)"
 
 _reason_cache: dict[str, str | None] = {}
 
@@ -73,7 +80,7 @@ def postgres_unavailable_reason() -> str | None:
     try:
         import psycopg
     except ImportError:
-        reason = "psycopg is not installed (pip install eventsourcing-postgres)"
+        reason = f"psycopg is not installed ({install_command('eventsourcing-postgres')})"
     else:
         try:
             with psycopg.connect(**_connect_kwargs()) as conn:  # type: ignore[arg-type]
@@ -85,14 +92,29 @@ def postgres_unavailable_reason() -> str | None:
     return reason
 
 
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
 def require_postgres() -> None:
     """Skip (or, when CI is true, fail) the calling test if PostgreSQL is unavailable."""
     reason = postgres_unavailable_reason()
     if reason is None:
         return
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    if _in_ci():
         pytest.fail(f"PostgreSQL is required in CI: {reason}", pytrace=False)
-    pytest.skip(f"{reason}. {ENABLE_POSTGRES_HINT}")
+    pytest.skip(POSTGRES_SKIP_REASON)
+
+
+def postgres_skip_mark() -> pytest.MarkDecorator | None:
+    """A skip mark for tests that need PostgreSQL, or None if they are to run.
+
+    None when the server is reachable, and in CI, where such tests run and
+    fail (:func:`require_postgres`).
+    """
+    if _in_ci() or postgres_unavailable_reason() is None:
+        return None
+    return pytest.mark.skip(reason=POSTGRES_SKIP_REASON)
 
 
 @contextlib.contextmanager

@@ -90,16 +90,32 @@ def test_unknown_name_error_uses_the_variable_that_was_set() -> None:
         InfrastructureFactory.construct("Worlds", env={"WORLDS_PERSISTENCE_MODULE": "nope"})
 
 
-def test_known_but_uninstalled_name_says_which_distribution_to_install(
-    monkeypatch: pytest.MonkeyPatch,
+@pytest.mark.parametrize(
+    "value, hint",
+    [
+        (
+            "postgres",
+            "To use 'postgres', install it: pip install eventsourcing-postgres "
+            "(from a clone of the repository: pip install ./packages/eventsourcing-postgres)",
+        ),
+        (
+            "postgress",
+            "Also available: 'sqlite' (eventsourcing-sqlite), 'postgres' "
+            "(eventsourcing-postgres); install one with pip install <distribution> "
+            "(from a clone of the repository: pip install ./packages/<distribution>).",
+        ),
+    ],
+)
+def test_uninstalled_name_says_which_distribution_to_install_and_how(
+    monkeypatch: pytest.MonkeyPatch, value: str, hint: str
 ) -> None:
     installed = {"popo": POPOFactory}
     monkeypatch.setattr(plugins, "persistence_modules", lambda: installed)
     with pytest.raises(ConfigurationError) as exc_info:
-        resolve_persistence_module("postgres")
+        resolve_persistence_module(value)
     assert str(exc_info.value) == (
-        "PERSISTENCE_MODULE='postgres' is not an installed persistence module; "
-        "installed: popo. To use 'postgres', install it: pip install eventsourcing-postgres"
+        f"PERSISTENCE_MODULE={value!r} is not an installed persistence module; "
+        f"installed: popo. {hint}"
     )
 
 

@@ -16,17 +16,21 @@ import threading
 from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Set, Tuple
 from uuid import UUID
 
+from eventsourcing.checks import (
+    check_int,
+    check_optional_int,
+    check_stored_events,
+    check_tracking,
+)
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
-    DataError,
     InfrastructureFactory,
     IntegrityError,
     InterfaceError,
     Notification,
     ProcessRecorder,
     StoredEvent,
-    Tracking,
 )
 from eventsourcing.utils import ConfigurationError
 
@@ -77,13 +81,16 @@ class JournalRecorder(ProcessRecorder):
         return ids
 
     def insert_events(
-        self, stored_events: List[StoredEvent], **kwargs: Any
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
+        # The project's checks refuse bad input with the exceptions and
+        # messages every other backend uses, before anything is written; the
+        # events may be mapped lazily, so read them once, into a list.
+        events = check_stored_events(stored_events)
         tracking = kwargs.get("tracking")
-        entry: Dict[str, Any] = {"events": [_encode(e) for e in stored_events], "tracking": None}
+        entry: Dict[str, Any] = {"events": [_encode(e) for e in events], "tracking": None}
         if tracking is not None:
-            if not isinstance(tracking, Tracking):
-                raise InterfaceError(f"tracking must be a Tracking, got {tracking!r}")
+            check_tracking(tracking)
             entry["tracking"] = [tracking.application_name, tracking.notification_id]
         line = json.dumps(entry).encode() + b"\n"
         with self._lock:
@@ -91,7 +98,7 @@ class JournalRecorder(ProcessRecorder):
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 self._catch_up(f)
-                keys = [(e.originator_id, e.originator_version) for e in stored_events]
+                keys = [(e.originator_id, e.originator_version) for e in events]
                 if len(set(keys)) != len(keys) or any(k in self._events for k in keys):
                     raise IntegrityError(f"an event in this batch is already recorded: {keys}")
                 if tracking is not None and tracking.notification_id in self._tracking.get(
@@ -122,6 +129,9 @@ class JournalRecorder(ProcessRecorder):
         desc: bool = False,
         limit: Optional[int] = None,
     ) -> List[StoredEvent]:
+        check_optional_int("gt", gt)
+        check_optional_int("lte", lte)
+        check_optional_int("limit", limit, minimum=0)
         with self._lock:
             self._read()
             found = sorted(
@@ -138,6 +148,9 @@ class JournalRecorder(ProcessRecorder):
     def select_notifications(
         self, start: int, limit: int, stop: Optional[int] = None, topics: Sequence[str] = ()
     ) -> List[Notification]:
+        check_int("start", start)
+        check_int("limit", limit, minimum=0)
+        check_optional_int("stop", stop)
         with self._lock:
             self._read()
             found = [
@@ -163,15 +176,7 @@ class JournalRecorder(ProcessRecorder):
             return notification_id in self._tracking.get(application_name, ())
 
 
-def _encode(e: Any) -> List[Any]:
-    if not isinstance(e, StoredEvent):
-        raise InterfaceError(f"expected a StoredEvent, got {type(e).__name__}")
-    if not isinstance(e.originator_id, UUID):
-        raise InterfaceError(f"originator_id must be a UUID, got {e.originator_id!r}")
-    if type(e.originator_version) is not int:
-        raise InterfaceError(f"originator_version must be an int, got {e.originator_version!r}")
-    if not isinstance(e.topic, str) or not isinstance(e.state, bytes):
-        raise DataError("topic must be a str and state must be bytes")
+def _encode(e: StoredEvent) -> List[Any]:
     return [e.originator_id.hex, e.originator_version, e.topic, base64.b64encode(e.state).decode()]
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "compressors",
     "get_plugin_manager",
     "hookimpl",
+    "install_command",
     "persistence_modules",
     "resolve_cipher",
     "resolve_compressor",
@@ -65,6 +66,19 @@ KNOWN_MODULES: dict[str, str] = {
     "eventsourcing.postgres": "eventsourcing-postgres",
     "eventsourcing.cipher": "eventsourcing-crypto",
 }
+
+
+def install_command(distribution: str) -> str:
+    """How to install one of this project's distributions, for error messages.
+
+    The distributions are not published on a package index yet, so the
+    command that works today (from a clone of the repository) follows the name.
+    """
+    if distribution == "eventsourcing-conformance":
+        folder = "conformance"
+    else:
+        folder = f"packages/{distribution}"
+    return f"pip install {distribution} (from a clone of the repository: pip install ./{folder})"
 
 
 class PluginError(Exception):
@@ -168,10 +182,11 @@ def _is_topic(value: str) -> bool:
 def _install_hint(kind: str, value: str, installed: Iterable[str]) -> str:
     known = KNOWN_DISTRIBUTIONS.get(kind, {})
     if value in known:
-        return f" To use {value!r}, install it: pip install {known[value]}"
-    others = [f"{n!r} (pip install {d})" for n, d in known.items() if n not in installed]
+        return f" To use {value!r}, install it: {install_command(known[value])}"
+    others = [f"{n!r} ({d})" for n, d in known.items() if n not in installed]
     if others:
-        return f" Also available: {', '.join(others)}."
+        how = install_command("<distribution>")
+        return f" Also available: {', '.join(others)}; install one with {how}."
     return ""
 
 
@@ -206,7 +221,7 @@ def _resolve(
         hint = ""
         for prefix, dist in KNOWN_MODULES.items():
             if module_name == prefix or module_name.startswith(prefix + "."):
-                hint = f" To use {prefix}, install it: pip install {dist}"
+                hint = f" To use {prefix}, install it: {install_command(dist)}"
         raise TopicError(f"{variable}={value!r} cannot be used: {e}.{hint}") from e
     if isinstance(obj, ModuleType):
         candidate = getattr(obj, module_attr, None) if module_attr else None
