@@ -58,7 +58,7 @@ class Factory(InfrastructureFactory):
         self.lock_timeout = self.getenv_float(
             self.SQLITE_LOCK_TIMEOUT, default=DEFAULT_LOCK_TIMEOUT, minimum=0
         )
-        self.create_table = self.getenv_bool(self.CREATE_TABLE, default=True)
+        self.create_table = self.env_create_table()
         self._lock = threading.Lock()
         self._closed = False
         self._open_recorders: List[SQLiteAggregateRecorder] = []
