@@ -37,6 +37,8 @@ class _PostgresRecorder:
     datastore: PostgresDatastore
     events_table: sql.Composable
     _check_stored_events: Callable[[Sequence[StoredEvent]], None]
+    events_table_name: str
+    _integer_column: Callable[[str, str], Tuple[str, int, int]]
 
 
 class PostgresEventScanning(_PostgresRecorder, EventScanning):
@@ -84,7 +86,9 @@ class PostgresNotificationInserting(_PostgresRecorder, NotificationInserting):
         )
         largest = max(n.id for n in notifications)
 
-        payload = _copy_payload(notifications)
+        # originator_version is bigint in new tables, integer in 9.1.3's.
+        wide = self._integer_column(self.events_table_name, "originator_version")[0] == "bigint"
+        payload = _copy_payload(notifications, wide)
         with self.datastore.connection() as conn:
             with conn.transaction():
                 conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
@@ -99,23 +103,26 @@ class PostgresNotificationInserting(_PostgresRecorder, NotificationInserting):
 # psycopg's write_row() with per-value dumpers (1,000,000 events).
 _COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 _COPY_TRAILER = struct.pack("!h", -1)
-# 5 fields; uuid (16 bytes); int4 version; then the topic's length.
+# 5 fields; uuid (16 bytes); int4 or int8 version; then the topic's length.
 _ROW_START = struct.Struct("!hi16siii")
+_WIDE_ROW_START = struct.Struct("!hi16siqi")
 _LENGTH = struct.Struct("!i")
 # int8 notification ID, after the state.
 _ROW_END = struct.Struct("!iq")
 
 
-def _copy_payload(notifications: Sequence[Notification]) -> bytes:
+def _copy_payload(notifications: Sequence[Notification], wide: bool) -> bytes:
     topics: Dict[str, bytes] = {}
     parts: List[bytes] = [_COPY_HEADER]
     append = parts.append
-    row_start, length, row_end = _ROW_START.pack, _LENGTH.pack, _ROW_END.pack
+    row_start = _WIDE_ROW_START.pack if wide else _ROW_START.pack
+    width = 8 if wide else 4
+    length, row_end = _LENGTH.pack, _ROW_END.pack
     for n in notifications:
         topic = topics.get(n.topic)
         if topic is None:
             topic = topics[n.topic] = n.topic.encode("utf8")
-        append(row_start(5, 16, n.originator_id.bytes, 4, n.originator_version, len(topic)))
+        append(row_start(5, 16, n.originator_id.bytes, width, n.originator_version, len(topic)))
         append(topic)
         append(length(len(n.state)))
         append(n.state)
