@@ -84,6 +84,13 @@ def check_core_and_sqlite_alone(python: Path, cwd: Path) -> None:
     assert install_command("eventsourcing-crypto") in result["aes"]
     assert sys.version_info >= (3, 10)
 
+    # The command, installed from the core: console script and python -m.
+    for program in ([str(python.parent / "eventsourcing")], [str(python), "-m", "eventsourcing"]):
+        listed = subprocess.run(
+            [*program, "backends"], check=True, capture_output=True, text=True, cwd=cwd
+        )
+        assert "eventsourcing-sqlite" in listed.stdout and "postgres" not in listed.stdout
+
 
 def documented_commands(page: Path) -> List[str]:
     return [line.split("#")[0].strip() for line in page.read_text().splitlines()]

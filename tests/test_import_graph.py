@@ -28,6 +28,10 @@ DEFERRED = {
     # pytest run where the backend is installed; the suite (with Hypothesis)
     # is a test-time dependency, imported only when the suite asks the hook.
     ("eventsourcing.popo_conformance", "eventsourcing_conformance"),
+    # The command line's subcommands (argparse and every subcommand module)
+    # load only when the `eventsourcing` command asks for them, not whenever
+    # an application loads the core's plugin.
+    ("eventsourcing.builtin", "eventsourcing.cli.builtin"),
     ("eventsourcing.sqlite.conformance", "eventsourcing_conformance"),
     ("eventsourcing.postgres.conformance", "eventsourcing_conformance"),
 }

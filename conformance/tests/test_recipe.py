@@ -41,10 +41,11 @@ def test_recipe_runs_the_suite_on_third_party_recorders(tmp_path: Path) -> None:
     result = run_pytest(tmp_path, "test_journal_conformance.py")
     assert result.returncode == 0, result.stdout + result.stderr
     # 8 checks for each of the 3 recorder kinds, 3 total-order checks, 5
-    # subscription checks and the tracking recorder check. Skipped: the two
-    # with writer processes (the recipe does not declare the journal
-    # multiprocess) and the tracking recorder check (the journal makes none).
-    assert "30 passed, 3 skipped" in result.stdout, result.stdout
+    # subscription checks, the tracking recorder check and 3 checks of the
+    # optional copying capabilities. Skipped: the two with writer processes
+    # (the recipe does not declare the journal multiprocess), the tracking
+    # recorder check and the copying checks (the journal has neither).
+    assert "30 passed, 6 skipped" in result.stdout, result.stdout
 
 
 def test_third_party_backend_selected_by_name(tmp_path: Path) -> None:
@@ -52,10 +53,12 @@ def test_third_party_backend_selected_by_name(tmp_path: Path) -> None:
         tmp_path, "--pyargs", "eventsourcing_conformance", "--eventsourcing-backend=journal"
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    # Its own pytest plugin declares it durable and multiprocess: only the
-    # tracking recorder check is skipped (the journal makes none).
-    assert "32 passed, 1 skipped" in result.stdout, result.stdout
+    # Its own pytest plugin declares it durable and multiprocess: skipped are
+    # only the tracking recorder check and the checks of the optional copying
+    # capabilities (the journal has neither).
+    assert "32 passed, 4 skipped" in result.stdout, result.stdout
     assert "does not construct tracking recorders" in result.stdout, result.stdout
+    assert result.stdout.count("optional capability") == 3, result.stdout
     assert "UndescribedBackendWarning" not in result.stdout, result.stdout
 
 

@@ -21,6 +21,7 @@ from eventsourcing_conformance.concurrency import (
     check_total_order,
     check_total_order_with_conflicts,
 )
+from eventsourcing_conformance.copying import CopyingConformance
 from eventsourcing_conformance.durability import check_reopened
 from eventsourcing_conformance.kinds import RECORDER_KINDS
 from eventsourcing_conformance.machines import run_machine
@@ -117,5 +118,6 @@ class RecorderConformance(
     BadInputChecks,
     TotalOrderChecks,
     SubscriptionConformance,
+    CopyingConformance,
 ):
     """Every property of the recorder contract, for one backend per test."""

@@ -1,4 +1,5 @@
-"""The core's plugin: the in-memory backend, zlib, default transcodings.
+"""The core's plugin: the in-memory backend, zlib, default transcodings,
+and the ``eventsourcing`` command's own subcommands.
 
 Loaded like every other plugin, from the ``eventsourcing`` entry-point group
 (``core = "eventsourcing.builtin"`` in eventsourcing-core's metadata), and
@@ -7,7 +8,7 @@ registered first (see :mod:`eventsourcing.registry`).
 
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from eventsourcing.compressor import ZlibCompressor
 from eventsourcing.persistence import (
@@ -20,6 +21,9 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.plugins import hookimpl
 from eventsourcing.popo import Factory
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eventsourcing.cli.command import Command
 
 
 @hookimpl
@@ -35,3 +39,10 @@ def eventsourcing_compressors() -> Mapping[str, type[Compressor]]:
 @hookimpl
 def eventsourcing_transcodings() -> Iterable[Transcoding]:
     return [UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()]
+
+
+@hookimpl
+def eventsourcing_commands() -> Iterable[Command]:
+    from eventsourcing.cli.builtin import COMMANDS  # deferred: see tests/test_import_graph.py
+
+    return [command() for command in COMMANDS]

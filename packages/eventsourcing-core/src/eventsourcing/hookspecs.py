@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping
 import pluggy
 
 if TYPE_CHECKING:  # pragma: no cover
+    from eventsourcing.cli.command import Command
     from eventsourcing.persistence import (
         Cipher,
         Compressor,
@@ -78,4 +79,27 @@ def eventsourcing_compressors() -> Mapping[str, type[Compressor]]:
 
     :return: A mapping from a short name (as used in ``COMPRESSOR_TOPIC``) to
         a :class:`~eventsourcing.persistence.Compressor` subclass.
+    """
+
+
+@hookspec
+def eventsourcing_commands() -> Iterable[Command]:
+    """Return subcommands to add to the ``eventsourcing`` command.
+
+    :return: An iterable of :class:`~eventsourcing.cli.Command` instances.
+        Each has a ``name`` (``eventsourcing NAME``), a one-line ``help``,
+        ``add_arguments(parser)`` for its own options (an
+        :class:`argparse.ArgumentParser`), and ``run(args, context)``, which
+        returns the exit status. The :class:`~eventsourcing.cli.Context`
+        carries the settings (the environment overlaid with ``--env FILE``)
+        and the ``--app`` names; ``context.progress()`` shows progress on a
+        terminal, and :class:`~eventsourcing.cli.Store` opens an
+        application's store from the settings as the application would.
+
+    A subcommand lives in the distribution that has what it needs (the
+    conformance suite adds ``conformance``). Names must be unique across
+    installed plugins. Raise :class:`~eventsourcing.cli.CommandError` for bad
+    input: the command prints it as one line and exits with status 2.
+    Import heavy modules inside ``run``, so that ``eventsourcing --help``
+    stays fast.
     """

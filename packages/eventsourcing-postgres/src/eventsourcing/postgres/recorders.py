@@ -43,6 +43,11 @@ from eventsourcing.postgres.commit import (
     Recorded,
     Save,
 )
+from eventsourcing.postgres.copying import (
+    PostgresEventScanning,
+    PostgresNotificationInserting,
+    PostgresTrackingCopying,
+)
 from eventsourcing.postgres.datastore import Connection, PostgresDatastore
 from eventsourcing.postgres.identifiers import validate_table_name
 from eventsourcing.postgres.schema import create_tables, tracking_table_statement
@@ -77,7 +82,7 @@ _BEGIN = Statement.from_sql("BEGIN")
 _COMMIT = Statement.from_sql("COMMIT")
 
 
-class PostgresAggregateRecorder(AggregateRecorder):
+class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
     """Stores the events of aggregates in one table (events or snapshots)."""
 
     on_close: Optional[Callable[[Any], None]] = None
@@ -364,7 +369,9 @@ class PostgresAggregateRecorder(AggregateRecorder):
             raise InterfaceError(f"{type(self).__name__} for {self.events_table_name!r} is closed")
 
 
-class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder):
+class PostgresApplicationRecorder(
+    PostgresNotificationInserting, PostgresAggregateRecorder, ApplicationRecorder
+):
     """Also gives each event a notification ID, in commit order.
 
     Each insert takes the table's ``EXCLUSIVE`` lock (as eventsourcing 9.1
@@ -529,7 +536,9 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         return self._read(select)
 
 
-class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
+class PostgresProcessRecorder(
+    PostgresTrackingCopying, PostgresApplicationRecorder, ProcessRecorder
+):
     """Also records, in the same transaction as the events, what was processed."""
 
     def __init__(
