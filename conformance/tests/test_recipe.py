@@ -40,9 +40,11 @@ def test_recipe_runs_the_suite_on_third_party_recorders(tmp_path: Path) -> None:
     (tmp_path / "test_journal_conformance.py").write_text(recipe(), encoding="utf-8")
     result = run_pytest(tmp_path, "test_journal_conformance.py")
     assert result.returncode == 0, result.stdout + result.stderr
-    # 3 state machines, 3 bad-input checks, 2 total-order checks (one skipped:
-    # the recipe does not declare the journal multiprocess).
-    assert "7 passed, 1 skipped" in result.stdout, result.stdout
+    # 3 state machines, 3 bad-input checks, 2 total-order checks, 5 subscription
+    # checks (the two with writer processes skipped: the recipe does not declare
+    # the journal multiprocess), and the tracking recorder check (skipped: the
+    # journal's factory makes no tracking recorders).
+    assert "11 passed, 3 skipped" in result.stdout, result.stdout
 
 
 def test_third_party_backend_selected_by_name(tmp_path: Path) -> None:
@@ -50,9 +52,10 @@ def test_third_party_backend_selected_by_name(tmp_path: Path) -> None:
         tmp_path, "--pyargs", "eventsourcing_conformance", "--eventsourcing-backend=journal"
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    # Its own pytest plugin declares it durable and multiprocess: nothing skipped.
-    assert "8 passed" in result.stdout, result.stdout
-    assert "skipped" not in result.stdout, result.stdout
+    # Its own pytest plugin declares it durable and multiprocess: only the
+    # tracking recorder check is skipped (the journal makes none).
+    assert "13 passed, 1 skipped" in result.stdout, result.stdout
+    assert "does not construct tracking recorders" in result.stdout, result.stdout
 
 
 def test_unknown_backend_name_is_a_usage_error(tmp_path: Path) -> None:

@@ -268,3 +268,18 @@ def test_existing_tables_are_not_created_again_under_the_write_lock(tmp_path: Pa
         other_process.close()
     assert factory.aggregate_recorder("snapshots").select_events(uuid4()) == []
     factory.close()
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "-1"])
+def test_invalid_subscription_poll_interval_names_the_variable(tmp_path: Path, value: str) -> None:
+    env = {"SQLITE_DBNAME": str(tmp_path / "db.sqlite"), "SQLITE_SUBSCRIPTION_POLL_INTERVAL": value}
+    with pytest.raises(ConfigurationError, match=f"SQLITE_SUBSCRIPTION_POLL_INTERVAL='{value}'"):
+        Factory(application_name="", env=env)
+
+
+def test_subscription_poll_interval_is_given_to_subscriptions(tmp_path: Path) -> None:
+    env = {"SQLITE_DBNAME": str(tmp_path / "db.sqlite"), "SQLITE_SUBSCRIPTION_POLL_INTERVAL": "2.5"}
+    with Factory(application_name="", env=env) as factory:
+        recorder = factory.application_recorder()
+        with recorder.subscribe() as subscription:
+            assert subscription.poll_interval == 2.5

@@ -66,11 +66,13 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 from eventsourcing.plugins import transcodings as plugin_transcodings
+from eventsourcing.subscription import Subscription
 from eventsourcing.utils import ConfigurationError
 
 __all__ = [
     "AggregateNotFound",
     "Application",
+    "ApplicationSubscription",
     "LocalNotificationLog",
     "NotificationLog",
     "ProcessingEvent",
@@ -584,6 +586,15 @@ class Application(ABC, Generic[TAggregate]):
         ]
         return (min(versions) - 1) if versions else aggregate.version
 
+    def subscribe(
+        self, gt: Optional[int] = None, topics: Sequence[str] = ()
+    ) -> ApplicationSubscription:
+        """Iterate over ``(domain_event, tracking)`` for the events recorded after
+        notification ``gt``, then for new ones as they are committed, until the
+        subscription is stopped (or its ``with`` block ends). ``topics`` (event
+        topics, ``module:QualName``) selects only those events."""
+        return ApplicationSubscription(self, gt=gt, topics=topics)
+
     def notify(self, new_events: List[DomainEvent]) -> None:
         """Called after new events were recorded; does nothing here.
 
@@ -648,3 +659,49 @@ class Application(ABC, Generic[TAggregate]):
 
 
 TApplication = TypeVar("TApplication", bound=Application[Any])
+
+
+class ApplicationSubscription:
+    """An application's events after a position, each with its :class:`Tracking`:
+    the recorded ones, then live ones as they are committed (see
+    :meth:`Application.subscribe`). Stop it from any thread with :meth:`stop`.
+    """
+
+    def __init__(
+        self, app: Application[Any], gt: Optional[int] = None, topics: Sequence[str] = ()
+    ) -> None:
+        self.name = app.name
+        self.mapper = app.mapper
+        self.subscription: Subscription = app.recorder.subscribe(gt=gt, topics=topics)
+
+    def __iter__(self) -> ApplicationSubscription:
+        return self
+
+    def __next__(self) -> Tuple[Any, Tracking]:
+        return self._convert(next(self.subscription))
+
+    def next_page(self) -> List[Tuple[Any, Tracking]]:
+        """Block until there are new events; return those read (at most a page),
+        or ``[]`` once stopped. Lets a consumer process a page in one transaction."""
+        return [self._convert(n) for n in self.subscription.next_page()]
+
+    def _convert(self, notification: Notification) -> Tuple[Any, Tracking]:
+        return (
+            self.mapper.to_domain_event(notification),
+            Tracking(self.name, notification.id),
+        )
+
+    def stop(self) -> None:
+        """End the iteration (from any thread); a blocked ``next()`` returns promptly."""
+        self.subscription.stop()
+
+    def __enter__(self) -> ApplicationSubscription:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc_val: Optional[BaseException],
+        exc_tb: Optional[TracebackType],
+    ) -> None:
+        self.subscription.close()

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -41,6 +44,9 @@ from eventsourcing.utils import (
     strtobool,
     upcast_state,
 )
+
+if TYPE_CHECKING:
+    from eventsourcing.subscription import Subscription
 
 __all__ = [
     "AggregateRecorder",
@@ -69,9 +75,11 @@ __all__ = [
     "Recording",
     "StoredEvent",
     "Tracking",
+    "TrackingRecorder",
     "Transcoder",
     "Transcoding",
     "UUIDAsHex",
+    "WaitInterruptedError",
 ]
 
 
@@ -528,6 +536,10 @@ class NotSupportedError(DatabaseError):
     """A method or database API was used that the database does not support."""
 
 
+class WaitInterruptedError(PersistenceError):
+    """A :meth:`TrackingRecorder.wait` was interrupted before its notification was processed."""
+
+
 # ---------------------------------------------------------------------------
 # Recorders
 # ---------------------------------------------------------------------------
@@ -603,6 +615,18 @@ class ApplicationRecorder(AggregateRecorder):
     def max_notification_id(self) -> int:
         """Return the largest notification ID recorded, or 0."""
 
+    def subscribe(self, gt: Optional[int] = None, topics: Sequence[str] = ()) -> Subscription:
+        """Iterate over the notifications after ``gt`` (with one of ``topics``,
+        if given): those recorded, then new ones as they are committed, until
+        the subscription is stopped.
+
+        This default polls :meth:`select_notifications`; backends that can
+        hear of commits override it to deliver new events sooner.
+        """
+        from eventsourcing.subscription import Subscription
+
+        return Subscription(self, gt=gt, topics=topics)
+
 
 class ProcessRecorder(ApplicationRecorder):
     """Also records, atomically with events, which notification was processed.
@@ -618,6 +642,65 @@ class ProcessRecorder(ApplicationRecorder):
     @abstractmethod
     def has_tracking_id(self, application_name: str, notification_id: int) -> bool:
         """Return whether that notification of ``application_name`` was processed."""
+
+
+class TrackingRecorder(Recorder):
+    """Records which notifications of upstream applications were processed.
+
+    A materialised view subclasses a backend's tracking recorder and writes
+    its own tables and the tracking records of the notifications that made
+    the change in one transaction: each notification's effect happens once.
+    Unlike :meth:`ProcessRecorder.max_tracking_id`, :meth:`max_tracking_id`
+    here returns ``None`` when nothing was processed (as eventsourcing 9.5).
+    """
+
+    @abstractmethod
+    def insert_tracking(self, tracking: Tracking) -> None:
+        """Record ``tracking``; a repeated record raises :class:`IntegrityError`."""
+
+    @abstractmethod
+    def max_tracking_id(self, application_name: str) -> Optional[int]:
+        """Return the last notification ID processed from ``application_name``, or None."""
+
+    def has_tracking_id(self, application_name: str, notification_id: Optional[int]) -> bool:
+        """Whether processing reached ``notification_id`` (always, for None)."""
+        if notification_id is None:
+            return True
+        max_id = self.max_tracking_id(application_name)
+        return max_id is not None and max_id >= notification_id
+
+    def wait(
+        self,
+        application_name: str,
+        notification_id: Optional[int],
+        timeout: float = 1.0,
+        interrupt: Optional[threading.Event] = None,
+    ) -> None:
+        """Return once :meth:`has_tracking_id` is true (read-your-writes for a view).
+
+        Raises :class:`TimeoutError` after ``timeout`` seconds, and
+        :class:`WaitInterruptedError` if ``interrupt`` is set first. Polls,
+        backing off up to a tenth of a second; backends may wait for a signal.
+        """
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while not self.has_tracking_id(application_name, notification_id):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(
+                    f"Timed out after {timeout:g}s waiting for notification "
+                    f"{notification_id} of {application_name!r} to be processed"
+                )
+            pause = min(delay, remaining)
+            if interrupt is not None:
+                if interrupt.wait(pause):
+                    raise WaitInterruptedError(
+                        f"Interrupted while waiting for notification {notification_id} "
+                        f"of {application_name!r} to be processed"
+                    )
+            else:
+                time.sleep(pause)
+            delay = min(delay * 2, 0.1)
 
 
 # ---------------------------------------------------------------------------
@@ -779,6 +862,7 @@ class EventStore(Generic[TDomainEvent]):
 # ---------------------------------------------------------------------------
 
 TInfrastructureFactory = TypeVar("TInfrastructureFactory", bound="InfrastructureFactory")
+TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
 
 
 class InfrastructureFactory(ABC):
@@ -999,6 +1083,35 @@ class InfrastructureFactory(ABC):
     @abstractmethod
     def process_recorder(self) -> ProcessRecorder:
         """Construct a process recorder."""
+
+    def tracking_recorder(
+        self, tracking_recorder_class: Optional[Type[TTrackingRecorder]] = None
+    ) -> TTrackingRecorder:
+        """Construct a tracking recorder (a materialised view) of this backend.
+
+        ``tracking_recorder_class`` is a subclass of the backend's own tracking
+        recorder (a view with its own tables); by default, the plain one.
+        """
+        raise NotSupportedError(
+            f"The persistence module {type(self).__module__}:{type(self).__qualname__} "
+            "does not construct tracking recorders: it cannot host projections"
+        )
+
+    def _tracking_recorder_class(
+        self, requested: Optional[Type[TTrackingRecorder]], base: Type[TrackingRecorder]
+    ) -> Type[TTrackingRecorder]:
+        """``requested`` (default ``base``), if it is a concrete subclass of ``base``."""
+        cls: Any = base if requested is None else requested
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise TypeError(
+                f"{cls!r} cannot be constructed by the persistence module "
+                f"{type(self).__module__}: a view class of this backend subclasses "
+                f"{base.__module__}:{base.__qualname__}"
+            )
+        if getattr(cls, "__abstractmethods__", None):
+            missing = ", ".join(sorted(cls.__abstractmethods__))
+            raise TypeError(f"{cls.__qualname__} is abstract: it does not implement {missing}")
+        return cast(Type[TTrackingRecorder], cls)
 
     def is_snapshotting_enabled(self) -> bool:
         """Whether ``IS_SNAPSHOTTING_ENABLED`` is true (default: false)."""

@@ -10,8 +10,8 @@ assigned in the order in which inserts become visible.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from threading import Lock
-from typing import Any, Dict, List, Optional, Sequence, Set
+from threading import Lock, RLock
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple, Type, TypeVar
 from uuid import UUID
 
 from eventsourcing.checks import (
@@ -32,14 +32,19 @@ from eventsourcing.persistence import (
     ProcessRecorder,
     StoredEvent,
     Tracking,
+    TrackingRecorder,
 )
+from eventsourcing.subscription import ChangeSignal, SignalledSubscription, Subscription
 
 __all__ = [
     "Factory",
     "POPOAggregateRecorder",
     "POPOApplicationRecorder",
     "POPOProcessRecorder",
+    "POPOTrackingRecorder",
 ]
+
+TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
 
 
 class POPOAggregateRecorder(AggregateRecorder):
@@ -186,6 +191,19 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
         super().__init__()
         # The notification with ID n is at index n - 1: IDs have no gaps.
         self._notifications: List[Notification] = []
+        # Wakes subscriptions when notifications are appended.
+        self._signal = ChangeSignal()
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Optional[Sequence[int]]:
+        ids = super().insert_events(stored_events, **kwargs)
+        self._signal.notify()
+        return ids
+
+    def subscribe(self, gt: Optional[int] = None, topics: Sequence[str] = ()) -> Subscription:
+        """Woken as soon as an insert returns; every writer is in this process."""
+        return SignalledSubscription(self, self._signal, gt=gt, topics=topics)
 
     def _notification_ids(self, stored_events: Sequence[StoredEvent]) -> List[int]:
         notifications = self._notifications
@@ -275,6 +293,58 @@ class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
             return notification_id in self._tracking_ids.get(application_name, ())
 
 
+class POPOTrackingRecorder(TrackingRecorder):
+    """Tracking records in memory; the base of in-memory materialised views.
+
+    A view's method that changes its state holds :attr:`lock` (reentrant)
+    and calls :meth:`_insert_tracking` before changing anything: a repeated
+    tracking record raises, and the change is not made.
+    """
+
+    def __init__(self) -> None:
+        self.lock = RLock()
+        self._tracking: Dict[str, Set[int]] = {}
+        self._max_tracking: Dict[str, int] = {}
+        self._closed = False
+
+    def close(self) -> None:
+        self._closed = True
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise InterfaceError(f"{type(self).__name__} is closed")
+
+    def insert_tracking(self, tracking: Tracking) -> None:
+        self._insert_tracking(tracking)
+
+    def _insert_tracking(self, *trackings: Tracking) -> None:
+        """Record ``trackings``, all or none: call first in a view's change, holding
+        :attr:`lock`, so that a repeated notification changes nothing."""
+        for tracking in trackings:
+            check_tracking(tracking)
+        with self.lock:
+            self._check_open()
+            new: Set[Tuple[str, int]] = set()
+            for t in trackings:
+                key = (t.application_name, t.notification_id)
+                if key in new or t.notification_id in self._tracking.get(t.application_name, ()):
+                    raise IntegrityError(
+                        f"Tracking already recorded: notification {t.notification_id} "
+                        f"of {t.application_name!r} was processed before"
+                    )
+                new.add(key)
+            for name, notification_id in new:
+                self._tracking.setdefault(name, set()).add(notification_id)
+                if notification_id > self._max_tracking.get(name, 0):
+                    self._max_tracking[name] = notification_id
+
+    def max_tracking_id(self, application_name: str) -> Optional[int]:
+        check_str("application_name", application_name)
+        with self.lock:
+            self._check_open()
+            return self._max_tracking.get(application_name)
+
+
 class Factory(InfrastructureFactory):
     """Constructs in-memory recorders; each call gives a new, empty recorder."""
 
@@ -286,3 +356,8 @@ class Factory(InfrastructureFactory):
 
     def process_recorder(self) -> ProcessRecorder:
         return POPOProcessRecorder()
+
+    def tracking_recorder(
+        self, tracking_recorder_class: Optional[Type[TTrackingRecorder]] = None
+    ) -> TTrackingRecorder:
+        return self._tracking_recorder_class(tracking_recorder_class, POPOTrackingRecorder)()

@@ -13,6 +13,8 @@ from eventsourcing.postgres.recorders import (
     PostgresApplicationRecorder,
     PostgresProcessRecorder,
 )
+from eventsourcing.postgres.subscription import PostgresSubscription
+from eventsourcing.postgres.tracking import PostgresTrackingRecorder
 
 __all__ = [
     "Factory",
@@ -20,6 +22,8 @@ __all__ = [
     "PostgresApplicationRecorder",
     "PostgresDatastore",
     "PostgresProcessRecorder",
+    "PostgresSubscription",
+    "PostgresTrackingRecorder",
 ]
 
 # Public classes are known by the reference's topics (``eventsourcing.postgres:Factory``).
@@ -29,6 +33,8 @@ for _cls in (
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresProcessRecorder,
+    PostgresSubscription,
+    PostgresTrackingRecorder,
 ):
     _cls.__module__ = __name__
 del _cls

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Optional, Type, TypeVar, cast
 
 from eventsourcing.persistence import (
     AggregateRecorder,
@@ -10,6 +10,7 @@ from eventsourcing.persistence import (
     InfrastructureFactory,
     ProcessRecorder,
     ProgrammingError,
+    TrackingRecorder,
 )
 from eventsourcing.postgres.datastore import PostgresDatastore
 from eventsourcing.postgres.identifiers import validate_schema_name, validate_table_name
@@ -18,7 +19,10 @@ from eventsourcing.postgres.recorders import (
     PostgresApplicationRecorder,
     PostgresProcessRecorder,
 )
+from eventsourcing.postgres.tracking import PostgresTrackingRecorder
 from eventsourcing.utils import ConfigurationError
+
+TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
 
 __all__ = ["Factory"]
 
@@ -44,6 +48,8 @@ class Factory(InfrastructureFactory):
     POSTGRES_POOL_SIZE = "POSTGRES_POOL_SIZE"
     POSTGRES_MAX_OVERFLOW = "POSTGRES_MAX_OVERFLOW"
     POSTGRES_CONNECT_TIMEOUT = "POSTGRES_CONNECT_TIMEOUT"
+    POSTGRES_SUBSCRIPTION_POLL_INTERVAL = "POSTGRES_SUBSCRIPTION_POLL_INTERVAL"
+    POSTGRES_SUBSCRIPTION_NOTIFY = "POSTGRES_SUBSCRIPTION_NOTIFY"
     CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
@@ -64,6 +70,14 @@ class Factory(InfrastructureFactory):
         max_overflow = self.getenv_int(self.POSTGRES_MAX_OVERFLOW, default=10, minimum=0)
         connect_timeout = self.getenv_float(self.POSTGRES_CONNECT_TIMEOUT, default=30.0, minimum=1)
         self.create_table = self.getenv_bool(self.CREATE_TABLE, default=True)
+        # Subscriptions: NOTIFY from inserts (off for poolers in transaction
+        # mode, which do not keep a LISTEN), and how often subscriptions read anyway.
+        self.subscription_notify = self.getenv_bool(self.POSTGRES_SUBSCRIPTION_NOTIFY, default=True)
+        poll_interval = self.getenv_float(
+            self.POSTGRES_SUBSCRIPTION_POLL_INTERVAL, default=1.0, minimum=0.001
+        )
+        assert poll_interval is not None
+        self.subscription_poll_interval = poll_interval
         assert lock_timeout is not None and idle_timeout is not None
         assert pool_size is not None and max_overflow is not None
         assert connect_timeout is not None
@@ -134,6 +148,7 @@ class Factory(InfrastructureFactory):
 
     def application_recorder(self) -> ApplicationRecorder:
         recorder = PostgresApplicationRecorder(self.datastore, self._table_name("stored", "events"))
+        self._configure_subscriptions(recorder)
         self._maybe_create(recorder)
         return recorder
 
@@ -143,8 +158,27 @@ class Factory(InfrastructureFactory):
             self._table_name("stored", "events"),
             self._table_name("notification", "tracking"),
         )
+        self._configure_subscriptions(recorder)
         self._maybe_create(recorder)
         return recorder
+
+    def tracking_recorder(
+        self, tracking_recorder_class: Optional[Type[TTrackingRecorder]] = None
+    ) -> TTrackingRecorder:
+        """A view's tracking table is ``{name}_tracking``, ``name`` being the
+        factory's application name (a projection's name) in lower case."""
+        cls = cast(
+            Type[PostgresTrackingRecorder],
+            self._tracking_recorder_class(tracking_recorder_class, PostgresTrackingRecorder),
+        )
+        view = cls(self.datastore, self._table_name("notification", "tracking"))
+        if self.create_table:
+            view.create_table()
+        return cast(TTrackingRecorder, view)
+
+    def _configure_subscriptions(self, recorder: PostgresApplicationRecorder) -> None:
+        recorder.subscription_notify = self.subscription_notify
+        recorder.subscription_poll_interval = self.subscription_poll_interval
 
     def _maybe_create(self, recorder: PostgresAggregateRecorder) -> None:
         if self.create_table:

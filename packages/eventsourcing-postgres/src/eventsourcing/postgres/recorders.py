@@ -43,6 +43,8 @@ from eventsourcing.postgres.commit import (
 )
 from eventsourcing.postgres.datastore import Connection, PostgresDatastore
 from eventsourcing.postgres.identifiers import validate_table_name
+from eventsourcing.postgres.schema import create_tables, tracking_table_statement
+from eventsourcing.postgres.subscription import PostgresSubscription, notify_channel
 from eventsourcing.postgres.wire import (
     Statement,
     Step,
@@ -61,8 +63,6 @@ __all__ = [
 
 _INT4_MIN = -(2**31)
 _INT4_MAX = 2**31 - 1
-# Key of the advisory lock that serialises table creation across processes.
-_DDL_LOCK_KEY = 0x6576656E74  # "event"
 _BEGIN = Statement.from_sql("BEGIN")
 _COMMIT = Statement.from_sql("COMMIT")
 
@@ -108,21 +108,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
 
     def create_table(self) -> None:
         """Create the schema (if missing) and tables (if missing), in one transaction."""
-        schema = self.datastore.schema
-
-        def create(conn: Connection) -> None:
-            with conn.transaction():
-                # Concurrent "IF NOT EXISTS" can still collide in the catalogue.
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_DDL_LOCK_KEY,))
-                exists = conn.execute(
-                    "SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,)
-                ).fetchone()
-                if not exists:
-                    conn.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-                for statement in self.create_table_statements:
-                    conn.execute(statement)
-
-        self.datastore.read(create)
+        create_tables(self.datastore, self.create_table_statements)
 
     # -- writing ------------------------------------------------------------
 
@@ -336,6 +322,17 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         self._max_notification_id_query = self._render(
             sql.SQL("SELECT max(notification_id) FROM {}").format(self.events_table)
         ).encode()
+        # Subscriptions (eventsourcing.postgres.subscription): the channel that
+        # inserts NOTIFY and subscriptions LISTEN on; set by the factory from
+        # POSTGRES_SUBSCRIPTION_NOTIFY and POSTGRES_SUBSCRIPTION_POLL_INTERVAL.
+        self.notify_channel = notify_channel(datastore.schema, self.events_table_name)
+        self.subscription_notify = True
+        self.subscription_poll_interval = 1.0
+        self._notify_statement = Statement.from_sql(
+            self._render(
+                sql.SQL("SELECT pg_notify({}, '')").format(sql.Literal(self.notify_channel))
+            )
+        )
 
     def construct_create_table_statements(self) -> List[sql.Composed]:
         index = sql.Identifier(f"{self.events_table_name}_notification_id_idx")
@@ -387,6 +384,10 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
                 yield i, step
             for step in self._insert_steps(save.stored_events) if save.stored_events else ():
                 yield i, step
+        # [i19 subscriptions] NOTIFY inside the insert transaction: delivered to
+        # LISTENing subscriptions when, and only if, the transaction commits.
+        if self.subscription_notify and any(save.stored_events for save in saves):
+            yield None, Step(self._notify_statement)
         yield None, Step(_COMMIT)
 
     def _tracking_steps(self, tracking: Optional[Tracking]) -> List[Step]:
@@ -438,6 +439,11 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             self._notifications_cache[(stop, topics)] = query
         return query
 
+    def subscribe(
+        self, gt: Optional[int] = None, topics: Sequence[str] = ()
+    ) -> PostgresSubscription:
+        return PostgresSubscription(self, gt=gt, topics=topics)
+
     def max_notification_id(self) -> int:
         def select(conn: Connection) -> int:
             row = conn.execute(self._max_notification_id_query).fetchone()
@@ -481,12 +487,7 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
     def construct_create_table_statements(self) -> List[sql.Composed]:
         return [
             *super().construct_create_table_statements(),
-            sql.SQL(
-                "CREATE TABLE IF NOT EXISTS {} ("
-                "application_name text, "
-                "notification_id int, "
-                "PRIMARY KEY (application_name, notification_id))"
-            ).format(self.tracking_table),
+            tracking_table_statement(self.tracking_table),
         ]
 
     def insert_events(

@@ -13,6 +13,7 @@ from eventsourcing.sqlite.recorders import (
     SQLiteApplicationRecorder,
     SQLiteProcessRecorder,
 )
+from eventsourcing.sqlite.tracking import SQLiteTrackingRecorder
 
 __all__ = [
     "Factory",
@@ -20,4 +21,5 @@ __all__ = [
     "SQLiteApplicationRecorder",
     "SQLiteDatastore",
     "SQLiteProcessRecorder",
+    "SQLiteTrackingRecorder",
 ]

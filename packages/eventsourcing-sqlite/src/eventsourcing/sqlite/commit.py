@@ -22,6 +22,7 @@ from collections import deque
 from typing import Any, Callable, Deque, List, Optional, Protocol, TypeVar
 
 from eventsourcing.persistence import OperationalError
+from eventsourcing.subscription import ChangeSignal
 
 __all__ = ["Transactions", "WriteQueue", "shared_write_queue"]
 
@@ -62,10 +63,11 @@ class WriteQueue:
     """The write lock of one database, and the writes waiting for it.
 
     ``changed`` (on ``guard``) is notified when a batch of writes is done;
-    ``leading`` is true while a thread is doing one.
+    ``leading`` is true while a thread is doing one. ``committed`` wakes
+    subscriptions in this process after a batch (see ``eventsourcing.subscription``).
     """
 
-    __slots__ = ("__weakref__", "changed", "guard", "leading", "lock", "pending")
+    __slots__ = ("__weakref__", "changed", "committed", "guard", "leading", "lock", "pending")
 
     def __init__(self) -> None:
         self._reset()
@@ -77,6 +79,7 @@ class WriteQueue:
         self.changed = threading.Condition(self.guard)
         self.pending: Deque[_Write] = deque()
         self.leading = False
+        self.committed = ChangeSignal()
 
     def write(self, store: Transactions, work: Callable[[sqlite3.Connection], T]) -> T:
         """Call ``work`` in a write transaction of ``store``'s database (see above)."""
@@ -143,6 +146,8 @@ class WriteQueue:
                     done.done = True
                 self.leading = False
                 self.changed.notify_all()
+            if batch:
+                self.committed.notify()
 
 
 def _write_batch(store: Transactions, batch: List[_Write]) -> None:

@@ -37,6 +37,7 @@ from eventsourcing.persistence import (
     ProgrammingError,
 )
 from eventsourcing.sqlite.commit import WriteQueue, shared_write_queue
+from eventsourcing.subscription import ChangeSignal
 
 __all__ = ["DEFAULT_LOCK_TIMEOUT", "SQLiteDatastore", "translate_error"]
 
@@ -293,6 +294,11 @@ class SQLiteDatastore:
             yield
         finally:
             lock.release()
+
+    @property
+    def committed(self) -> ChangeSignal:
+        """Notified after each batch of writes to this database by this process."""
+        return self._writes.committed
 
     def select(self, statement: str, params: Sequence[Any] = ()) -> List[Any]:
         """Run one read statement and return its rows (no lock for files: WAL)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Callable, List, Mapping, Optional, TypeVar
+from typing import Callable, List, Mapping, Optional, Type, TypeVar, Union, cast
 
 from eventsourcing.persistence import (
     AggregateRecorder,
@@ -11,19 +11,23 @@ from eventsourcing.persistence import (
     InfrastructureFactory,
     InterfaceError,
     ProcessRecorder,
+    TrackingRecorder,
 )
 from eventsourcing.sqlite.datastore import DEFAULT_LOCK_TIMEOUT, SQLiteDatastore
+from eventsourcing.sqlite.identifiers import validate_table_name
 from eventsourcing.sqlite.recorders import (
     SQLiteAggregateRecorder,
     SQLiteApplicationRecorder,
     SQLiteProcessRecorder,
-    validate_table_name,
 )
+from eventsourcing.sqlite.tracking import SQLiteTrackingRecorder
 from eventsourcing.utils import ConfigurationError
 
 __all__ = ["Factory"]
 
-TRecorder = TypeVar("TRecorder", bound=SQLiteAggregateRecorder)
+TRecorder = TypeVar("TRecorder", bound=Union[SQLiteAggregateRecorder, SQLiteTrackingRecorder])
+TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
+AnyRecorder = Union[SQLiteAggregateRecorder, SQLiteTrackingRecorder]
 
 
 class Factory(InfrastructureFactory):
@@ -31,13 +35,16 @@ class Factory(InfrastructureFactory):
 
     Settings: ``SQLITE_DBNAME`` (required: a file path, ``:memory:`` or a
     ``file:`` URI), ``SQLITE_LOCK_TIMEOUT`` (seconds, default 5),
-    ``CREATE_TABLE`` (default true). The datastore is closed by
+    ``CREATE_TABLE`` (default true), ``SQLITE_SUBSCRIPTION_POLL_INTERVAL``
+    (seconds between reads of a waiting subscription, for commits by other
+    processes; default 0.1). The datastore is closed by
     :meth:`close`; a file database's also when every recorder made by this
     factory is closed (it is reopened if more recorders are asked for).
     """
 
     SQLITE_DBNAME = "SQLITE_DBNAME"
     SQLITE_LOCK_TIMEOUT = "SQLITE_LOCK_TIMEOUT"
+    SQLITE_SUBSCRIPTION_POLL_INTERVAL = "SQLITE_SUBSCRIPTION_POLL_INTERVAL"
     CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
@@ -59,9 +66,16 @@ class Factory(InfrastructureFactory):
             self.SQLITE_LOCK_TIMEOUT, default=DEFAULT_LOCK_TIMEOUT, minimum=0
         )
         self.create_table = self.getenv_bool(self.CREATE_TABLE, default=True)
+        poll_interval = self.getenv_float(
+            self.SQLITE_SUBSCRIPTION_POLL_INTERVAL,
+            default=SQLiteApplicationRecorder.subscription_poll_interval,
+            minimum=0.001,
+        )
+        assert poll_interval is not None
+        self.subscription_poll_interval = poll_interval
         self._lock = threading.Lock()
         self._closed = False
-        self._open_recorders: List[SQLiteAggregateRecorder] = []
+        self._open_recorders: List[AnyRecorder] = []
         self._datastore: Optional[SQLiteDatastore] = None
         # Open now, so that a wrong path fails at construction, naming the path.
         self._datastore = SQLiteDatastore(self.db_name, lock_timeout=self.lock_timeout)
@@ -84,10 +98,33 @@ class Factory(InfrastructureFactory):
         return self._track(lambda datastore: SQLiteAggregateRecorder(datastore, table))
 
     def application_recorder(self) -> ApplicationRecorder:
-        return self._track(SQLiteApplicationRecorder)
+        recorder = self._track(SQLiteApplicationRecorder)
+        recorder.subscription_poll_interval = self.subscription_poll_interval
+        return recorder
 
     def process_recorder(self) -> ProcessRecorder:
-        return self._track(SQLiteProcessRecorder)
+        recorder = self._track(SQLiteProcessRecorder)
+        recorder.subscription_poll_interval = self.subscription_poll_interval
+        return recorder
+
+    def tracking_recorder(
+        self, tracking_recorder_class: Optional[Type[TTrackingRecorder]] = None
+    ) -> TTrackingRecorder:
+        """A view's tracking table is ``{name}_tracking``, ``name`` being the
+        factory's application name (a projection's name) in lower case."""
+        cls = cast(
+            Type[SQLiteTrackingRecorder],
+            self._tracking_recorder_class(tracking_recorder_class, SQLiteTrackingRecorder),
+        )
+        table = f"{self.application_name.lower() or 'notification'}_tracking"
+        try:
+            table = validate_table_name(table)
+        except ValueError as e:
+            raise ConfigurationError(
+                f"Name {self.application_name!r} cannot name a SQLite table: {e}"
+            ) from None
+        view = self._track(lambda datastore: cls(datastore, tracking_table_name=table))
+        return cast(TTrackingRecorder, view)
 
     def _track(self, make: Callable[[SQLiteDatastore], TRecorder]) -> TRecorder:
         # Counted as open before its tables are made, so that closing the last
@@ -104,7 +141,7 @@ class Factory(InfrastructureFactory):
                 raise
         return recorder
 
-    def _recorder_closed(self, recorder: SQLiteAggregateRecorder) -> None:
+    def _recorder_closed(self, recorder: AnyRecorder) -> None:
         with self._lock:
             if recorder in self._open_recorders:
                 self._open_recorders.remove(recorder)

@@ -12,7 +12,6 @@ are built once per recorder; an insert is one transaction with one
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from collections.abc import Sequence
 from itertools import product
@@ -36,6 +35,9 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.sqlite.datastore import SQLiteDatastore, translate_error
+from eventsourcing.sqlite.identifiers import validate_table_name
+from eventsourcing.sqlite.tracking import TrackingStatements
+from eventsourcing.subscription import SignalledSubscription, Subscription
 
 __all__ = [
     "SQLiteAggregateRecorder",
@@ -43,19 +45,7 @@ __all__ = [
     "SQLiteProcessRecorder",
 ]
 
-_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-
 EventRow = Tuple[str, int, str, bytes]
-
-
-def validate_table_name(name: str) -> str:
-    """Return ``name`` if it is a plain SQL identifier; it is put into SQL text."""
-    if not isinstance(name, str) or not _IDENTIFIER.match(name) or len(name) > 63:
-        raise ValueError(
-            f"Invalid SQLite table name {name!r}: expected letters, digits and "
-            "underscores, not starting with a digit, at most 63 characters"
-        )
-    return name
 
 
 def _event_rows(stored_events: Sequence[StoredEvent]) -> List[EventRow]:
@@ -241,6 +231,10 @@ class SQLiteAggregateRecorder(AggregateRecorder):
 class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
     """Also gives each stored event a notification ID: the row's rowid."""
 
+    # Seconds between reads of a waiting subscription (SQLITE_SUBSCRIPTION_POLL_INTERVAL):
+    # how soon it sees what other processes commit; this process's commits wake it at once.
+    subscription_poll_interval = 0.1
+
     def __init__(
         self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
     ) -> None:
@@ -336,6 +330,15 @@ class SQLiteApplicationRecorder(SQLiteAggregateRecorder, ApplicationRecorder):
                 self._notifications_statements[key] = statement
         return statement, params
 
+    def subscribe(self, gt: Optional[int] = None, topics: Sequence[str] = ()) -> Subscription:
+        return SignalledSubscription(
+            self,
+            self.datastore.committed,
+            gt=gt,
+            topics=topics,
+            poll_interval=self.subscription_poll_interval,
+        )
+
     def max_notification_id(self) -> int:
         self._check_open()
         try:
@@ -356,16 +359,10 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
     ) -> None:
         self.tracking_table_name = validate_table_name(tracking_table_name)
         super().__init__(datastore, events_table_name)
-        table = self.tracking_table_name
-        self.insert_tracking_statement = (
-            f"INSERT INTO {table} (application_name, notification_id) VALUES (?, ?)"
-        )
-        self.max_tracking_id_statement = (
-            f"SELECT MAX(notification_id) FROM {table} WHERE application_name = ?"
-        )
-        self.has_tracking_id_statement = (
-            f"SELECT 1 FROM {table} WHERE application_name = ? AND notification_id = ?"
-        )
+        statements = TrackingStatements(self.tracking_table_name)
+        self.insert_tracking_statement = statements.insert
+        self.max_tracking_id_statement = statements.max_id
+        self.has_tracking_id_statement = statements.has_id
 
     def table_names(self) -> List[str]:
         return [*super().table_names(), self.tracking_table_name]
@@ -373,11 +370,7 @@ class SQLiteProcessRecorder(SQLiteApplicationRecorder, ProcessRecorder):
     def construct_create_table_statements(self) -> List[str]:
         return [
             *super().construct_create_table_statements(),
-            f"CREATE TABLE IF NOT EXISTS {self.tracking_table_name} ("
-            "application_name text, "
-            "notification_id int, "
-            "PRIMARY KEY (application_name, notification_id)) "
-            "WITHOUT ROWID",
+            TrackingStatements(self.tracking_table_name).create,
         ]
 
     def _tracking_row(self, tracking: Any) -> Optional[Tuple[str, int]]:
