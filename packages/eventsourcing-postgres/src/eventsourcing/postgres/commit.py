@@ -66,11 +66,11 @@ Recorded = Tuple[Set[Tuple[UUID, int]], Dict[Tuple[UUID, int], Optional[int]], L
 class Save:
     """One call of ``insert_events``: recorded all or nothing, maybe with others."""
 
-    __slots__ = ("outcome", "stored_events", "tracking")
+    __slots__ = ("outcome", "stored_events", "trackings")
 
-    def __init__(self, stored_events: Sequence[StoredEvent], tracking: Optional[Tracking]) -> None:
+    def __init__(self, stored_events: Sequence[StoredEvent], trackings: Sequence[Tracking]) -> None:
         self.stored_events = stored_events
-        self.tracking = tracking
+        self.trackings = trackings
         # The notification IDs, or the exception to raise, once recorded (or not).
         self.outcome: Union[List[int], BaseException, None] = None
 
@@ -196,7 +196,7 @@ class Committer:
     ) -> Optional[List[Optional[List[int]]]]:
         """The IDs of each save if the transaction was committed, None if it was not."""
         stored_events = [s for save in saves for s in save.stored_events]
-        trackings = [save.tracking for save in saves if save.tracking is not None]
+        trackings = [save for save in saves if save.trackings]
 
         def inspect(conn: Connection) -> Recorded:
             if pid is not None:
