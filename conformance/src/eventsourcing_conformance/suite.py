@@ -18,6 +18,7 @@ from eventsourcing_conformance.backend import Backend
 from eventsourcing_conformance.badinput import check_bad_input
 from eventsourcing_conformance.concurrency import check_total_order
 from eventsourcing_conformance.machines import conformance_settings, run_machine
+from eventsourcing_conformance.pages import PageConformance
 from eventsourcing_conformance.subscriptions import SubscriptionConformance
 
 __all__ = ["RECORDER_KINDS", "RecorderConformance"]
@@ -30,7 +31,7 @@ def _settings(request: pytest.FixtureRequest) -> settings:
     return conformance_settings(max_examples=examples)
 
 
-class RecorderConformance(SubscriptionConformance):
+class RecorderConformance(SubscriptionConformance, PageConformance):
     """Every property of the recorder contract, for one backend per test."""
 
     @pytest.mark.parametrize("kind", RECORDER_KINDS)

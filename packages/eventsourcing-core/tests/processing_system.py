@@ -80,3 +80,17 @@ class Counting(ProcessApplication[Any]):
 
 system = System(pipes=[[Commands, Counting]])
 not_a_system = Commands
+
+
+class Acquisition(Aggregate):
+    """A process took a lease (recorded by follower_process.py)."""
+
+    def __init__(self, pid: int, at: float, follower: str, leader: str) -> None:
+        self.pid = pid
+        self.at = at
+        self.follower = follower
+        self.leader = leader
+
+
+class Leases(Application[Any]):
+    """The log of lease acquisitions, in the database the test shares."""
