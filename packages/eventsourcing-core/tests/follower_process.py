@@ -14,9 +14,9 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from processing_system import Acquisition, Leases, system  # noqa: E402
+from processing_system import Acquisition, Leases, system
 
-from eventsourcing.system import ProcessRunner  # noqa: E402
+from eventsourcing.system import ProcessRunner
 
 
 def main() -> int:

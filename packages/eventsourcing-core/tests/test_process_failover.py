@@ -18,7 +18,7 @@ from typing import Dict, List
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from processing_system import Acquisition, Commands, Counting, Leases, Tally  # noqa: E402
+from processing_system import Acquisition, Commands, Counting, Leases, Tally
 
 HERE = Path(__file__).parent
 COMMANDS = int(os.environ.get("PROCESS_FAILOVER_COMMANDS", "300"))

@@ -17,7 +17,7 @@ from eventsourcing.system import ProcessRunner
 from eventsourcing.utils import ConfigurationError
 
 sys.path.insert(0, str(Path(__file__).parent))  # subprocesses import it by name too
-from processing_system import Commands, Counting, Tally, system  # noqa: E402
+from processing_system import Commands, Counting, Tally, system
 
 TIMEOUT = 30.0
 
@@ -123,8 +123,18 @@ def test_a_failing_policy_stops_the_follower_at_that_notification(
 def test_one_runner_at_a_time_holds_a_pair(shared_env: Dict[str, str]) -> None:
     shared_env["PROCESSING_LEASE_INTERVAL"] = "0.05"
     acquired: list[str] = []
-    first = ProcessRunner(system, env=shared_env, apps=["Counting"], on_lease=lambda f, l: acquired.append("1"))
-    second = ProcessRunner(system, env=shared_env, apps=["Counting"], on_lease=lambda f, l: acquired.append("2"))
+    first = ProcessRunner(
+        system,
+        env=shared_env,
+        apps=["Counting"],
+        on_lease=lambda follower, leader: acquired.append("1"),
+    )
+    second = ProcessRunner(
+        system,
+        env=shared_env,
+        apps=["Counting"],
+        on_lease=lambda follower, leader: acquired.append("2"),
+    )
     with first:
         first.consumers[0].has_lease.wait(TIMEOUT)
         with second:

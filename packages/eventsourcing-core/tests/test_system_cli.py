@@ -13,7 +13,7 @@ from typing import Dict, List
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
-from processing_system import Commands, Counting  # noqa: E402
+from processing_system import Commands, Counting
 
 HERE = Path(__file__).parent
 COMMAND = [sys.executable, "-m", "eventsourcing.systemcli"]

@@ -46,8 +46,8 @@ from eventsourcing.utils import (
 )
 
 if TYPE_CHECKING:
-    from eventsourcing.subscription import Subscription
     from eventsourcing.lease import Lease
+    from eventsourcing.subscription import Subscription
 
 __all__ = [
     "AggregateRecorder",

@@ -169,7 +169,9 @@ class _Consumer(threading.Thread):
                 if stopping.wait(self.lease_interval):
                     return
             logger.info(
-                "%s holds the lease of %r for %r", holder_label(), self.follower.name,
+                "%s holds the lease of %r for %r",
+                holder_label(),
+                self.follower.name,
                 self.leader_name,
             )
             self.has_lease.set()
@@ -181,9 +183,7 @@ class _Consumer(threading.Thread):
             logger.error("%s", e, exc_info=e.__cause__)
             self.runner._failed(e)
         except BaseException as e:
-            logger.exception(
-                "%r stopped consuming %r", self.follower.name, self.leader_name
-            )
+            logger.exception("%r stopped consuming %r", self.follower.name, self.leader_name)
             self.runner._failed(e)
         finally:
             self.lease.close()
@@ -238,12 +238,13 @@ class _Consumer(threading.Thread):
                     return False
                 conflicts += 1
                 if conflicts > MAX_CONFLICT_RETRIES:
-                    raise FollowerFailed(
-                        self.follower.name, self.leader_name, batch[0].id
-                    ) from e
+                    raise FollowerFailed(self.follower.name, self.leader_name, batch[0].id) from e
                 logger.warning(
                     "%r: page from notification %d of %r conflicted (%s); processing it again",
-                    self.follower.name, batch[0].id, self.leader_name, e,
+                    self.follower.name,
+                    batch[0].id,
+                    self.leader_name,
+                    e,
                 )
 
     def _record_page(self, batch: List[Notification]) -> None:

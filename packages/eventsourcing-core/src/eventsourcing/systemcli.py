@@ -27,7 +27,7 @@ from eventsourcing.persistence import PersistenceError
 from eventsourcing.system import System
 from eventsourcing.utils import ConfigurationError
 
-__all__ = ["SettingsError", "load_system", "main", "run_system", "print_status"]
+__all__ = ["SettingsError", "load_system", "main", "print_status", "run_system"]
 
 
 class SettingsError(Exception):
@@ -56,8 +56,7 @@ def _followers(system: System, apps: Sequence[str]) -> List[str]:
     for name in apps:
         if name not in system.nodes:
             raise SettingsError(
-                f"no application named {name!r} in the system (it has "
-                f"{', '.join(system.nodes)})"
+                f"no application named {name!r} in the system (it has {', '.join(system.nodes)})"
             )
     return list(apps) or system.followers
 
