@@ -40,6 +40,8 @@ def env(store_env: Dict[str, str], tmp_path: Path) -> Dict[str, str]:
     env["PROCESSING_LEASE_INTERVAL"] = "0.1"
     env["REPLICA_LOG_DIR"] = str(tmp_path)
     env["PROCESSING_BATCH_SIZE"] = "20"
+    # Total has an event per command: without a cache each get replays them all.
+    env["COUNTING_AGGREGATE_CACHE_MAXSIZE"] = "10"
     return env
 
 

@@ -159,3 +159,31 @@ def test_lease_key_is_the_first_eight_bytes_of_sha256() -> None:
 
     digest = hashlib.sha256(b"Counting\x00Commands").digest()
     assert lease_key("Counting", "Commands") == int.from_bytes(digest[:8], "big", signed=True)
+
+
+def test_a_failed_page_leaves_nothing_of_it_in_the_aggregate_cache(
+    shared_env: Dict[str, str],
+) -> None:
+    # The page's gets put states with its uncommitted events in the cache; after
+    # the rollback, processing one at a time must start from what was recorded.
+    shared_env["COUNTING_AGGREGATE_CACHE_MAXSIZE"] = "10"
+    shared_env["PROCESSING_BATCH_SIZE"] = "10"
+    commands = Commands(env=shared_env)
+    for text in ("c1", "c2", "fail3"):
+        commands.make(text)
+    runner = ProcessRunner(system, env=shared_env, apps=["Counting"])
+    runner.start()
+    assert runner.has_errors.wait(TIMEOUT)
+    with pytest.raises(FollowerFailed):
+        runner.stop()
+    fresh = Counting(env={**shared_env, "COUNTING_AGGREGATE_CACHE_MAXSIZE": "0"})
+    assert fresh.total() == 2
+    assert [n.originator_version for n in fresh.recorder.select_notifications(1, 10)] == [
+        1,
+        2,
+        1,
+        3,
+        1,
+    ]
+    fresh.close()
+    commands.close()

@@ -103,8 +103,11 @@ class PageEventStore(EventStore[Any]):
         for event in events:
             pending.setdefault(event.originator_id, []).append(event)
 
-    def end(self) -> None:
+    def end(self) -> List[UUID]:
+        """Forget the page; return the IDs of the aggregates it changed."""
+        pending: Optional[Dict[UUID, List[DomainEvent]]] = self._local.pending
         self._local.pending = None
+        return list(pending or ())
 
     def get(
         self,
@@ -252,6 +255,7 @@ class _Consumer(threading.Thread):
         page = ProcessEvent()
         with follower._processing:
             self.page_store.begin()
+            completed = False
             try:
                 for notification in batch:
                     process_event = ProcessEvent(Tracking(self.leader_name, notification.id))
@@ -265,8 +269,14 @@ class _Consumer(threading.Thread):
                     page.aggregates.update(process_event.aggregates)
                     page.saved_kwargs.update(process_event.saved_kwargs)
                     page.trackings.append(cast(Tracking, process_event.tracking))
+                completed = True
             finally:
-                self.page_store.end()
+                touched = self.page_store.end()
+                cache = follower.repository.cache
+                if not completed and cache is not None:
+                    # The cache may hold states made with this page's events.
+                    for aggregate_id in touched:
+                        cache.evict(aggregate_id)
             if len(page.trackings) == 1:
                 page.tracking, page.trackings = page.trackings[0], []
             follower.record(page)
