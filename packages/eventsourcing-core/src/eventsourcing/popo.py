@@ -254,6 +254,26 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
             return len(self._notifications)
 
 
+def _record_trackings(
+    recorded: Dict[str, Set[int]], max_ids: Dict[str, int], trackings: Sequence[Tracking]
+) -> None:
+    """Add ``trackings`` to ``recorded`` (and ``max_ids``), all or none: a repeated
+    one, recorded before or twice in ``trackings``, raises IntegrityError."""
+    new: Set[Tuple[str, int]] = set()
+    for t in trackings:
+        key = (t.application_name, t.notification_id)
+        if key in new or t.notification_id in recorded.get(t.application_name, ()):
+            raise IntegrityError(
+                f"Tracking already recorded: notification {t.notification_id} "
+                f"of {t.application_name!r} was processed before"
+            )
+        new.add(key)
+    for name, notification_id in new:
+        recorded.setdefault(name, set()).add(notification_id)
+        if notification_id > max_ids.get(name, 0):
+            max_ids[name] = notification_id
+
+
 class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
     """Also records tracking objects, atomically with stored events."""
 
@@ -268,19 +288,7 @@ class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
         return tracking_records(kwargs)
 
     def _record_trackings(self, trackings: List[Tracking]) -> None:
-        new: Set[Tuple[str, int]] = set()
-        for t in trackings:
-            key = (t.application_name, t.notification_id)
-            if key in new or t.notification_id in self._tracking_ids.get(key[0], ()):
-                raise IntegrityError(
-                    f"Tracking already recorded: notification {t.notification_id} "
-                    f"of {t.application_name!r} was processed before"
-                )
-            new.add(key)
-        for name, notification_id in new:
-            self._tracking_ids.setdefault(name, set()).add(notification_id)
-            if notification_id > self._max_tracking.get(name, 0):
-                self._max_tracking[name] = notification_id
+        _record_trackings(self._tracking_ids, self._max_tracking, trackings)
 
     def max_tracking_id(self, application_name: str) -> int:
         check_str("application_name", application_name)
@@ -327,19 +335,7 @@ class POPOTrackingRecorder(TrackingRecorder):
             check_tracking(tracking)
         with self.lock:
             self._check_open()
-            new: Set[Tuple[str, int]] = set()
-            for t in trackings:
-                key = (t.application_name, t.notification_id)
-                if key in new or t.notification_id in self._tracking.get(t.application_name, ()):
-                    raise IntegrityError(
-                        f"Tracking already recorded: notification {t.notification_id} "
-                        f"of {t.application_name!r} was processed before"
-                    )
-                new.add(key)
-            for name, notification_id in new:
-                self._tracking.setdefault(name, set()).add(notification_id)
-                if notification_id > self._max_tracking.get(name, 0):
-                    self._max_tracking[name] = notification_id
+            _record_trackings(self._tracking, self._max_tracking, trackings)
 
     def max_tracking_id(self, application_name: str) -> Optional[int]:
         check_str("application_name", application_name)
