@@ -639,3 +639,70 @@ def test_every_write_goes_through_the_event_store_put(open_app: OpenApp) -> None
     ((versions, kwargs, recordings),) = app.snapshots.puts
     assert versions == [3] and kwargs == {}
     assert [r.notification for r in recordings] == [None]
+
+
+# Names eventsourcing 9.1.9 exported from this module.
+
+
+def test_mutate_aggregate_projects_events_in_order_as_in_91() -> None:
+    from eventsourcing.application import mutate_aggregate
+
+    planet = Planet()
+    planet.begin_era("ice age")
+    planet.begin_era("bronze age")
+    events = planet.collect_events()
+    projected = mutate_aggregate(None, events)
+    assert isinstance(projected, Planet)
+    assert projected.id == planet.id and projected.version == planet.version == 3
+    assert projected.chronicle == ["ice age", "bronze age"]
+    # From a later state, only the later events.
+    partial = mutate_aggregate(None, events[:2])
+    assert partial is not None and partial.chronicle == ["ice age"]
+    resumed = mutate_aggregate(partial, events[2:])
+    assert resumed is not None and resumed.chronicle == projected.chronicle
+    assert mutate_aggregate(projected, []) is projected
+
+
+def test_process_event_is_importable_from_the_application_module_as_in_91() -> None:
+    from eventsourcing.application import ProcessEvent, ProcessingEvent
+    from eventsourcing.persistence import Tracking
+    from eventsourcing.system import ProcessEvent as SystemProcessEvent
+
+    assert SystemProcessEvent is ProcessEvent and issubclass(ProcessEvent, ProcessingEvent)
+    planet = Planet()
+    process_event = ProcessEvent(Tracking("Upstream", 3))
+    process_event.save(planet)
+    assert [type(e) for e in process_event.events] == [Planet.Created]
+    assert process_event.tracking == Tracking("Upstream", 3)
+
+
+def test_take_snapshot_without_a_snapshot_store_raises_as_in_91() -> None:
+    from eventsourcing.application import SnapshottingNotEnabled
+    from eventsourcing.utils import ConfigurationError
+
+    with Planets() as app:
+        planet_id = app.found_planet()
+        with pytest.raises(AssertionError, match=r"^Can't take snapshot without snapshots store"):
+            app.take_snapshot(planet_id)
+    assert issubclass(SnapshottingNotEnabled, ConfigurationError)
+
+
+def test_repository_get_takes_a_projector_function_as_in_91() -> None:
+    seen: List[int] = []
+
+    def projector(aggregate: Optional[Planet], events: Any) -> Optional[Planet]:
+        for domain_event in events:
+            seen.append(domain_event.originator_version)
+            aggregate = domain_event.mutate(aggregate)
+        return aggregate
+
+    with Planets(env={"AGGREGATE_CACHE_MAXSIZE": "10"}) as app:
+        planet_id = app.found_planet()
+        app.begin_era(planet_id, "ice age")
+        assert app.repository.cache is not None
+        app.repository.get(planet_id)  # cached
+        planet = app.repository.get(planet_id, projector_func=projector)
+        assert planet.chronicle == ["ice age"] and seen == [1, 2]
+        # Every call projects (the cache holds what the default function made).
+        app.repository.get(planet_id, projector_func=projector)
+        assert seen == [1, 2, 1, 2]

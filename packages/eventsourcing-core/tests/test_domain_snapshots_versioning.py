@@ -64,6 +64,27 @@ def test_snapshot_mutate_reconstructs_equal_aggregate() -> None:
     assert copy == world
 
 
+def test_snapshot_built_from_a_whole_aggregate_dict_takes_its_own_id_and_version() -> None:
+    # 9.1 programs build snapshots directly from ``aggregate.__dict__``, which
+    # holds ``_id``, ``_version`` and ``_pending_events``: the snapshot's own
+    # originator ID and version win, and the copy has no pending events.
+    world = World()
+    world.make_it_so("dinosaurs")
+    state = dict(world.__dict__, _version=99)
+    snapshot = Snapshot(  # type: ignore[call-arg]
+        originator_id=world.id,
+        originator_version=world.version,
+        timestamp=world.modified_on,
+        topic=get_topic(World),
+        state=state,
+    )
+    copy = snapshot.mutate(None)
+    assert copy.id == world.id
+    assert copy.version == world.version == 2
+    assert copy.history == ["dinosaurs"]
+    assert copy.pending_events == []
+
+
 def test_snapshot_then_later_events_replay_like_a_list_of_events() -> None:
     world = World()
     world.make_it_so("a")

@@ -371,3 +371,16 @@ def test_cipher_errors_for_another_application_name_its_variables(prefix_cipher:
     assert factory.cipher() is None
     with pytest.raises(ConfigurationError, match=r"^OTHER_CIPHER_KEY is not a valid key"):
         factory.mapper(JSONTranscoder(), application_name="Other")
+
+
+def test_91_names_of_the_infrastructure_factory() -> None:
+    from eventsourcing.persistence import TF
+
+    assert InfrastructureFactory.TOPIC == "INFRASTRUCTURE_FACTORY"
+    assert TF.__bound__ is not None
+    factory = InfrastructureFactory.construct(env={InfrastructureFactory.TOPIC: "popo"})
+    assert factory.env_create_table() is True
+    factory = InfrastructureFactory.construct(env={"CREATE_TABLE": "n"})
+    assert factory.env_create_table() is False
+    with pytest.raises(ConfigurationError, match="CREATE_TABLE='maybe'"):
+        InfrastructureFactory.construct(env={"CREATE_TABLE": "maybe"}).env_create_table()

@@ -76,10 +76,29 @@ def test_section_size_can_be_set(store_env: Dict[str, str]) -> None:
             app.log.select(1, 21)
 
 
-@pytest.mark.parametrize("bad", ["", "1", "1,", "a,b", "1,2,3", "0,10", "5,4", "-3,4"])
+@pytest.mark.parametrize("bad", ["", "1", "1,", "a,b", "1,2,3", "1.5,3"])
 def test_malformed_section_ids_are_rejected(app: Lighthouse, bad: str) -> None:
     with pytest.raises(ValueError, match="section ID"):
         app.log[bad]
+
+
+def test_a_first_id_below_one_reads_from_the_start_as_in_91(app: Lighthouse) -> None:
+    app.flash_times(3)
+    assert app.log["0,10"] == app.log["1,10"]
+    section = app.log["-3,2"]
+    assert ids(section) == [1, 2] and section.id == "1,2" and section.next_id == "3,4"
+
+
+@pytest.mark.parametrize("reversed_id", ["3,2", "5,4", "1,0"])
+def test_a_last_id_below_the_first_is_an_empty_section_as_in_91(
+    app: Lighthouse, reversed_id: str
+) -> None:
+    app.flash_times(6)
+    assert app.log[reversed_id] == Section(id=None, items=[], next_id=None)
+
+
+def test_format_section_id_is_on_the_local_log_as_in_91() -> None:
+    assert LocalNotificationLog.format_section_id(11, 20) == "11,20"
 
 
 def test_select_returns_notifications_from_start_up_to_limit(app: Lighthouse) -> None:
@@ -87,7 +106,7 @@ def test_select_returns_notifications_from_start_up_to_limit(app: Lighthouse) ->
     assert [n.id for n in app.log.select(3, 4)] == [3, 4, 5, 6]
     assert [n.id for n in app.log.select(11, 10)] == [11, 12]
     assert [n.id for n in app.log.select(3, 10, stop=5)] == [3, 4, 5]
-    with pytest.raises(ValueError, match="section size 10"):
+    with pytest.raises(ValueError, match=r"^Requested limit 11 greater than section size 10$"):
         app.log.select(1, 11)
 
 

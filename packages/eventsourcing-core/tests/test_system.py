@@ -386,6 +386,9 @@ def test_system_definition_with_several_pipes() -> None:
     assert system.leaders == ["Worlds", "Counters", "Historians"]
     assert system.followers == ["Counters", "Reports", "Historians"]
     assert system.processors == ["Counters", "Historians"]
+    assert system.leaders_only == ["Worlds"]
+    # Nodes map names to topics, as in 9.1.
+    assert system.nodes["Counters"] == f"{__name__}:Counters"
     # A plain application at the head of a pipe is made a leader, still of its class.
     worlds_cls = system.leader_cls("Worlds")
     assert issubclass(worlds_cls, Leader) and issubclass(worlds_cls, Worlds)
@@ -535,6 +538,7 @@ def test_multi_threaded_policy_error_goes_to_the_hook_and_out_of_stop(
         with pytest.raises(Fault, match="cannot count meteors") as raised:
             runner.stop()
     assert raised.value is reported[0][1]
+    assert runner.has_stopped
     runner.stop()  # stopping again does nothing (and raises nothing)
 
 
@@ -610,8 +614,39 @@ def test_get_before_start_and_for_unknown_application(runner_cls: Type[Runner]) 
 
 
 def test_a_plain_application_cannot_follow() -> None:
-    with pytest.raises(TypeError, match=r"Worlds follows Counters .* must be a Follower"):
+    with pytest.raises(TypeError, match=r"^Not a follower class: <class .*Worlds.>$"):
         System(pipes=[[Counters, Worlds]])
+
+
+def test_a_follower_that_leads_must_be_a_process_application() -> None:
+    class Relays(Follower[Any]):
+        def policy(self, domain_event: DomainEvent, process_event: ProcessEvent) -> None:
+            pass
+
+    with pytest.raises(
+        TypeError,
+        match=r"^Not a process application class: <class .*Relays.>$",
+    ):
+        System(pipes=[[Worlds, Relays, Counters]])
+
+
+def test_classes_defined_in_a_function_run_although_their_topics_do_not_resolve(
+    backend: str, store_env: Dict[str, str], tmp_path: Path
+) -> None:
+    class LocalCounters(Counters):
+        name = "Counters"
+
+    system = System(pipes=[[Worlds, LocalCounters]])
+    assert "<locals>" in system.nodes["Counters"]
+    env = system_env(store_env, backend, tmp_path, Worlds, LocalCounters)
+    runner = SingleThreadedRunner(system, env=env)
+    runner.start()
+    try:
+        worlds = runner.get(Worlds)
+        worlds.make_it_so(worlds.create_world("earth"), "rain")
+        assert runner.get(LocalCounters).get_count("rain") == 1
+    finally:
+        runner.stop()
 
 
 def test_two_applications_with_one_name_are_refused() -> None:

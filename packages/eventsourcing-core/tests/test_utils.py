@@ -40,14 +40,15 @@ def test_resolve_topic_round_trips_and_resolves_modules() -> None:
 def test_resolve_topic_errors_name_the_topic_and_the_reason() -> None:
     with pytest.raises(TopicError) as exc_info:
         resolve_topic("no_such_module_xyz:Thing")
-    assert str(exc_info.value).startswith(
-        "Failed to resolve topic 'no_such_module_xyz:Thing': module 'no_such_module_xyz' "
-        "could not be imported"
+    # 9.1's wording: the topic, then Python's reason.
+    assert str(exc_info.value) == (
+        "Failed to resolve topic 'no_such_module_xyz:Thing': No module named 'no_such_module_xyz'"
     )
     with pytest.raises(TopicError) as exc_info:
         resolve_topic(f"{__name__}:Outer.Missing")
     assert str(exc_info.value) == (
-        f"Failed to resolve topic '{__name__}:Outer.Missing': 'Missing' not found in 'Outer'"
+        f"Failed to resolve topic '{__name__}:Outer.Missing': "
+        "type object 'Outer' has no attribute 'Missing'"
     )
     with pytest.raises(TopicError, match="a topic is a non-empty string"):
         resolve_topic("")
@@ -60,7 +61,7 @@ def test_register_topic_keeps_old_topics_resolving() -> None:
         # A renamed module: every class in it resolves under the old module name.
         register_topic("oldpackage.oldutils", utils)
         assert resolve_topic("oldpackage.oldutils:strtobool") is strtobool
-        with pytest.raises(TopicError, match="already registered"):
+        with pytest.raises(TopicError, match="is already registered for topic"):
             register_topic("oldpackage.oldmodule:OldName", Outer)
     finally:
         clear_topic_cache()
@@ -142,3 +143,64 @@ def test_retry_rejects_bad_arguments() -> None:
         retry(["not an exception"])  # type: ignore[list-item]
     with pytest.raises(ValueError, match="max_attempts must be an int >= 1"):
         retry(ValueError, max_attempts=0)
+
+
+# Names eventsourcing 9.1 exported from this module, with their 9.1 meaning.
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"max_attempts": 2.0}, "'max_attempts' must be an int: 2.0"),
+        ({"max_attempts": "3"}, "'max_attempts' must be an int: '3'"),
+        ({"wait": "1"}, "'wait' must be a float: '1'"),
+        ({"stall": None}, "'stall' must be a float: None"),
+    ],
+)
+def test_retry_rejects_arguments_of_the_wrong_type_with_type_error_as_in_91(
+    kwargs: dict[str, object], message: str
+) -> None:
+    with pytest.raises(TypeError, match=f"^{message}$"):
+        retry(ValueError, **kwargs)  # type: ignore[arg-type]
+
+
+def test_retry_accepts_int_and_float_waits() -> None:
+    retry(ValueError, max_attempts=2, wait=0, stall=0.0)
+
+
+def test_get_module_imports_by_name() -> None:
+    import decimal
+
+    assert utils.get_module("decimal") is decimal
+    with pytest.raises(ModuleNotFoundError):
+        utils.get_module("no_such_module_here")
+
+
+def test_resolve_attr_follows_a_dotted_path() -> None:
+    import sys
+
+    module = sys.modules[__name__]
+    assert utils.resolve_attr(module, "") is module
+    assert utils.resolve_attr(module, "Outer.Inner") is Outer.Inner
+    with pytest.raises(AttributeError, match="Missing"):
+        utils.resolve_attr(module, "Outer.Missing")
+
+
+def test_is_py310_and_get_method_name_as_in_919() -> None:
+    import sys
+
+    class Ship:
+        def sail(self) -> None:
+            pass
+
+    assert utils.is_py310() is (sys.version_info[:2] == (3, 10))
+    expected = Ship.sail.__qualname__ if sys.version_info[:2] == (3, 10) else "sail"
+    assert utils.get_method_name(Ship.sail) == expected
+
+
+def test_configuration_errors_are_environment_errors_as_in_91() -> None:
+    from eventsourcing.persistence import InfrastructureFactory
+
+    with pytest.raises(EnvironmentError, match="PERSISTENCE_MODULE='no-such-module'"):
+        InfrastructureFactory.construct(env={"PERSISTENCE_MODULE": "no-such-module"})
+    assert issubclass(utils.ConfigurationError, ValueError)

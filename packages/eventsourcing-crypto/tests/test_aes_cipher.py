@@ -67,7 +67,8 @@ class FixedNonceCipher(AESCipher):
         super().__init__(cipher_key)
         self.nonce = nonce
 
-    def _new_nonce(self) -> bytes:
+    def random_bytes(self, num_bytes: int) -> bytes:  # type: ignore[override]
+        assert num_bytes == len(self.nonce)
         return self.nonce
 
 
@@ -203,3 +204,35 @@ def test_plaintext_that_was_never_encrypted_fails_clearly() -> None:
     cipher = AESCipher(AESCipher.create_key(16))
     with pytest.raises(DecryptionError, match=AUTH_MESSAGE):
         cipher.decrypt(b'{"name": "not encrypted at all, but long enough"}')
+
+
+# eventsourcing 9.1.9's public AESCipher API and error type.
+
+
+def test_a_wrong_key_is_caught_as_value_error_as_in_91_with_the_clearer_message() -> None:
+    ciphertext = AESCipher(AESCipher.create_key(16)).encrypt(b"secret")
+    with pytest.raises(ValueError, match="encrypted with a different key") as info:
+        AESCipher(AESCipher.create_key(16)).decrypt(ciphertext)
+    assert isinstance(info.value, DataError)
+
+
+def test_key_sizes_and_check_key_size_are_public_as_in_91() -> None:
+    assert tuple(AESCipher.KEY_SIZES) == (16, 24, 32)
+    for size in AESCipher.KEY_SIZES:
+        AESCipher.check_key_size(size)
+    with pytest.raises(ValueError, match="Invalid AES key size: 20 bytes"):
+        AESCipher.check_key_size(20)
+
+
+def test_random_bytes_gives_fresh_bytes_of_the_requested_length() -> None:
+    first, second = AESCipher.random_bytes(12), AESCipher.random_bytes(12)
+    assert len(first) == len(second) == 12
+    assert first != second
+
+
+def test_construct_cipher_makes_the_gcm_cipher_that_encrypt_uses() -> None:
+    cipher = AESCipher(AESCipher.create_key(32))
+    nonce = AESCipher.random_bytes(12)
+    encrypted, tag = cipher.construct_cipher(nonce).encrypt_and_digest(b"state")
+    # Bytes laid out as encrypt() lays them out decrypt with the same key.
+    assert cipher.decrypt(nonce + tag + encrypted) == b"state"

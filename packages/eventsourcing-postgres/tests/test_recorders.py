@@ -189,7 +189,7 @@ def test_a_large_batch_and_its_tracking_are_recorded_together_or_not_at_all(
         (StoredEvent("not-a-uuid", 1, "t", b"s"), InterfaceError),  # type: ignore[arg-type]
         (StoredEvent(uuid4(), "1", "t", b"s"), InterfaceError),  # type: ignore[arg-type]
         (StoredEvent(uuid4(), True, "t", b"s"), InterfaceError),
-        (StoredEvent(uuid4(), 2**31, "t", b"s"), DataError),
+        (StoredEvent(uuid4(), 2**63, "t", b"s"), DataError),
         (StoredEvent(uuid4(), 1, b"t", b"s"), InterfaceError),  # type: ignore[arg-type]
         (StoredEvent(uuid4(), 1, "t", "s"), InterfaceError),  # type: ignore[arg-type]
         ("not a stored event", InterfaceError),
@@ -206,7 +206,7 @@ def test_bad_input_raises_a_clear_error_and_records_nothing(
     with pytest.raises(InterfaceError):
         recorder.insert_events(good, tracking="upstream 1")
     with pytest.raises(DataError):
-        recorder.insert_events(good, tracking=Tracking("upstream", 2**40))
+        recorder.insert_events(good, tracking=Tracking("upstream", 2**63))
     assert recorder.max_notification_id() == 0
 
 
@@ -231,7 +231,7 @@ def test_what_was_acknowledged_is_there_after_reopening(pg_env: Dict[str, str]) 
         assert recorder.max_tracking_id("up") == 3
 
 
-def test_tables_have_the_9_1_names_and_columns(pg_env: Dict[str, str], admin: Admin) -> None:
+def test_tables_have_the_9_1_9_names_and_columns(pg_env: Dict[str, str], admin: Admin) -> None:
     schema = pg_env["POSTGRES_SCHEMA"]
     with Factory("BankAccounts", pg_env) as f:
         f.process_recorder()
@@ -245,11 +245,11 @@ def test_tables_have_the_9_1_names_and_columns(pg_env: Dict[str, str], admin: Ad
     ).fetchall()
     event_columns = [
         ("originator_id", "uuid", "NO"),
-        ("originator_version", "integer", "NO"),
+        ("originator_version", "bigint", "NO"),
         ("topic", "text", "YES"),
         ("state", "bytea", "YES"),
     ]
-    tracking_columns = [("application_name", "text", "NO"), ("notification_id", "integer", "NO")]
+    tracking_columns = [("application_name", "text", "NO"), ("notification_id", "bigint", "NO")]
     by_table: Dict[str, List[tuple[str, str, str]]] = {}
     for table, *column in columns:
         by_table.setdefault(table, []).append(tuple(column))  # type: ignore[arg-type]

@@ -283,3 +283,25 @@ def test_subscription_poll_interval_is_given_to_subscriptions(tmp_path: Path) ->
         recorder = factory.application_recorder()
         with recorder.subscribe() as subscription:
             assert subscription.poll_interval == 2.5
+
+
+def test_the_factory_topic_is_spelt_as_in_91_also_when_printed(tmp_path: Path) -> None:
+    from eventsourcing.application import Application
+    from eventsourcing.utils import get_topic
+
+    env = {"PERSISTENCE_MODULE": "sqlite", "SQLITE_DBNAME": str(tmp_path / "a.sqlite")}
+    with Application(env=env) as app:
+        factory_cls = type(app.factory)
+    assert factory_cls is Factory
+    assert get_topic(factory_cls) == "eventsourcing.sqlite:Factory"
+    assert str(factory_cls) == "<class 'eventsourcing.sqlite.Factory'>"
+    assert get_topic(SQLiteApplicationRecorder) == "eventsourcing.sqlite:SQLiteApplicationRecorder"
+
+
+def test_91_names_of_the_module_and_factory(tmp_path: Path) -> None:
+    from eventsourcing.sqlite import SQLITE3_DEFAULT_LOCK_TIMEOUT
+
+    assert SQLITE3_DEFAULT_LOCK_TIMEOUT == 5
+    env = {"SQLITE_DBNAME": str(tmp_path / "a.sqlite")}
+    assert construct(env).env_create_table() is True
+    assert construct({**env, "CREATE_TABLE": "no"}).env_create_table() is False

@@ -460,10 +460,13 @@ class Snapshot(DomainEvent):
             state,
             f"snapshot of {self.originator_id} at version {self.originator_version}",
         )
+        # The snapshot's own ID and version win over any in its state (9.1
+        # programs build snapshots from a whole ``aggregate.__dict__``).
+        state["_id"] = self.originator_id
+        state["_version"] = self.originator_version
+        state["_pending_events"] = []
         obj = object.__new__(aggregate_class)
-        obj.__dict__.update(
-            _id=self.originator_id, _version=self.originator_version, **state, _pending_events=[]
-        )
+        obj.__dict__.update(state)
         return obj
 
 

@@ -883,6 +883,7 @@ class EventStore(Generic[TDomainEvent]):
 
 TInfrastructureFactory = TypeVar("TInfrastructureFactory", bound="InfrastructureFactory")
 TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
+TF = TypeVar("TF", bound="InfrastructureFactory")  # 9.1's name for such a type variable
 
 
 class InfrastructureFactory(ABC):
@@ -895,6 +896,7 @@ class InfrastructureFactory(ABC):
 
     PERSISTENCE_MODULE = "PERSISTENCE_MODULE"
     INFRASTRUCTURE_FACTORY = "INFRASTRUCTURE_FACTORY"
+    TOPIC = INFRASTRUCTURE_FACTORY  # 9.1's name for the variable
     DEFAULT_PERSISTENCE_MODULE = "popo"
     MAPPER_TOPIC = "MAPPER_TOPIC"
     CIPHER_TOPIC = "CIPHER_TOPIC"
@@ -1136,6 +1138,10 @@ class InfrastructureFactory(ABC):
     def is_snapshotting_enabled(self) -> bool:
         """Whether ``IS_SNAPSHOTTING_ENABLED`` is true (default: false)."""
         return self.getenv_bool(self.IS_SNAPSHOTTING_ENABLED, default=False)
+
+    def env_create_table(self) -> bool:
+        """Whether ``CREATE_TABLE`` is true (default: true): recorders create their tables."""
+        return self.getenv_bool(self.CREATE_TABLE, default=True)
 
     def close(self) -> None:  # noqa: B027 (optional to override)
         """Release connections, pools or files held by this factory (idempotent)."""

@@ -39,7 +39,7 @@ from typing import (
 from eventsourcing.application import (
     Application,
     NotificationLog,
-    ProcessingEvent,
+    ProcessEvent,
     TAggregate,
 )
 from eventsourcing.domain import DomainEvent
@@ -53,6 +53,7 @@ from eventsourcing.persistence import (
     ProcessRecorder,
     Tracking,
 )
+from eventsourcing.utils import get_topic
 
 __all__ = [
     "ErrorHandler",
@@ -85,7 +86,11 @@ ErrorHandler = Callable[[str, BaseException], None]
 class NotificationLogReader:
     """Iterates over the notifications of a log, fetching them a page at a time."""
 
-    def __init__(self, notification_log: NotificationLog, section_size: int = 10) -> None:
+    DEFAULT_SECTION_SIZE = 10
+
+    def __init__(
+        self, notification_log: NotificationLog, section_size: int = DEFAULT_SECTION_SIZE
+    ) -> None:
         if not isinstance(section_size, int) or isinstance(section_size, bool) or section_size < 1:
             raise ValueError(f"section_size must be an int >= 1, got {section_size!r}")
         self.notification_log = notification_log
@@ -129,15 +134,6 @@ def _check_start(start: Any) -> None:
 # ---------------------------------------------------------------------------
 # Followers and leaders
 # ---------------------------------------------------------------------------
-
-
-class ProcessEvent(ProcessingEvent):
-    """The outcome of processing one notification: new events and its tracking.
-
-    A policy calls :meth:`save` (or ``collect_events``) with the aggregates it
-    changed; their pending events are collected in the order of those calls
-    and recorded atomically with :attr:`tracking`.
-    """
 
 
 class Promptable(ABC):
@@ -277,7 +273,11 @@ class System:
     """
 
     def __init__(self, pipes: Iterable[Iterable[Type[Application[Any]]]]) -> None:
-        self.nodes: Dict[str, Type[Application[Any]]] = {}
+        # The classes themselves: classes defined in a function have topics
+        # that do not resolve, so nothing here looks a class up by its topic.
+        self._classes: Dict[str, Type[Application[Any]]] = {}
+        # Name -> topic of the class, as in eventsourcing 9.1.
+        self.nodes: Dict[str, str] = {}
         self.edges: List[Tuple[str, str]] = []
         self.follows: Dict[str, List[str]] = {}
         self.leads: Dict[str, List[str]] = {}
@@ -291,32 +291,41 @@ class System:
                     self.follows.setdefault(name, []).append(previous)
                 previous = name
         self._derived: Dict[str, Type[Application[Any]]] = {}
-        for name in self.nodes:
-            if name in self.follows and not issubclass(self.nodes[name], Follower):
-                leaders = ", ".join(self.follows[name])
-                raise TypeError(
-                    f"{self.nodes[name].__qualname__} follows {leaders} in the system, so it "
-                    "must be a Follower (for example a ProcessApplication subclass)"
-                )
+        # 9.1's checks, in 9.1's words (programs' tests compare them).
+        for name, cls in self._classes.items():
+            if name in self.follows and not issubclass(cls, Follower):
+                raise TypeError(f"Not a follower class: {cls}")
+            if (
+                name in self.follows
+                and name in self.leads
+                and not issubclass(cls, ProcessApplication)
+            ):
+                raise TypeError(f"Not a process application class: {cls}")
 
     def _add_node(self, cls: Any) -> str:
         if not (isinstance(cls, type) and issubclass(cls, Application)):
             raise TypeError(f"A system's pipes hold Application classes, got {cls!r}")
         name = cls.name
-        existing = self.nodes.get(name)
+        existing = self._classes.get(name)
         if existing is not None and existing is not cls:
             raise ValueError(
                 f"Two applications in the system are named {name!r}: "
                 f"{existing.__module__}.{existing.__qualname__} and "
                 f"{cls.__module__}.{cls.__qualname__}"
             )
-        self.nodes[name] = cls
+        self._classes[name] = cls
+        self.nodes[name] = get_topic(cls)
         return name
 
     @property
     def leaders(self) -> List[str]:
         """Names of the applications that are followed."""
         return [name for name in self.nodes if name in self.leads]
+
+    @property
+    def leaders_only(self) -> List[str]:
+        """Names of the applications that are followed and follow none."""
+        return [name for name in self.leaders if name not in self.follows]
 
     @property
     def followers(self) -> List[str]:
@@ -336,7 +345,7 @@ class System:
         prompt its followers; the result is a subclass of the given class.
         """
         try:
-            cls = self.nodes[name]
+            cls = self._classes[name]
         except KeyError:
             raise KeyError(f"No application named {name!r} in the system") from None
         if name not in self.leads or issubclass(cls, Leader):
@@ -653,6 +662,11 @@ class MultiThreadedRunner(Runner):
         errors = self.errors
         if errors:
             raise errors[0]
+
+    @property
+    def has_stopped(self) -> bool:
+        """Whether every follower's thread has ended (stopped or failed)."""
+        return all(not thread.is_alive() for thread in self.threads.values())
 
     def _shutdown(self) -> None:
         self._stopped = True

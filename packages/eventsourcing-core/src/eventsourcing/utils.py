@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
 import time
 from random import random
 from threading import Lock
+from types import ModuleType
 from typing import Any, Callable, Sequence, TypeVar, cast
 
 __all__ = [
     "ConfigurationError",
     "TopicError",
     "clear_topic_cache",
+    "get_method_name",
+    "get_module",
     "get_topic",
+    "is_py310",
     "random",
     "register_topic",
+    "resolve_attr",
     "resolve_topic",
     "retry",
     "strtobool",
@@ -27,11 +33,12 @@ class TopicError(Exception):
     """Raised when a topic cannot be resolved to a Python object."""
 
 
-class ConfigurationError(ValueError):
+class ConfigurationError(ValueError, EnvironmentError):
     """Raised when a configuration value (usually from the environment) is invalid.
 
     Messages name the variable, the value and what is accepted, so the error
-    can be fixed without reading the source.
+    can be fixed without reading the source. Also an ``EnvironmentError``,
+    which is what eventsourcing 9.1 raised for invalid settings.
     """
 
 
@@ -87,8 +94,8 @@ def register_topic(topic: str, obj: Any) -> None:
         existing = _topic_cache.get(topic)
         if existing is not None and existing is not obj:
             raise TopicError(
-                f"Topic {topic!r} is already registered for {existing!r}; "
-                f"cannot register it again for {obj!r}"
+                f"Object {existing!r} is already registered for topic {topic!r}, "
+                f"so refusing to register {obj!r}"
             )
         _topic_cache[topic] = obj
 
@@ -128,10 +135,8 @@ def resolve_topic(topic: str) -> Any:
         try:
             obj = getattr(obj, part)
         except AttributeError as e:
-            raise TopicError(
-                f"Failed to resolve topic {topic!r}: {part!r} not found "
-                f"in {getattr(obj, '__name__', obj)!r}"
-            ) from e
+            # 9.1's wording, which programs' tests compare.
+            raise TopicError(f"Failed to resolve topic {topic!r}: {e}") from e
     with _topic_cache_lock:
         _topic_cache.setdefault(topic, obj)
     return obj
@@ -150,9 +155,7 @@ def _resolve_module(topic: str, module_name: str) -> Any:
     try:
         return importlib.import_module(module_name)
     except ImportError as e:
-        raise TopicError(
-            f"Failed to resolve topic {topic!r}: module {module_name!r} could not be imported ({e})"
-        ) from e
+        raise TopicError(f"Failed to resolve topic {topic!r}: {e}") from e
 
 
 def upcast_state(cls: type, state: dict[str, Any], what: str) -> None:
@@ -207,7 +210,13 @@ def retry(
         return cast(Callable[[TCallable], TCallable], retry()(exc))
     else:
         raise TypeError(f"retry() expected exception classes, got {exc!r}")
-    if not isinstance(max_attempts, int) or max_attempts < 1:
+    # Types as eventsourcing 9.1 checks them (TypeError), then the range.
+    if not isinstance(max_attempts, int) or isinstance(max_attempts, bool):
+        raise TypeError(f"'max_attempts' must be an int: {max_attempts!r}")
+    for name, value in (("wait", wait), ("stall", stall)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            raise TypeError(f"'{name}' must be a float: {value!r}")
+    if max_attempts < 1:
         raise ValueError(f"max_attempts must be an int >= 1, got {max_attempts!r}")
 
     def decorator(func: TCallable) -> TCallable:
@@ -256,3 +265,38 @@ def strtobool(val: str) -> bool:
         f"invalid truth value {val!r}: expected one of "
         "'y', 'yes', 't', 'true', 'on', '1', 'n', 'no', 'f', 'false', 'off', '0'"
     )
+
+
+# ---------------------------------------------------------------------------
+# Helpers that eventsourcing 9.1 exported from this module; kept so that code
+# importing them runs unchanged.
+# ---------------------------------------------------------------------------
+
+
+def get_module(module_name: str) -> ModuleType:
+    """Import and return the module named ``module_name`` (9.1.3's helper)."""
+    return importlib.import_module(module_name)
+
+
+def resolve_attr(obj: Any, path: str) -> Any:
+    """Follow the dotted attribute ``path`` from ``obj`` (``""`` gives ``obj``).
+
+    Raises ``AttributeError`` naming the first attribute that is missing.
+    """
+    for name in path.split(".") if path else ():
+        obj = getattr(obj, name)
+    return obj
+
+
+def is_py310() -> bool:
+    """Whether this is Python 3.10 (9.1.9 names methods differently there)."""
+    return sys.version_info[:2] == (3, 10)
+
+
+def get_method_name(method: Callable[..., Any]) -> str:
+    """The name 9.1.9 gives a method: its qualified name on Python 3.10, else its name.
+
+    9.1.9 used it to word error messages the same way on each Python version;
+    tests written for 9.1.9 build their expected messages with it.
+    """
+    return method.__qualname__ if is_py310() else method.__name__

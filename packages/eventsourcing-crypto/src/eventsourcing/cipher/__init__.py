@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import binascii
 from base64 import b64decode, b64encode
+from typing import Any
 
 from Crypto.Cipher import AES
 from Crypto.Random import get_random_bytes
@@ -24,11 +25,13 @@ TAG_SIZE = 16
 _ACCEPTED_SIZES = ", ".join(str(n) for n in KEY_SIZES)
 
 
-class DecryptionError(DataError):
+class DecryptionError(DataError, ValueError):
     """Stored state could not be authenticated: damaged, truncated or wrong key.
 
     A :class:`~eventsourcing.persistence.DataError`, so that code handling
-    persistence errors also handles state it cannot trust.
+    persistence errors also handles state it cannot trust; and a ``ValueError``,
+    which is what eventsourcing 9.1's cipher raised, so 9.1 code that catches
+    that keeps working.
     """
 
 
@@ -38,6 +41,8 @@ class AESCipher(Cipher):
     GCM authenticates as well as encrypts, so a wrong key or altered bytes
     are detected and reported instead of yielding garbage plaintext.
     """
+
+    KEY_SIZES = KEY_SIZES
 
     def __init__(self, cipher_key: str) -> None:
         if not isinstance(cipher_key, str):
@@ -52,31 +57,44 @@ class AESCipher(Cipher):
             raise ValueError(
                 "cipher_key is not valid base64 (make one with AESCipher.create_key())"
             ) from None
-        self._check_key_size(len(key))
+        self.check_key_size(len(key))
         self._key = key
 
     @staticmethod
     def create_key(num_bytes: int) -> str:
         """Return a new random key of ``num_bytes`` (16, 24 or 32), as base64."""
-        AESCipher._check_key_size(num_bytes)
-        return b64encode(get_random_bytes(num_bytes)).decode("ascii")
+        AESCipher.check_key_size(num_bytes)
+        return b64encode(AESCipher.random_bytes(num_bytes)).decode("ascii")
 
     @staticmethod
-    def _check_key_size(num_bytes: int) -> None:
+    def check_key_size(num_bytes: int) -> None:
+        """Raise ``ValueError`` unless ``num_bytes`` is an AES key size."""
         if isinstance(num_bytes, bool) or num_bytes not in KEY_SIZES:
             raise ValueError(
                 f"Invalid AES key size: {num_bytes!r} bytes; "
                 f"accepted sizes are {_ACCEPTED_SIZES} bytes"
             )
 
-    def _new_nonce(self) -> bytes:
-        """A fresh random nonce: GCM is only secure if a nonce is never reused."""
-        return get_random_bytes(NONCE_SIZE)
+    @staticmethod
+    def random_bytes(num_bytes: int) -> bytes:
+        """Cryptographically strong random bytes, for keys and nonces."""
+        return get_random_bytes(num_bytes)
+
+    def construct_cipher(self, nonce: bytes) -> Any:
+        """A new AES-GCM cipher object for this key and ``nonce``.
+
+        A GCM cipher object encrypts or decrypts one message only, so each
+        call to :meth:`encrypt` and :meth:`decrypt` constructs its own.
+        """
+        return AES.new(self._key, AES.MODE_GCM, nonce=nonce)
 
     def encrypt(self, plaintext: bytes) -> bytes:
         """Return nonce + tag + ciphertext of ``plaintext``."""
-        nonce = self._new_nonce()
-        aes = AES.new(self._key, AES.MODE_GCM, nonce=nonce)
+        # A fresh random nonce: GCM is only secure if a nonce is never reused.
+        nonce = self.random_bytes(NONCE_SIZE)
+        aes = self.construct_cipher(nonce)
+        encrypted: bytes
+        tag: bytes
         encrypted, tag = aes.encrypt_and_digest(plaintext)
         return nonce + tag + encrypted
 
@@ -91,14 +109,15 @@ class AESCipher(Cipher):
         nonce = ciphertext[:NONCE_SIZE]
         tag = ciphertext[NONCE_SIZE : NONCE_SIZE + TAG_SIZE]
         encrypted = ciphertext[NONCE_SIZE + TAG_SIZE :]
-        aes = AES.new(self._key, AES.MODE_GCM, nonce=nonce)
+        aes = self.construct_cipher(nonce)
         try:
-            return aes.decrypt_and_verify(encrypted, tag)
+            plaintext: bytes = aes.decrypt_and_verify(encrypted, tag)
         except ValueError as e:
             raise DecryptionError(
                 "Stored state could not be authenticated: the ciphertext is damaged "
                 "or was encrypted with a different key"
             ) from e
+        return plaintext
 
     def __repr__(self) -> str:
         # Never show the key.

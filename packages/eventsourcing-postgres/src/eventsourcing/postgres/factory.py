@@ -69,7 +69,7 @@ class Factory(InfrastructureFactory):
         pool_size = self.getenv_int(self.POSTGRES_POOL_SIZE, default=5, minimum=1)
         max_overflow = self.getenv_int(self.POSTGRES_MAX_OVERFLOW, default=10, minimum=0)
         connect_timeout = self.getenv_float(self.POSTGRES_CONNECT_TIMEOUT, default=30.0, minimum=1)
-        self.create_table = self.getenv_bool(self.CREATE_TABLE, default=True)
+        self.create_table = self.env_create_table()
         # Subscriptions: NOTIFY from inserts (off for poolers in transaction
         # mode, which do not keep a LISTEN), and how often subscriptions read anyway.
         self.subscription_notify = self.getenv_bool(self.POSTGRES_SUBSCRIPTION_NOTIFY, default=True)

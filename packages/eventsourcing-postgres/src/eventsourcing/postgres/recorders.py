@@ -50,10 +50,10 @@ from eventsourcing.postgres.wire import (
     Statement,
     Step,
     array_of_bytes,
-    array_of_int4,
+    array_of_int8,
     array_of_text,
     array_of_uuid,
-    encode_int4,
+    encode_int8,
 )
 
 __all__ = [
@@ -62,8 +62,14 @@ __all__ = [
     "PostgresProcessRecorder",
 ]
 
-_INT4_MIN = -(2**31)
-_INT4_MAX = 2**31 - 1
+# Integer column types (pg_type.typname) and the values they hold. New tables
+# get bigint columns, as eventsourcing 9.1.9 creates them; 9.1.3 created
+# integer ones, and values are checked against the column of the table there is.
+_INTEGER_COLUMNS = {
+    "int4": ("integer", -(2**31), 2**31 - 1),
+    "int8": ("bigint", -(2**63), 2**63 - 1),
+}
+_NEW_COLUMN = "int8"
 _BEGIN = Statement.from_sql("BEGIN")
 _COMMIT = Statement.from_sql("COMMIT")
 
@@ -84,6 +90,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
         # which the server runs faster than unnesting arrays.
         self._insert_one_statement = Statement.from_sql(self._render(self._insert_one_sql()))
         self.create_table_statements = self.construct_create_table_statements()
+        self._integer_columns: Dict[Tuple[str, str], Tuple[str, int, int]] = {}
         self._committer = self._construct_committer()
 
     def _construct_committer(self) -> Committer:
@@ -100,12 +107,37 @@ class PostgresAggregateRecorder(AggregateRecorder):
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} ("
                 "originator_id uuid NOT NULL, "
-                "originator_version integer NOT NULL, "
+                "originator_version bigint NOT NULL, "
                 "topic text, "
                 "state bytea, "
                 "PRIMARY KEY (originator_id, originator_version))"
             ).format(self.events_table)
         ]
+
+    def _integer_column(self, table_name: str, column: str) -> Tuple[str, int, int]:
+        """SQL type name and value range of an integer column, looked up once per table.
+
+        While the table does not exist, those of the column this library
+        would create (not remembered: the table may be created later).
+        """
+        found = self._integer_columns.get((table_name, column))
+        if found is not None:
+            return found
+
+        def select(conn: Connection) -> Optional[str]:
+            row = conn.execute(
+                "SELECT t.typname FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid "
+                "WHERE a.attrelid = to_regclass(%s) AND a.attname = %s AND NOT a.attisdropped",
+                (self._render(self.datastore.table(table_name)), column),
+            ).fetchone()
+            return None if row is None else str(row[0])
+
+        typname = self.datastore.read(select)
+        if typname is None:
+            return _INTEGER_COLUMNS[_NEW_COLUMN]
+        found = _INTEGER_COLUMNS.get(typname, _INTEGER_COLUMNS[_NEW_COLUMN])
+        self._integer_columns[(table_name, column)] = found
+        return found
 
     def create_table(self) -> None:
         """Create the schema (if missing) and tables (if missing), in one transaction."""
@@ -116,13 +148,13 @@ class PostgresAggregateRecorder(AggregateRecorder):
     def _insert_one_sql(self) -> sql.Composable:
         return sql.SQL(
             "INSERT INTO {} (originator_id, originator_version, topic, state) "
-            "VALUES ($1::uuid, $2::integer, $3::text, $4::bytea)"
+            "VALUES ($1::uuid, $2::bigint, $3::text, $4::bytea)"
         ).format(self.events_table)
 
     def _insert_events_sql(self) -> sql.Composable:
         return sql.SQL(
             "INSERT INTO {} (originator_id, originator_version, topic, state) "
-            "SELECT * FROM unnest($1::uuid[], $2::integer[], $3::text[], $4::bytea[])"
+            "SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::bytea[])"
         ).format(self.events_table)
 
     def insert_events(
@@ -150,6 +182,8 @@ class PostgresAggregateRecorder(AggregateRecorder):
         return events
 
     def _check_stored_events(self, stored_events: Sequence[StoredEvent]) -> None:
+        column = self._integer_column(self.events_table_name, "originator_version")
+        _, low, high = column
         for s in stored_events:
             # Exact types first: checking thousands of events must cost little.
             try:
@@ -159,29 +193,30 @@ class PostgresAggregateRecorder(AggregateRecorder):
                     and type(s.topic) is str
                     and s.topic.isascii()
                     and type(s.state) is bytes
-                    and _INT4_MIN <= s.originator_version <= _INT4_MAX
+                    and low <= s.originator_version <= high
                     and isinstance(s, StoredEvent)
                 )
             except AttributeError:
                 usual = False
             if not usual:
-                self._check_stored_event(s)
+                self._check_stored_event(s, column)
 
     @staticmethod
-    def _check_stored_event(s: StoredEvent) -> None:
+    def _check_stored_event(s: StoredEvent, column: Tuple[str, int, int]) -> None:
         check_stored_event(s)
         version = s.originator_version
-        if not _INT4_MIN <= version <= _INT4_MAX:
+        type_name, low, high = column
+        if not low <= version <= high:
             raise DataError(
                 f"originator_version {version} of {s.originator_id} is out of the "
-                "range of the PostgreSQL integer column"
+                f"range of the PostgreSQL {type_name} column"
             )
         _check_utf8(f"topic of {s.originator_id} version {version}", s.topic)
 
     def _events_params(self, stored_events: Sequence[StoredEvent]) -> List[bytes]:
         return [
             array_of_uuid([s.originator_id for s in stored_events]),
-            array_of_int4([s.originator_version for s in stored_events]),
+            array_of_int8([s.originator_version for s in stored_events]),
             array_of_text([s.topic for s in stored_events]),
             array_of_bytes([s.state for s in stored_events]),
         ]
@@ -207,7 +242,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
             s = stored_events[0]
             params = [
                 s.originator_id.bytes,
-                encode_int4(s.originator_version),
+                encode_int8(s.originator_version),
                 s.topic.encode("utf8"),
                 s.state,
             ]
@@ -225,7 +260,7 @@ class PostgresAggregateRecorder(AggregateRecorder):
         rows = conn.execute(
             sql.SQL(
                 "SELECT e.originator_id, e.originator_version, e.topic, e.state{} "
-                "FROM {} e JOIN unnest(%s::uuid[], %s::integer[]) AS k(id, v) "
+                "FROM {} e JOIN unnest(%s::uuid[], %s::bigint[]) AS k(id, v) "
                 "ON e.originator_id = k.id AND e.originator_version = k.v"
             ).format(self._notification_id_column(), self.events_table),
             (
@@ -341,7 +376,7 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
             sql.SQL(
                 "CREATE TABLE IF NOT EXISTS {} ("
                 "originator_id uuid NOT NULL, "
-                "originator_version integer NOT NULL, "
+                "originator_version bigint NOT NULL, "
                 "topic text, "
                 "state bytea, "
                 "notification_id BIGSERIAL, "
@@ -479,7 +514,7 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
             self._render(
                 sql.SQL(
                     "INSERT INTO {} (application_name, notification_id) "
-                    "VALUES ($1::text, $2::integer)"
+                    "VALUES ($1::text, $2::bigint)"
                 ).format(self.tracking_table)
             )
         )
@@ -508,10 +543,18 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
         trackings = tracking_records(kwargs)
         for tracking in trackings:
             _check_utf8("tracking.application_name", tracking.application_name)
-            if not _INT4_MIN <= tracking.notification_id <= _INT4_MAX:
+            type_name, low, high = self._integer_column(self.tracking_table_name, "notification_id")
+            if not low <= tracking.notification_id <= high:
                 raise DataError(
                     f"Tracking notification_id {tracking.notification_id!r} is not an "
-                    "integer in the range of the PostgreSQL integer column"
+                    f"integer in the range of the PostgreSQL {type_name} column"
+                    + (
+                        f" of {self.tracking_table_name} (a table made by eventsourcing "
+                        "9.1.3: ALTER its notification_id column TYPE bigint to hold "
+                        "larger IDs)"
+                        if type_name == "integer"
+                        else ""
+                    )
                 )
         if not trackings and not stored_events:
             return []
@@ -521,7 +564,7 @@ class PostgresProcessRecorder(PostgresApplicationRecorder, ProcessRecorder):
         return [
             Step(
                 self._insert_tracking_statement,
-                [t.application_name.encode("utf8"), encode_int4(t.notification_id)],
+                [t.application_name.encode("utf8"), encode_int8(t.notification_id)],
             )
             for t in trackings
         ]

@@ -35,10 +35,10 @@ def create_tables(datastore: PostgresDatastore, statements: Sequence[sql.Compose
 
 
 def tracking_table_statement(table: sql.Composable) -> sql.Composed:
-    """The tracking table of eventsourcing 9.1's layout."""
+    """The tracking table of eventsourcing 9.1's layout (bigint IDs, as 9.1.9 makes them)."""
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {} ("
         "application_name text, "
-        "notification_id int, "
+        "notification_id bigint, "
         "PRIMARY KEY (application_name, notification_id))"
     ).format(table)

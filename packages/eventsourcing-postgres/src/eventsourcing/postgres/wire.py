@@ -31,11 +31,11 @@ __all__ = [
     "Step",
     "StepFailed",
     "array_of_bytes",
-    "array_of_int4",
+    "array_of_int8",
     "array_of_text",
     "array_of_uuid",
     "decode_int8_array",
-    "encode_int4",
+    "encode_int8",
     "run_pipeline",
 ]
 
@@ -214,11 +214,10 @@ def _expect_end_of_command(pgconn: pq.abc.PGconn) -> None:
 _array_header = struct.Struct("!iiiii").pack
 _int4 = struct.Struct("!i").pack
 _UUID_ITEM = _int4(16)
-_INT4_ITEM = _int4(4)
 
-
-def encode_int4(value: int) -> bytes:
-    return _int4(value)
+# Integers are sent as bigint: the server casts them to an integer column
+# on insert (9.1.3's tables) after the recorder checked the column's range.
+encode_int8 = struct.Struct("!q").pack
 
 
 def _array(oid: int, count: int, body: bytes) -> bytes:
@@ -233,10 +232,10 @@ def array_of_uuid(values: Sequence[UUID]) -> bytes:
     )
 
 
-def array_of_int4(values: Sequence[int]) -> bytes:
+def array_of_int8(values: Sequence[int]) -> bytes:
     n = len(values)
-    body = struct.pack(f"!{2 * n}i", *[x for v in values for x in (4, v)])
-    return _array(INT4_OID, n, body)
+    body = struct.pack("!" + "iq" * n, *[x for v in values for x in (8, v)])
+    return _array(INT8_OID, n, body)
 
 
 def array_of_bytes(values: Sequence[bytes], oid: int = BYTEA_OID) -> bytes:

@@ -6,7 +6,7 @@ same columns, same stored format.
 
 from __future__ import annotations
 
-from eventsourcing.sqlite.datastore import SQLiteDatastore
+from eventsourcing.sqlite.datastore import DEFAULT_LOCK_TIMEOUT, SQLiteDatastore
 from eventsourcing.sqlite.factory import Factory
 from eventsourcing.sqlite.recorders import (
     SQLiteAggregateRecorder,
@@ -16,6 +16,7 @@ from eventsourcing.sqlite.recorders import (
 from eventsourcing.sqlite.tracking import SQLiteTrackingRecorder
 
 __all__ = [
+    "SQLITE3_DEFAULT_LOCK_TIMEOUT",
     "Factory",
     "SQLiteAggregateRecorder",
     "SQLiteApplicationRecorder",
@@ -23,3 +24,18 @@ __all__ = [
     "SQLiteProcessRecorder",
     "SQLiteTrackingRecorder",
 ]
+
+# 9.1's name for the lock timeout used when SQLITE_LOCK_TIMEOUT is not set (seconds).
+SQLITE3_DEFAULT_LOCK_TIMEOUT = DEFAULT_LOCK_TIMEOUT
+
+# Public classes are known by the reference's topics (``eventsourcing.sqlite:Factory``),
+# also when printed.
+for _cls in (
+    Factory,
+    SQLiteAggregateRecorder,
+    SQLiteApplicationRecorder,
+    SQLiteDatastore,
+    SQLiteProcessRecorder,
+):
+    _cls.__module__ = __name__
+del _cls

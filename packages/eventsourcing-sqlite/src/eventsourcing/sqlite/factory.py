@@ -65,7 +65,7 @@ class Factory(InfrastructureFactory):
         self.lock_timeout = self.getenv_float(
             self.SQLITE_LOCK_TIMEOUT, default=DEFAULT_LOCK_TIMEOUT, minimum=0
         )
-        self.create_table = self.getenv_bool(self.CREATE_TABLE, default=True)
+        self.create_table = self.env_create_table()
         poll_interval = self.getenv_float(
             self.SQLITE_SUBSCRIPTION_POLL_INTERVAL,
             default=SQLiteApplicationRecorder.subscription_poll_interval,
