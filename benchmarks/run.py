@@ -1,7 +1,7 @@
 """Run benchmark cases per backend and print one table (``hatch run bench``).
 
 Usage: ``hatch run bench [--case NAME ...] [--backend NAME ...] [--repeat N]
-[--json PATH]``. Each case runs several times per backend; the table shows the
+[--json PATH] [--full]``. Each case runs several times per backend; the table shows the
 median rate and the min-max range, and the same figures are written as JSON
 so that runs on different commits can be compared.
 """
@@ -117,7 +117,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="runs per case and backend")
     parser.add_argument("--json", default="bench-results.json", help="where to write JSON")
     parser.add_argument("--list", action="store_true", help="list cases and exit")
+    parser.add_argument(
+        "--full", action="store_true", help="growth cases at full size (1,000,000 events)"
+    )
     args = parser.parse_args(argv)
+    if args.full:
+        os.environ["BENCH_FULL"] = "1"  # read by benchmarks/cases/growth.py when loaded
 
     load_cases()
     if args.list:
@@ -131,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     backends = args.backend or list(ALL_BACKENDS)
 
     results: list[dict[str, Any]] = []
+    print(f"cores: {os.cpu_count()}  python: {platform.python_version()}")
     header = f"{'case':32} {'backend':9} {'median':>14} {'min':>12} {'max':>12}  unit"
     print(header)
     print("-" * len(header))
@@ -167,7 +173,12 @@ def main(argv: list[str] | None = None) -> int:
                 )
     with open(args.json, "w") as f:
         json.dump(
-            {"python": platform.python_version(), "time": time.time(), "results": results},
+            {
+                "python": platform.python_version(),
+                "cores": os.cpu_count(),
+                "time": time.time(),
+                "results": results,
+            },
             f,
             indent=2,
         )

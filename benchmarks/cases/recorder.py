@@ -51,6 +51,17 @@ def _events(count: int) -> List[StoredEvent]:
     return [StoredEvent(originator_id, v, TOPIC, STATE) for v in range(1, count + 1)]
 
 
+def read_log(recorder: ApplicationRecorder, page: int = 500) -> int:
+    """Follow the whole log in pages, as a follower does; return how many were read."""
+    count, start = 0, 1
+    while True:
+        notifications = recorder.select_notifications(start, page)
+        if not notifications:
+            return count
+        count += len(notifications)
+        start = notifications[-1].id + 1
+
+
 def _size(backend: str, in_memory: int, durable: int) -> int:
     return in_memory if backend == "popo" else durable
 
@@ -171,12 +182,6 @@ def select_notifications(backend: str, env: dict[str, str]) -> Result:
         count = 0
         with Stopwatch() as watch:
             for _ in range(10):
-                start = 1
-                while True:
-                    page = recorder.select_notifications(start, 500)
-                    if not page:
-                        break
-                    count += len(page)
-                    start = page[-1].id + 1
+                count += read_log(recorder)
     assert count == 100_000
     return count, watch.elapsed

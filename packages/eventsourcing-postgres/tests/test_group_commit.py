@@ -7,10 +7,13 @@ from typing import Any, Dict, List
 from uuid import uuid4
 
 import psycopg
+import psycopg.sql
+import pytest
 
 from eventsourcing.persistence import IntegrityError, OperationalError, StoredEvent, Tracking
 from eventsourcing.postgres import Factory, PostgresApplicationRecorder, PostgresProcessRecorder
 from eventsourcing.postgres.commit import GroupCommitter, Save
+from eventsourcing.utils import ConfigurationError
 
 
 def group_committer(recorder: object) -> GroupCommitter:
@@ -111,3 +114,43 @@ def test_a_lock_timeout_fails_every_save_of_the_group(
         assert all(isinstance(e, OperationalError) and "lock timeout" in str(e) for e in errors)
         assert errors[0] is not errors[1]  # each save raises its own
         assert recorder.max_notification_id() == 0
+
+
+def test_without_group_commit_each_save_is_a_transaction_of_its_own(
+    pg_env: Dict[str, str],
+) -> None:
+    threads_count, saves = 4, 10
+    barrier = threading.Barrier(threads_count)
+    errors: List[BaseException] = []
+    with Factory("", {**pg_env, "POSTGRES_GROUP_COMMIT": "false"}) as f:
+        recorder = f.application_recorder()
+        assert isinstance(recorder, PostgresApplicationRecorder)
+        assert not isinstance(recorder._committer, GroupCommitter)
+
+        def work() -> None:
+            try:
+                barrier.wait()
+                for _ in range(saves):
+                    ids = recorder.insert_events([event(uuid4(), 1), event(uuid4(), 1)])
+                    assert ids is not None and len(ids) == 2
+            except BaseException as e:  # reported after join
+                errors.append(e)
+
+        threads = [threading.Thread(target=work) for _ in range(threads_count)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        query = psycopg.sql.SQL("SELECT xmin::text FROM {}").format(recorder.events_table)
+        rows = recorder.datastore.read(lambda conn: conn.execute(query).fetchall())
+    # Rows written by one transaction share its ID (xmin): two rows per transaction.
+    assert len(rows) == threads_count * saves * 2
+    assert len({row[0] for row in rows}) == threads_count * saves
+
+
+def test_the_group_commit_setting_is_validated(pg_env: Dict[str, str]) -> None:
+    with Factory("", pg_env) as f:
+        assert isinstance(f.application_recorder()._committer, GroupCommitter)  # type: ignore[attr-defined]
+    with pytest.raises(ConfigurationError, match="POSTGRES_GROUP_COMMIT='maybe' is not a valid"):
+        Factory("", {**pg_env, "POSTGRES_GROUP_COMMIT": "maybe"})

@@ -58,7 +58,7 @@ from eventsourcing.persistence import (
     EventStore,
     InfrastructureFactory,
     IntegrityError,
-    JSONTranscoder,
+    JSONTranscoder,  # noqa: F401 (importable from here, as in 9.1)
     Mapper,
     Notification,
     Recorder,
@@ -496,8 +496,10 @@ class Application(ABC, Generic[TAggregate]):
         )
 
     def construct_transcoder(self) -> Transcoder:
-        """A JSON transcoder with every plugin's transcodings, then the application's."""
-        transcoder = JSONTranscoder()
+        """The configured transcoder (``TRANSCODER_TOPIC``, default
+        :class:`JSONTranscoder`) with every plugin's transcodings, then the
+        application's."""
+        transcoder = self.factory.transcoder(self.name)
         for transcoding in plugin_transcodings():
             transcoder.register(transcoding)
         self.register_transcodings(transcoder)

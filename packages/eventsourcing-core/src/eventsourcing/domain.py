@@ -458,7 +458,7 @@ class Snapshot(DomainEvent):
         upcast_state(
             aggregate_class,
             state,
-            f"snapshot of {self.originator_id} at version {self.originator_version}",
+            lambda: f"snapshot of {self.originator_id} at version {self.originator_version}",
         )
         # The snapshot's own ID and version win over any in its state (9.1
         # programs build snapshots from a whole ``aggregate.__dict__``).

@@ -381,6 +381,7 @@ class Compressor(ABC):
 # ---------------------------------------------------------------------------
 
 TDomainEvent = TypeVar("TDomainEvent")
+TClass = TypeVar("TClass")
 
 
 class Mapper(Generic[TDomainEvent]):
@@ -485,7 +486,7 @@ class Mapper(Generic[TDomainEvent]):
         upcast_state(
             cls,
             event_state,
-            f"stored event {stored.originator_id} version {stored.originator_version}",
+            lambda: f"stored event {stored.originator_id} version {stored.originator_version}",
         )
         domain_event = object.__new__(cls)
         domain_event.__dict__.update(event_state)
@@ -899,6 +900,7 @@ class InfrastructureFactory(ABC):
     TOPIC = INFRASTRUCTURE_FACTORY  # 9.1's name for the variable
     DEFAULT_PERSISTENCE_MODULE = "popo"
     MAPPER_TOPIC = "MAPPER_TOPIC"
+    TRANSCODER_TOPIC = "TRANSCODER_TOPIC"
     CIPHER_TOPIC = "CIPHER_TOPIC"
     CIPHER_KEY = "CIPHER_KEY"
     DEFAULT_CIPHER = "aes"
@@ -1008,23 +1010,41 @@ class InfrastructureFactory(ABC):
     ) -> Mapper[Any]:
         """Construct a mapper with the configured cipher and compressor."""
         application_name = application_name or self.application_name
-        found = _getenv(self.env, self.MAPPER_TOPIC, application_name)
-        if found is not None and found[1].strip():
-            variable, topic = found
-            try:
-                mapper_class = resolve_topic(topic.strip())
-            except TopicError as e:
-                raise TopicError(f"{variable}={topic!r} cannot be used: {e}") from e
-            if not (isinstance(mapper_class, type) and issubclass(mapper_class, Mapper)):
-                raise ConfigurationError(
-                    f"{variable}={topic!r} resolves to {mapper_class!r}, which is not "
-                    "a Mapper subclass: expected a topic such as 'package.module:Class'"
-                )
+        mapper_class = self._class_setting(
+            self.MAPPER_TOPIC, Mapper, application_name, mapper_class
+        )
         return mapper_class(
             transcoder=transcoder,
             cipher=self.cipher(application_name),
             compressor=self.compressor(application_name),
         )
+
+    def transcoder(self, application_name: str = "") -> Transcoder:
+        """Construct the transcoder selected by ``TRANSCODER_TOPIC`` (default
+        :class:`JSONTranscoder`), with no transcodings registered yet."""
+        application_name = application_name or self.application_name
+        return self._class_setting(
+            self.TRANSCODER_TOPIC, Transcoder, application_name, JSONTranscoder
+        )()
+
+    def _class_setting(
+        self, key: str, base: type, application_name: str, default: Type[TClass]
+    ) -> Type[TClass]:
+        """The subclass of ``base`` named by the topic in setting ``key``, else ``default``."""
+        found = _getenv(self.env, key, application_name)
+        if found is None or not found[1].strip():
+            return default
+        variable, topic = found
+        try:
+            cls = resolve_topic(topic.strip())
+        except TopicError as e:
+            raise TopicError(f"{variable}={topic!r} cannot be used: {e}") from e
+        if not (isinstance(cls, type) and issubclass(cls, base)):
+            raise ConfigurationError(
+                f"{variable}={topic!r} resolves to {cls!r}, which is not a "
+                f"{base.__name__} subclass: expected a topic such as 'package.module:Class'"
+            )
+        return cast(Type[TClass], cls)
 
     def cipher(self, application_name: str = "") -> Optional[Cipher]:
         """Construct the cipher selected by ``CIPHER_TOPIC`` (name or topic).

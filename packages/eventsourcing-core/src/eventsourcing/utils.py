@@ -158,14 +158,15 @@ def _resolve_module(topic: str, module_name: str) -> Any:
         raise TopicError(f"Failed to resolve topic {topic!r}: {e}") from e
 
 
-def upcast_state(cls: type, state: dict[str, Any], what: str) -> None:
+def upcast_state(cls: type, state: dict[str, Any], what: Callable[[], str]) -> None:
     """Bring ``state`` written by an older version of ``cls`` up to its ``class_version``.
 
     Used for stored events and snapshots alike: pops ``"class_version"``
     (absent means 1, as 9.1 writes it) and calls the class's static methods
     ``upcast_v1_v2(state)``, ``upcast_v2_v3(state)``... in turn. A missing
     one raises ``AttributeError``, as in 9.1, naming the class, the method
-    and ``what`` was being read.
+    and ``what()`` was being read (a callable: a replay reads thousands of
+    events, and formatting a UUID for each costs more than decoding some).
     """
     from_version = state.pop("class_version", 1)
     class_version = getattr(cls, "class_version", 1)
@@ -175,7 +176,7 @@ def upcast_state(cls: type, state: dict[str, Any], what: str) -> None:
         if upcast is None:
             raise AttributeError(
                 f"{cls.__qualname__} has class_version {class_version} but no "
-                f"method {method_name}() to upcast the state of {what}"
+                f"method {method_name}() to upcast the state of {what()}"
             )
         upcast(state)
         from_version += 1

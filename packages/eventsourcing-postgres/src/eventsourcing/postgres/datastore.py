@@ -34,6 +34,8 @@ class PostgresDatastore:
     ``COMMIT`` in the same pipeline as the statements, one round trip per
     write. ``lock_timeout`` and ``idle_in_transaction_session_timeout`` (whole
     seconds, 0 meaning none) are session settings sent at connect time.
+    ``group_commit`` false gives application and process recorders one
+    transaction per save (see :mod:`eventsourcing.postgres.commit`).
     """
 
     def __init__(
@@ -52,6 +54,7 @@ class PostgresDatastore:
         max_overflow: int = 10,
         connect_timeout: float = 30,
         read_attempts: int = 3,
+        group_commit: bool = True,
     ) -> None:
         self.dbname = dbname
         self.host = host
@@ -67,6 +70,7 @@ class PostgresDatastore:
         self.max_overflow = max_overflow
         self.connect_timeout = connect_timeout
         self.read_attempts = max(1, read_attempts)
+        self.group_commit = group_commit
         self._closed = False
         self._lock = threading.Lock()
         options = (

@@ -50,6 +50,7 @@ class Factory(InfrastructureFactory):
     POSTGRES_CONNECT_TIMEOUT = "POSTGRES_CONNECT_TIMEOUT"
     POSTGRES_SUBSCRIPTION_POLL_INTERVAL = "POSTGRES_SUBSCRIPTION_POLL_INTERVAL"
     POSTGRES_SUBSCRIPTION_NOTIFY = "POSTGRES_SUBSCRIPTION_NOTIFY"
+    POSTGRES_GROUP_COMMIT = "POSTGRES_GROUP_COMMIT"
     CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
@@ -69,6 +70,7 @@ class Factory(InfrastructureFactory):
         pool_size = self.getenv_int(self.POSTGRES_POOL_SIZE, default=5, minimum=1)
         max_overflow = self.getenv_int(self.POSTGRES_MAX_OVERFLOW, default=10, minimum=0)
         connect_timeout = self.getenv_float(self.POSTGRES_CONNECT_TIMEOUT, default=30.0, minimum=1)
+        group_commit = self.getenv_bool(self.POSTGRES_GROUP_COMMIT, default=True)
         self.create_table = self.env_create_table()
         # Subscriptions: NOTIFY from inserts (off for poolers in transaction
         # mode, which do not keep a LISTEN), and how often subscriptions read anyway.
@@ -95,6 +97,7 @@ class Factory(InfrastructureFactory):
             pool_size=pool_size,
             max_overflow=max_overflow,
             connect_timeout=connect_timeout,
+            group_commit=group_commit,
         )
 
     def _required(self, key: str, allow_empty: bool = False) -> str:

@@ -405,6 +405,8 @@ class PostgresApplicationRecorder(PostgresAggregateRecorder, ApplicationRecorder
         return self._committer.record(Save(stored_events, ())) or []
 
     def _construct_committer(self) -> Committer:
+        if not self.datastore.group_commit:
+            return Committer(self.datastore, self)
         return GroupCommitter(self.datastore, self)
 
     @property

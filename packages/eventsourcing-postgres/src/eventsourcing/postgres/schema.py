@@ -35,7 +35,7 @@ def create_tables(datastore: PostgresDatastore, statements: Sequence[sql.Compose
 
 
 def tracking_table_statement(table: sql.Composable) -> sql.Composed:
-    """The tracking table of eventsourcing 9.1's layout (bigint IDs, as 9.1.9 makes them)."""
+    """The tracking table of eventsourcing 9.1's layout (``bigint`` IDs, as 9.1.9 makes it)."""
     return sql.SQL(
         "CREATE TABLE IF NOT EXISTS {} ("
         "application_name text, "

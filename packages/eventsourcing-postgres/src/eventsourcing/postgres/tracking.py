@@ -22,7 +22,7 @@ from eventsourcing.postgres.schema import create_tables, tracking_table_statemen
 
 __all__ = ["PostgresTrackingRecorder"]
 
-_INT4_MAX = 2**31 - 1
+_INT8_MAX = 2**63 - 1
 
 
 class PostgresTrackingRecorder(TrackingRecorder):
@@ -38,7 +38,7 @@ class PostgresTrackingRecorder(TrackingRecorder):
         self.tracking_table = datastore.table(self.tracking_table_name)
         # Many notifications of one application in one statement (a page of a view).
         self._insert_tracking_query = sql.SQL(
-            "INSERT INTO {} (application_name, notification_id) SELECT %s, unnest(%s::integer[])"
+            "INSERT INTO {} (application_name, notification_id) SELECT %s, unnest(%s::bigint[])"
         ).format(self.tracking_table)
         self._max_tracking_query = sql.SQL(
             "SELECT max(notification_id) FROM {} WHERE application_name = %s"
@@ -64,10 +64,10 @@ class PostgresTrackingRecorder(TrackingRecorder):
         """Record ``trackings`` in the open transaction of ``conn`` (one round trip)."""
         for tracking in trackings:
             check_tracking(tracking)
-            if not 0 <= tracking.notification_id <= _INT4_MAX:
+            if not 0 <= tracking.notification_id <= _INT8_MAX:
                 raise DataError(
                     f"Tracking notification_id {tracking.notification_id!r} is not an "
-                    "integer in the range of the PostgreSQL integer column"
+                    "integer in the range of the PostgreSQL bigint column"
                 )
         ids_of: Dict[str, List[int]] = {}
         for t in trackings:

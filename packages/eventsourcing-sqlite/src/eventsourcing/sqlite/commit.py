@@ -8,7 +8,9 @@ transaction, each inside a savepoint, with one commit, then wakes their
 callers: concurrent writers share the cost of the commit, and a failed write
 (a conflict) discards only its own changes. ``BEGIN IMMEDIATE`` takes
 SQLite's write lock first, so writers in other processes wait (up to the
-lock timeout) and no two write transactions ever overlap.
+lock timeout) and no two write transactions ever overlap. A datastore whose
+``group_commit`` is false has each of its writes done in a transaction of
+its own (``SQLITE_GROUP_COMMIT=false``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class Transactions(Protocol):
     """What a datastore gives the queue: the connection writes use, and how to begin."""
 
     lock_timeout: float
+    group_commit: bool
 
     @property
     def closed(self) -> bool: ...
@@ -50,10 +53,11 @@ class Transactions(Protocol):
 class _Write:
     """One caller's work, done by whichever thread holds the lock."""
 
-    __slots__ = ("done", "error", "result", "work")
+    __slots__ = ("done", "error", "grouped", "result", "work")
 
-    def __init__(self, work: Callable[[sqlite3.Connection], Any]) -> None:
+    def __init__(self, work: Callable[[sqlite3.Connection], Any], grouped: bool) -> None:
         self.work = work
+        self.grouped = grouped
         self.result: Any = None
         self.error: Optional[BaseException] = None
         self.done = False
@@ -83,7 +87,7 @@ class WriteQueue:
 
     def write(self, store: Transactions, work: Callable[[sqlite3.Connection], T]) -> T:
         """Call ``work`` in a write transaction of ``store``'s database (see above)."""
-        request = _Write(work)
+        request = _Write(work, store.group_commit)
         deadline = time.monotonic() + store.lock_timeout
         with self.changed:
             self.pending.append(request)
@@ -129,14 +133,18 @@ class WriteQueue:
                 raise store._timed_out()
             try:
                 with self.guard:
-                    if store.closed:
+                    if store.closed or not request.grouped:
                         # Closed while waiting: fail its own write only, and leave
                         # the others (maybe of open datastores) to the next leader.
+                        # Not grouped: its own transaction.
                         self.pending.remove(request)
                         batch = [request]
                     else:
-                        batch = list(self.pending)
-                        self.pending.clear()
+                        batch = [w for w in self.pending if w.grouped]
+                        if len(batch) == len(self.pending):
+                            self.pending.clear()
+                        else:
+                            self.pending = deque(w for w in self.pending if not w.grouped)
                 _write_batch(store, batch)
             finally:
                 self.lock.release()

@@ -128,10 +128,14 @@ class SQLiteDatastore:
 
     ``lock_timeout`` is how many seconds a writer waits for the write lock
     before :class:`~eventsourcing.persistence.OperationalError` is raised
-    (default 5; 0 means do not wait).
+    (default 5; 0 means do not wait). With ``group_commit`` false, each
+    write is a transaction of its own rather than sharing one with writes
+    that queued meanwhile (see :mod:`eventsourcing.sqlite.commit`).
     """
 
-    def __init__(self, db_name: str, lock_timeout: Optional[float] = None) -> None:
+    def __init__(
+        self, db_name: str, lock_timeout: Optional[float] = None, group_commit: bool = True
+    ) -> None:
         if not isinstance(db_name, str) or not db_name:
             raise ValueError(
                 "SQLite database name must be a file path, ':memory:' or a "
@@ -143,6 +147,7 @@ class SQLiteDatastore:
             raise ValueError(f"lock_timeout must be >= 0 seconds, got {lock_timeout!r}")
         self.db_name = db_name
         self.lock_timeout = float(lock_timeout)
+        self.group_commit = group_commit
         self.is_memory = is_memory_database(db_name)
         lock_key = db_name if self.is_memory else os.path.realpath(db_name)
         if db_name == ":memory:":

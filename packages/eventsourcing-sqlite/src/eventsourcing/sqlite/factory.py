@@ -35,7 +35,8 @@ class Factory(InfrastructureFactory):
 
     Settings: ``SQLITE_DBNAME`` (required: a file path, ``:memory:`` or a
     ``file:`` URI), ``SQLITE_LOCK_TIMEOUT`` (seconds, default 5),
-    ``CREATE_TABLE`` (default true), ``SQLITE_SUBSCRIPTION_POLL_INTERVAL``
+    ``SQLITE_GROUP_COMMIT`` (default true), ``CREATE_TABLE`` (default true),
+    ``SQLITE_SUBSCRIPTION_POLL_INTERVAL``
     (seconds between reads of a waiting subscription, for commits by other
     processes; default 0.1). The datastore is closed by
     :meth:`close`; a file database's also when every recorder made by this
@@ -45,6 +46,7 @@ class Factory(InfrastructureFactory):
     SQLITE_DBNAME = "SQLITE_DBNAME"
     SQLITE_LOCK_TIMEOUT = "SQLITE_LOCK_TIMEOUT"
     SQLITE_SUBSCRIPTION_POLL_INTERVAL = "SQLITE_SUBSCRIPTION_POLL_INTERVAL"
+    SQLITE_GROUP_COMMIT = "SQLITE_GROUP_COMMIT"
     CREATE_TABLE = "CREATE_TABLE"
 
     def __init__(self, application_name: str, env: Mapping[str, str]) -> None:
@@ -65,6 +67,7 @@ class Factory(InfrastructureFactory):
         self.lock_timeout = self.getenv_float(
             self.SQLITE_LOCK_TIMEOUT, default=DEFAULT_LOCK_TIMEOUT, minimum=0
         )
+        self.group_commit = self.getenv_bool(self.SQLITE_GROUP_COMMIT, default=True)
         self.create_table = self.env_create_table()
         poll_interval = self.getenv_float(
             self.SQLITE_SUBSCRIPTION_POLL_INTERVAL,
@@ -78,7 +81,9 @@ class Factory(InfrastructureFactory):
         self._open_recorders: List[AnyRecorder] = []
         self._datastore: Optional[SQLiteDatastore] = None
         # Open now, so that a wrong path fails at construction, naming the path.
-        self._datastore = SQLiteDatastore(self.db_name, lock_timeout=self.lock_timeout)
+        self._datastore = SQLiteDatastore(
+            self.db_name, lock_timeout=self.lock_timeout, group_commit=self.group_commit
+        )
 
     @property
     def datastore(self) -> SQLiteDatastore:
@@ -90,7 +95,9 @@ class Factory(InfrastructureFactory):
         if self._closed:
             raise InterfaceError(f"SQLite factory for {self.db_name!r} is closed")
         if self._datastore is None or self._datastore.closed:
-            self._datastore = SQLiteDatastore(self.db_name, lock_timeout=self.lock_timeout)
+            self._datastore = SQLiteDatastore(
+                self.db_name, lock_timeout=self.lock_timeout, group_commit=self.group_commit
+            )
         return self._datastore
 
     def aggregate_recorder(self, purpose: str = "events") -> AggregateRecorder:

@@ -1,0 +1,97 @@
+"""Writers in parallel: events/s for 1, 2, 4 and 8 writer threads or processes.
+
+Each writer saves one new event per ``insert_events`` (one transaction each,
+unless group commit puts concurrent saves in one), into one store, with group
+commit on (the default) and off (``SQLITE_GROUP_COMMIT`` /
+``POSTGRES_GROUP_COMMIT`` false). The rate counts from the moment every
+writer is ready (a barrier) to the last one finishing; with processes, each
+writer reports its own wall-clock start and end. ``run.py`` prints the
+machine's core count above the table: with fewer cores than writers, they
+take turns.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from typing import Any, Dict, List, Tuple
+from uuid import uuid4
+
+from benchmarks.cases.recorder import STATE, TOPIC, _factory
+from benchmarks.harness import case
+from eventsourcing.persistence import ApplicationRecorder, InfrastructureFactory, StoredEvent
+
+SAVES = {"sqlite": 100, "postgres": 100}
+GROUP_SETTING = {"sqlite": "SQLITE_GROUP_COMMIT", "postgres": "POSTGRES_GROUP_COMMIT"}
+
+
+def _saves(recorder: ApplicationRecorder, saves: int, ready: Any) -> Tuple[float, float]:
+    """Wait for every writer, then insert ``saves`` one-event saves; when it began and ended."""
+    events = [StoredEvent(uuid4(), 1, TOPIC, STATE) for _ in range(saves)]
+    ready.wait()
+    started = time.time()
+    for e in events:
+        recorder.insert_events([e])
+    return started, time.time()
+
+
+def _write(env: Dict[str, str], saves: int, ready: Any, times: Any) -> None:
+    """One writer: its own factory and recorder, ``saves`` inserts of one event."""
+    with InfrastructureFactory.construct(env=env) as factory:
+        times.append(_saves(factory.application_recorder(), saves, ready))
+
+
+def _run(
+    backend: str, env: Dict[str, str], writers: int, processes: bool, grouped: bool
+) -> Tuple[int, float]:
+    saves = SAVES[backend]
+    with _factory(backend, env) as factory:
+        factory.application_recorder()  # create the table once, untimed
+        run_env = dict(factory.env)
+        run_env[GROUP_SETTING[backend]] = "true" if grouped else "false"
+        if processes:
+            context = multiprocessing.get_context("spawn")
+            with context.Manager() as manager:
+                ready, times = manager.Barrier(writers), manager.list()
+                workers: List[Any] = [
+                    context.Process(target=_write, args=(run_env, saves, ready, times))
+                    for _ in range(writers)
+                ]
+                _start_and_join(workers)
+                spans = list(times)
+        else:
+            thread_ready = threading.Barrier(writers)
+            spans = []
+            with InfrastructureFactory.construct(env=run_env) as shared:
+                recorder = shared.application_recorder()
+
+                def write() -> None:
+                    spans.append(_saves(recorder, saves, thread_ready))
+
+                _start_and_join([threading.Thread(target=write) for _ in range(writers)])
+    if len(spans) != writers:
+        raise RuntimeError(f"{writers - len(spans)} writer(s) failed")
+    return writers * saves, max(e for _, e in spans) - min(s for s, _ in spans)
+
+
+def _start_and_join(workers: List[Any]) -> None:
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+
+def _register(writers: int, processes: bool, grouped: bool) -> None:
+    kind = "processes" if processes else "threads"
+    name = f"writers: {writers} {kind}{'' if grouped else ' (no group commit)'}"
+
+    @case(name, backends=("sqlite", "postgres"), repeat=3)
+    def run(backend: str, env: Dict[str, str]) -> Tuple[int, float]:
+        return _run(backend, env, writers, processes, grouped)
+
+
+for _writers in (1, 2, 4, 8):
+    for _processes in (False, True):
+        for _grouped in (True, False):
+            _register(_writers, _processes, _grouped)

@@ -1,0 +1,91 @@
+"""msgspec encodes and decodes JSON in C; the transcodings stay the standard ones.
+
+msgspec writes ``UUID``, ``datetime`` and ``Decimal`` in forms of its own and
+calls no hook for them, so state is first copied with every registered type
+replaced by its ``{"_type_": ..., "_data_": ...}`` form. Anything msgspec
+would write differently from the standard encoder (subclasses of basic
+types, non-string keys, integers beyond 64 bits, NaN and infinities, strings
+that are not valid Unicode, circular structures, unregistered types) is
+handed to the standard path, which writes it or raises its usual error.
+Output is compact and UTF-8 rather than ``json.dumps``'s ASCII with spaces:
+different bytes, the same JSON, which every JSON transcoder reads.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Dict, List
+
+import msgspec
+from eventsourcing.persistence import JSONTranscoder
+
+_INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what msgspec writes as integers
+
+
+class _Unsupported(Exception):
+    """State that the standard path must write."""
+
+
+class MsgspecTranscoder(JSONTranscoder):
+    """:class:`~eventsourcing.persistence.JSONTranscoder` with msgspec doing the JSON."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._msgspec_encode = msgspec.json.Encoder().encode
+        self._msgspec_decode = msgspec.json.Decoder().decode
+
+    def encode(self, obj: Any) -> bytes:
+        try:
+            return self._msgspec_encode(self._plain(obj))
+        except (_Unsupported, RecursionError, UnicodeEncodeError):
+            return super().encode(obj)
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            obj = self._msgspec_decode(data)
+        except msgspec.DecodeError:
+            # NaN, huge exponents, damaged documents: the standard reader
+            # reads them as before, or raises its usual error.
+            return super().decode(data)
+        return self._restore(obj)
+
+    def _plain(self, o: Any) -> Any:
+        """``o`` with registered types replaced by their transcoded form."""
+        t = type(o)
+        if t is str or t is bool or o is None:
+            return o
+        if t is int:
+            if _INT_MIN <= o <= _INT_MAX:
+                return o
+            raise _Unsupported
+        if t is float:
+            if math.isfinite(o):
+                return o
+            raise _Unsupported
+        if t is dict:
+            plain: Dict[str, Any] = {}
+            for key, value in o.items():
+                if type(key) is not str:
+                    raise _Unsupported
+                plain[key] = self._plain(value)
+            return plain
+        if t is list or t is tuple:
+            return [self._plain(value) for value in o]
+        transcoding = self.types.get(t)
+        if transcoding is None:
+            raise _Unsupported
+        return {"_type_": transcoding.name, "_data_": self._plain(transcoding.encode(o))}
+
+    def _restore(self, o: Any) -> Any:
+        """What the standard decoder's object hook makes of ``o``, innermost first."""
+        if type(o) is dict:
+            for key, value in o.items():
+                if type(value) is dict or type(value) is list:
+                    o[key] = self._restore(value)
+            return self._decode_obj(o)
+        if type(o) is list:
+            items: List[Any] = o
+            for i, value in enumerate(items):
+                if type(value) is dict or type(value) is list:
+                    items[i] = self._restore(value)
+        return o

@@ -1,0 +1,341 @@
+"""The msgspec transcoder writes what the standard one reads, and reads what it writes.
+
+Compared value by value with :class:`JSONTranscoder` (same transcodings), and
+through real SQLite files with eventsourcing 9.1.3 in another process.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from enum import IntEnum
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eventsourcing.application import Application
+from eventsourcing.msgspec import MsgspecTranscoder
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    InfrastructureFactory,
+    JSONTranscoder,
+    Transcoding,
+    UUIDAsHex,
+)
+from eventsourcing.utils import ConfigurationError
+
+PYTHON_913 = Path("/work/scratch/es913/bin/python")
+TOPIC = "eventsourcing.msgspec:MsgspecTranscoder"
+
+
+@dataclass(frozen=True)
+class Money:
+    amount: Decimal
+    currency: str
+
+
+class MoneyAsDict(Transcoding):
+    type = Money
+    name = "money"
+
+    def encode(self, obj: Money) -> dict[str, Any]:
+        return {"amount": obj.amount, "currency": obj.currency}
+
+    def decode(self, data: dict[str, Any]) -> Money:
+        return Money(**data)
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def both() -> tuple[JSONTranscoder, MsgspecTranscoder]:
+    standard, fast = JSONTranscoder(), MsgspecTranscoder()
+    for transcoder in (standard, fast):
+        for transcoding in (UUIDAsHex, DecimalAsStr, DatetimeAsISO, MoneyAsDict, DateAsISO):
+            transcoder.register(transcoding)
+    return standard, fast
+
+
+def same_types(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(same_types(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return all(same_types(x, y) for x, y in zip(a, b, strict=True))
+    return True
+
+
+def assert_interchangeable(value: Any) -> bytes:
+    """Each transcoder reads what either wrote, to equal values of the same types."""
+    standard, fast = both()
+    written = fast.encode(value)
+    expected = standard.decode(standard.encode(value))
+    for copy in (
+        fast.decode(written),
+        standard.decode(written),
+        fast.decode(standard.encode(value)),
+    ):
+        assert copy == expected
+        assert same_types(copy, expected)
+    # The same JSON document as the standard encoder's, only spaced differently.
+    assert json.loads(written) == json.loads(standard.encode(value))
+    return written
+
+
+@pytest.mark.parametrize(
+    "value, name",
+    [
+        (UUID("6ba7b810-9dad-11d1-80b4-00c04fd430c8"), "uuid_hex"),
+        (Decimal("-12.340"), "decimal_str"),
+        (datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=timezone.utc), "datetime_iso"),
+        (datetime(2026, 1, 2, 3, 4, 5), "datetime_iso"),
+        (date(2026, 1, 2), "date_iso"),
+        (Money(Decimal("9.99"), "EUR"), "money"),
+    ],
+)
+def test_each_registered_type_is_written_in_the_91_form(value: Any, name: str) -> None:
+    # msgspec would write UUID, datetime and Decimal natively; they must not be.
+    for nested in (value, [value], {"k": value}, (value,), {"a": [{"b": (value,)}]}):
+        written = assert_interchangeable({"x": nested})
+        assert f'{{"_type_":"{name}","_data_":'.encode() in written
+
+
+fixed_offsets = st.builds(
+    lambda seconds: timezone(timedelta(seconds=seconds)),
+    st.integers(min_value=-86399, max_value=86399),
+)
+decimals = st.decimals(allow_nan=False)
+leaves = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats()
+    | st.text()
+    | st.uuids()
+    | decimals
+    | st.datetimes(timezones=st.none() | fixed_offsets)
+    | st.dates()
+    | st.builds(Money, amount=decimals, currency=st.text(max_size=3))
+)
+keys = st.text(max_size=8).filter(lambda k: k not in ("_type_", "_data_"))
+json_like = st.recursive(
+    leaves,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.tuples(children, children)
+        | st.dictionaries(keys, children, max_size=4)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(json_like)
+def test_any_state_round_trips_exactly_through_either_transcoder(value: Any) -> None:
+    if value != value:  # NaN somewhere: equal only to itself, compare the bytes
+        standard, fast = both()
+        assert fast.encode(value) == standard.encode(value)
+        return
+    assert_interchangeable(value)
+
+
+class Level(IntEnum):
+    HIGH = 2
+
+
+class Name(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        2**64,
+        -(2**63) - 1,
+        Level.HIGH,
+        Name("n"),
+        {1: "int key", None: "none key"},
+        "\ud800 lone surrogate",
+        [Decimal("1"), {"deep": [float("inf")]}],
+    ],
+)
+def test_what_msgspec_writes_differently_is_written_by_the_standard_path(value: Any) -> None:
+    standard, fast = both()
+    assert fast.encode(value) == standard.encode(value)
+    assert repr(fast.decode(fast.encode(value))) == repr(standard.decode(standard.encode(value)))
+
+
+def test_errors_are_the_standard_transcoders() -> None:
+    fast = both()[1]
+    with pytest.raises(TypeError, match="Please define and register a custom transcoding"):
+        fast.encode({"x": [object()]})
+    circular: dict[str, Any] = {"a": []}
+    circular["a"].append(circular)
+    with pytest.raises(ValueError, match="Circular reference detected"):
+        fast.encode(circular)
+    with pytest.raises(TypeError, match="not deserializable"):
+        fast.decode(b'{"_type_": "unknown", "_data_": 1}')
+    for damaged in (b"", b"   ", b'{"a": 1} {"b": 2}', b'{"a": ', b"nope"):
+        with pytest.raises(json.JSONDecodeError):
+            fast.decode(damaged)
+    with pytest.raises(UnicodeDecodeError):
+        fast.decode(b'"\xff"')
+    decoded = fast.decode(b"[NaN, 1e400, -Infinity]")
+    assert math.isnan(decoded[0])
+    assert decoded[1:] == [math.inf, -math.inf]
+    assert fast.decode(b' \n{"a": [1]}\t ') == {"a": [1]}
+
+
+def test_transcoder_topic_selects_it_and_refuses_what_is_not_a_transcoder() -> None:
+    factory = InfrastructureFactory.construct(env={"TRANSCODER_TOPIC": TOPIC})
+    assert type(factory.transcoder()) is MsgspecTranscoder
+    assert type(InfrastructureFactory.construct(env={}).transcoder()) is JSONTranscoder
+    with pytest.raises(ConfigurationError, match=r"TRANSCODER_TOPIC=.*not a Transcoder subclass"):
+        InfrastructureFactory.construct(
+            env={"TRANSCODER_TOPIC": "eventsourcing.persistence:Mapper"}
+        ).transcoder()
+    app = Application(env={"TRANSCODER_TOPIC": TOPIC})
+    assert type(app.mapper.transcoder) is MsgspecTranscoder
+    assert set(app.mapper.transcoder.names) >= {"uuid_hex", "decimal_str", "datetime_iso"}
+
+
+# --- Stores written by one, read by the other, and by eventsourcing 9.1.3 --------------
+
+BANK = """
+from decimal import Decimal
+from uuid import UUID
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+
+class Account(Aggregate):
+    @event("Opened")
+    def __init__(self, owner, limit, ref):
+        self.owner = owner
+        self.limit = limit
+        self.ref = ref
+        self.history = []
+
+    @event("Credited")
+    def credit(self, amount, note):
+        self.history.append([str(amount), note])
+
+
+class Bank(Application):
+    pass
+
+
+def describe(account):
+    return {
+        "version": account.version,
+        "owner": account.owner,
+        "limit": str(account.limit),
+        "ref": account.ref.hex,
+        "history": account.history,
+        "created_on": account.created_on.isoformat(),
+    }
+"""
+
+WRITE = """
+import json, sys
+from decimal import Decimal
+from uuid import UUID
+from bank import Account, Bank, describe
+app = Bank(env={
+    "INFRASTRUCTURE_FACTORY": "eventsourcing.sqlite:Factory", "SQLITE_DBNAME": sys.argv[1]
+})
+account = Account("\u00e9ve", Decimal("10.50"), UUID(int=7))
+account.credit(Decimal("0.1"), "caf\u00e9 [1]")
+app.save(account)
+print(json.dumps({"id": account.id.hex, **describe(app.repository.get(account.id))}))
+"""
+
+READ = """
+import json, sys
+from uuid import UUID
+from bank import Bank, describe
+app = Bank(env={
+    "INFRASTRUCTURE_FACTORY": "eventsourcing.sqlite:Factory", "SQLITE_DBNAME": sys.argv[1]
+})
+print(json.dumps(describe(app.repository.get(UUID(sys.argv[2])))))
+"""
+
+
+def run_913(tmp_path: Path, script: str, *args: str) -> Any:
+    done = subprocess.run(
+        [str(PYTHON_913), "-c", script, *args],
+        cwd=tmp_path,
+        env={"PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+@pytest.fixture
+def bank_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    if not PYTHON_913.exists():
+        pytest.skip(f"eventsourcing 9.1.3 is not installed at {PYTHON_913}")
+    (tmp_path / "bank.py").write_text(textwrap.dedent(BANK))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    sys.modules.pop("bank", None)
+    import bank  # type: ignore[import-not-found]
+
+    yield bank
+    sys.modules.pop("bank", None)
+
+
+def sqlite_env(path: Path, fast: bool) -> dict[str, str]:
+    env = {"PERSISTENCE_MODULE": "sqlite", "SQLITE_DBNAME": str(path)}
+    if fast:
+        env["TRANSCODER_TOPIC"] = TOPIC
+    return env
+
+
+@pytest.mark.slow
+def test_stores_written_with_msgspec_are_read_by_913_and_the_standard_path(
+    tmp_path: Path, bank_module: Any
+) -> None:
+    path = tmp_path / "fast.sqlite"
+    with bank_module.Bank(env=sqlite_env(path, fast=True)) as app:
+        account = bank_module.Account("\u00e9ve", Decimal("10.50"), UUID(int=7))
+        account.credit(Decimal("0.1"), "caf\u00e9 [1]")
+        app.save(account)
+        expected = bank_module.describe(app.repository.get(account.id))
+    with bank_module.Bank(env=sqlite_env(path, fast=False)) as app:
+        assert bank_module.describe(app.repository.get(account.id)) == expected
+    assert run_913(tmp_path, READ, str(path), account.id.hex) == expected
+
+
+@pytest.mark.slow
+def test_stores_written_by_913_are_read_with_msgspec(tmp_path: Path, bank_module: Any) -> None:
+    path = tmp_path / "old.sqlite"
+    written = run_913(tmp_path, WRITE, str(path))
+    account_id = UUID(written.pop("id"))
+    with bank_module.Bank(env=sqlite_env(path, fast=True)) as app:
+        assert bank_module.describe(app.repository.get(account_id)) == written
