@@ -25,6 +25,7 @@ from eventsourcing_conformance.copying import CopyingConformance
 from eventsourcing_conformance.durability import check_reopened
 from eventsourcing_conformance.kinds import RECORDER_KINDS
 from eventsourcing_conformance.machines import run_machine
+from eventsourcing_conformance.pages import PageConformance
 from eventsourcing_conformance.paging import check_empty_store, check_limits_and_bounds
 from eventsourcing_conformance.purpose import check_purpose
 from eventsourcing_conformance.settings import settings_from_config
@@ -119,5 +120,6 @@ class RecorderConformance(
     TotalOrderChecks,
     SubscriptionConformance,
     CopyingConformance,
+    PageConformance,
 ):
     """Every property of the recorder contract, for one backend per test."""

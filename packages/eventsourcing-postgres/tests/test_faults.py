@@ -400,10 +400,10 @@ def test_after_a_lost_connection_a_conflicting_save_fails_alone(
         assert recorder.insert_events([StoredEvent(existing, 1, "t", b"s")]) == [1]
         recorder.insert_events([], tracking=Tracking("up", 1))
         group = [
-            Save([StoredEvent(fresh, 1, "t", b"s")], None),
-            Save([StoredEvent(existing, 1, "t", b"other")], None),
-            Save([StoredEvent(other, 1, "t", b"s")], Tracking("up", 1)),
-            Save([StoredEvent(other, 2, "t", b"s")], Tracking("up", 2)),
+            Save([StoredEvent(fresh, 1, "t", b"s")], ()),
+            Save([StoredEvent(existing, 1, "t", b"other")], ()),
+            Save([StoredEvent(other, 1, "t", b"s")], [Tracking("up", 1)]),
+            Save([StoredEvent(other, 2, "t", b"s")], [Tracking("up", 2)]),
         ]
         getattr(proxy, f"cut_{cut}")()
         group_committer(recorder).record_group(group)

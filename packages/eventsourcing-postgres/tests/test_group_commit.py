@@ -32,11 +32,11 @@ def test_a_failing_save_in_a_group_fails_alone(factory: Factory) -> None:
     existing, a, b, c = uuid4(), uuid4(), uuid4(), uuid4()
     assert recorder.insert_events([event(existing, 1)]) == [1]
     group = [
-        Save([event(a, 1)], None),
-        Save([event(existing, 1)], None),  # conflicts with a stored event
-        Save([], Tracking("up", 1)),
-        Save([event(b, 1)], Tracking("up", 1)),  # conflicts with the save before it
-        Save([event(c, 1), event(c, 2)], Tracking("up", 2)),
+        Save([event(a, 1)], ()),
+        Save([event(existing, 1)], ()),  # conflicts with a stored event
+        Save([], [Tracking("up", 1)]),
+        Save([event(b, 1)], [Tracking("up", 1)]),  # conflicts with the save before it
+        Save([event(c, 1), event(c, 2)], [Tracking("up", 2)]),
     ]
     group_committer(recorder).record_group(group)
     outcomes = [save.outcome for save in group]
@@ -184,7 +184,7 @@ def test_a_lock_timeout_fails_every_save_of_the_group(
     with Factory("", {**pg_env, "POSTGRES_LOCK_TIMEOUT": "1"}) as f:
         recorder = f.application_recorder()
         assert isinstance(recorder, PostgresApplicationRecorder)
-        group = [Save([event(uuid4(), 1)], None), Save([event(uuid4(), 1)], None)]
+        group = [Save([event(uuid4(), 1)], ()), Save([event(uuid4(), 1)], ())]
         table = psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "stored_events")
         with admin.transaction():
             admin.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))

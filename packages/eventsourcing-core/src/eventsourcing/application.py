@@ -376,6 +376,9 @@ class ProcessingEvent:
 
     def __init__(self, tracking: Optional[Tracking] = None) -> None:
         self.tracking = tracking
+        # The positions of a page of notifications processed together
+        # (recorded with ``trackings=``, see ProcessRecorder).
+        self.trackings: List[Tracking] = []
         self.events: List[DomainEvent] = []
         self.aggregates: Dict[UUID, Aggregate] = {}
         self.saved_kwargs: Dict[str, Any] = {}
@@ -577,11 +580,14 @@ class Application(ABC, Generic[TAggregate]):
         recorder stores that tracking record atomically with the events.
         """
         events = processing_event.events
-        if not events and processing_event.tracking is None:
+        trackings = processing_event.trackings
+        if not events and processing_event.tracking is None and not trackings:
             return []
         kwargs = dict(processing_event.saved_kwargs)
         if processing_event.tracking is not None:
             kwargs["tracking"] = processing_event.tracking
+        if trackings:
+            kwargs["trackings"] = trackings
         cache = self.repository.cache
         try:
             recordings = self.events.put(events, **kwargs)

@@ -10,7 +10,7 @@ anything unusual; third-party recorders can use them as they are.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, List, Optional
+from typing import Any, List, Mapping, Optional
 from uuid import UUID
 
 from eventsourcing.persistence import DataError, InterfaceError, StoredEvent, Tracking
@@ -22,6 +22,7 @@ __all__ = [
     "check_stored_events",
     "check_str",
     "check_tracking",
+    "tracking_records",
 ]
 
 
@@ -66,6 +67,25 @@ def check_tracking(tracking: Any) -> None:
         raise InterfaceError(f"tracking must be a Tracking, got {type(tracking).__name__}")
     check_str("tracking.application_name", tracking.application_name)
     check_int("tracking.notification_id", tracking.notification_id)
+
+
+def tracking_records(kwargs: Mapping[str, Any]) -> List[Tracking]:
+    """The checked tracking records given to ``insert_events`` of a process
+    recorder: ``tracking=`` (one) and/or ``trackings=`` (several, a page)."""
+    records: List[Tracking] = []
+    tracking = kwargs.get("tracking")
+    if tracking is not None:
+        records.append(tracking)
+    trackings = kwargs.get("trackings")
+    if trackings is not None:
+        if isinstance(trackings, (str, bytes, Tracking)) or not hasattr(trackings, "__iter__"):
+            raise InterfaceError(
+                f"trackings must be a sequence of Tracking, got {type(trackings).__name__}"
+            )
+        records.extend(trackings)
+    for record in records:
+        check_tracking(record)
+    return records
 
 
 def check_int(name: str, value: Any, minimum: Optional[int] = None) -> None:

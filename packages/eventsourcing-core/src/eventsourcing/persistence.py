@@ -18,6 +18,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -60,6 +61,9 @@ from eventsourcing.utils import (
     strtobool,
     upcast_state,
 )
+
+if TYPE_CHECKING:
+    from eventsourcing.lease import Lease
 
 __all__ = [
     "AggregateRecorder",
@@ -675,7 +679,26 @@ class ProcessRecorder(ApplicationRecorder):
 
     ``insert_events(stored_events, tracking=Tracking(...))`` records both or
     neither; a repeated tracking record raises :class:`IntegrityError`.
+    ``insert_events(stored_events, trackings=[...])`` records the events with
+    the tracking records of several notifications (a page processed in one
+    transaction), all or none, if :attr:`max_trackings_per_insert` allows.
     """
+
+    max_trackings_per_insert: Optional[int] = 1
+    """Most tracking records one ``insert_events`` call takes (``None``: no
+    limit). A recorder that only knows ``tracking=`` keeps the default 1, and
+    is given pages of one notification: processing stays exactly once."""
+
+    def lease(self, follower_name: str, leader_name: str) -> Lease:
+        """The lease that lets one process at a time consume ``leader_name`` for
+        ``follower_name`` in this recorder's database (see :mod:`eventsourcing.lease`).
+
+        This default only excludes runners of this process; backends whose
+        database other processes share override it.
+        """
+        from eventsourcing.lease import LocalLease
+
+        return LocalLease(follower_name, leader_name, scope=self)
 
     @abstractmethod
     def max_tracking_id(self, application_name: str) -> int:

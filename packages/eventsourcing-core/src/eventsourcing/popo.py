@@ -21,6 +21,7 @@ from eventsourcing.checks import (
     check_stored_events,
     check_str,
     check_tracking,
+    tracking_records,
 )
 from eventsourcing.persistence import (
     AggregateRecorder,
@@ -73,21 +74,21 @@ class POPOAggregateRecorder(AggregateRecorder):
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
         events = check_stored_events(stored_events)
-        tracking = self._tracking(kwargs)
+        trackings = self._trackings(kwargs)
         with self._lock:
             self._check_open()
             self._check_conflicts(events)
-            if tracking is not None:
-                self._record_tracking(tracking)  # after the only other check
+            if trackings:
+                self._record_trackings(trackings)  # after the only other check
             self._insert(events)
             return self._notification_ids(events)
 
-    def _tracking(self, kwargs: Dict[str, Any]) -> Optional[Tracking]:
-        """The checked tracking record to insert with the events (process recorders)."""
-        return None
+    def _trackings(self, kwargs: Dict[str, Any]) -> List[Tracking]:
+        """The checked tracking records to insert with the events (process recorders)."""
+        return []
 
-    def _record_tracking(self, tracking: Tracking) -> None:
-        """Record ``tracking``, or raise IntegrityError (call under the lock)."""
+    def _record_trackings(self, trackings: List[Tracking]) -> None:
+        """Record ``trackings`` (all or none), or raise IntegrityError (call under the lock)."""
 
     def _notification_ids(self, stored_events: Sequence[StoredEvent]) -> Optional[List[int]]:
         """Number the inserted events (call under the lock); None if not numbered."""
@@ -257,6 +258,26 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
             return len(self._notifications)
 
 
+def _record_trackings(
+    recorded: Dict[str, Set[int]], max_ids: Dict[str, int], trackings: Sequence[Tracking]
+) -> None:
+    """Add ``trackings`` to ``recorded`` (and ``max_ids``), all or none: a repeated
+    one, recorded before or twice in ``trackings``, raises IntegrityError."""
+    new: Set[Tuple[str, int]] = set()
+    for t in trackings:
+        key = (t.application_name, t.notification_id)
+        if key in new or t.notification_id in recorded.get(t.application_name, ()):
+            raise IntegrityError(
+                f"Tracking already recorded: notification {t.notification_id} "
+                f"of {t.application_name!r} was processed before"
+            )
+        new.add(key)
+    for name, notification_id in new:
+        recorded.setdefault(name, set()).add(notification_id)
+        if notification_id > max_ids.get(name, 0):
+            max_ids[name] = notification_id
+
+
 class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
     """Also records tracking objects, atomically with stored events."""
 
@@ -265,23 +286,13 @@ class POPOProcessRecorder(POPOApplicationRecorder, ProcessRecorder):
         self._tracking_ids: Dict[str, Set[int]] = {}
         self._max_tracking: Dict[str, int] = {}
 
-    def _tracking(self, kwargs: Dict[str, Any]) -> Optional[Tracking]:
-        tracking = kwargs.get("tracking")
-        if tracking is not None:
-            check_tracking(tracking)
-        return tracking
+    max_trackings_per_insert = None
 
-    def _record_tracking(self, tracking: Tracking) -> None:
-        name, notification_id = tracking.application_name, tracking.notification_id
-        recorded = self._tracking_ids.setdefault(name, set())
-        if notification_id in recorded:
-            raise IntegrityError(
-                f"Tracking already recorded: notification {notification_id} "
-                f"of {name!r} was processed before"
-            )
-        recorded.add(notification_id)
-        if notification_id > self._max_tracking.get(name, 0):
-            self._max_tracking[name] = notification_id
+    def _trackings(self, kwargs: Dict[str, Any]) -> List[Tracking]:
+        return tracking_records(kwargs)
+
+    def _record_trackings(self, trackings: List[Tracking]) -> None:
+        _record_trackings(self._tracking_ids, self._max_tracking, trackings)
 
     def max_tracking_id(self, application_name: str) -> int:
         check_str("application_name", application_name)
@@ -328,19 +339,7 @@ class POPOTrackingRecorder(TrackingRecorder):
             check_tracking(tracking)
         with self.lock:
             self._check_open()
-            new: Set[Tuple[str, int]] = set()
-            for t in trackings:
-                key = (t.application_name, t.notification_id)
-                if key in new or t.notification_id in self._tracking.get(t.application_name, ()):
-                    raise IntegrityError(
-                        f"Tracking already recorded: notification {t.notification_id} "
-                        f"of {t.application_name!r} was processed before"
-                    )
-                new.add(key)
-            for name, notification_id in new:
-                self._tracking.setdefault(name, set()).add(notification_id)
-                if notification_id > self._max_tracking.get(name, 0):
-                    self._max_tracking[name] = notification_id
+            _record_trackings(self._tracking, self._max_tracking, trackings)
 
     def max_tracking_id(self, application_name: str) -> Optional[int]:
         check_str("application_name", application_name)

@@ -66,11 +66,11 @@ Recorded = Tuple[Set[Tuple[UUID, int]], Dict[Tuple[UUID, int], Optional[int]], L
 class Save:
     """One call of ``insert_events``: recorded all or nothing, maybe with others."""
 
-    __slots__ = ("outcome", "stored_events", "tracking")
+    __slots__ = ("outcome", "stored_events", "trackings")
 
-    def __init__(self, stored_events: Sequence[StoredEvent], tracking: Optional[Tracking]) -> None:
+    def __init__(self, stored_events: Sequence[StoredEvent], trackings: Sequence[Tracking]) -> None:
         self.stored_events = stored_events
-        self.tracking = tracking
+        self.trackings = trackings
         # The notification IDs, or the exception to raise, once recorded (or not).
         self.outcome: Union[List[int], BaseException, None] = None
 
@@ -196,7 +196,7 @@ class Committer:
     ) -> Optional[List[Optional[List[int]]]]:
         """The IDs of each save if the transaction was committed, None if it was not."""
         stored_events = [s for save in saves for s in save.stored_events]
-        trackings = [save.tracking for save in saves if save.tracking is not None]
+        trackings = [save for save in saves if save.trackings]
 
         def inspect(conn: Connection) -> Recorded:
             if pid is not None:
@@ -398,9 +398,9 @@ def _committed_without(
     skipped: Set[int] = set()
     for i, save in enumerate(saves):
         keys = [(s.originator_id, s.originator_version) for s in save.stored_events]
-        if all(k in matching for k in keys) and (save.tracking is None or i in tracked):
+        if all(k in matching for k in keys) and (not save.trackings or i in tracked):
             recorded.add(i)
-        elif len(keys) == 1 and save.tracking is None and keys[0] in existing:
+        elif len(keys) == 1 and not save.trackings and keys[0] in existing:
             skipped.add(i)
         else:
             return None
@@ -408,12 +408,12 @@ def _committed_without(
 
 
 def _positions(save: Save) -> Set[Tuple[object, ...]]:
-    """What ``save`` would occupy: its events' positions, and its tracking record."""
+    """What ``save`` would occupy: its events' positions, and its tracking records."""
     positions: Set[Tuple[object, ...]] = {
         (s.originator_id, s.originator_version) for s in save.stored_events
     }
-    if save.tracking is not None:
-        positions.add((save.tracking.application_name, save.tracking.notification_id, "tracking"))
+    for t in save.trackings:
+        positions.add((t.application_name, t.notification_id, "tracking"))
     return positions
 
 
@@ -441,7 +441,7 @@ def _conflict(save: Save, reason: str) -> IntegrityError:
             f"version {first.originator_version}"
         )
     else:
-        what = f"tracking record {save.tracking}"
+        what = "tracking record(s) " + ", ".join(str(t) for t in save.trackings)
     return IntegrityError(f"Not recorded: {what} conflict(s) with what is recorded: {reason}")
 
 

@@ -24,8 +24,9 @@ from eventsourcing.checks import (
     check_stored_event,
     check_stored_events,
     check_str,
-    check_tracking,
+    tracking_records,
 )
+from eventsourcing.lease import Lease
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -176,7 +177,7 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
         stored_events = self._prepare(stored_events)
         if not stored_events:
             return None
-        self._committer.record(Save(stored_events, None))
+        self._committer.record(Save(stored_events, ()))
         return None
 
     def _prepare(self, stored_events: Sequence[StoredEvent]) -> Sequence[StoredEvent]:
@@ -289,13 +290,13 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
             s = sent.get((row[0], row[1]))
             if s is not None and (row[2], row[3]) == (s.topic, s.state):
                 matching[(row[0], row[1])] = row[4] if len(row) > 4 else None
-        tracked = [i for i, save in enumerate(saves) if self._has_tracking(conn, save.tracking)]
+        tracked = [i for i, save in enumerate(saves) if self._has_tracking(conn, save.trackings)]
         return {(row[0], row[1]) for row in rows}, matching, tracked
 
     def _notification_id_column(self) -> sql.Composable:
         return sql.SQL("")
 
-    def _has_tracking(self, conn: Connection, tracking: Optional[Tracking]) -> bool:
+    def _has_tracking(self, conn: Connection, trackings: Sequence[Tracking]) -> bool:
         return False
 
     # -- reading ------------------------------------------------------------
@@ -440,7 +441,7 @@ class PostgresApplicationRecorder(
         stored_events = self._prepare(stored_events)
         if not stored_events:
             return []
-        return self._committer.record(Save(stored_events, None)) or []
+        return self._committer.record(Save(stored_events, ())) or []
 
     def _construct_committer(self) -> Committer:
         if not self.datastore.group_commit:
@@ -456,7 +457,7 @@ class PostgresApplicationRecorder(
         if any(save.stored_events for save in saves):
             yield None, Step(self._lock_statement, waits_for_lock=True)
         for i, save in enumerate(saves):
-            if len(save.stored_events) == 1 and save.tracking is None:
+            if len(save.stored_events) == 1 and not save.trackings:
                 # A conflict fails this save alone, not the transaction: it
                 # returns no notification ID (see commit.GroupCommitter).
                 # Not so for more events, or with tracking, as all or nothing
@@ -464,7 +465,7 @@ class PostgresApplicationRecorder(
                 (step,) = self._insert_steps(save.stored_events)
                 yield i, Step(self._insert_one_unless_taken_statement, step.params)
                 continue
-            for step in self._tracking_steps(save.tracking):
+            for step in self._tracking_steps(save.trackings):
                 yield i, step
             for step in self._insert_steps(save.stored_events) if save.stored_events else ():
                 yield i, step
@@ -474,7 +475,7 @@ class PostgresApplicationRecorder(
             yield None, Step(self._notify_statement)
         yield None, Step(_COMMIT)
 
-    def _tracking_steps(self, tracking: Optional[Tracking]) -> List[Step]:
+    def _tracking_steps(self, trackings: Sequence[Tracking]) -> List[Step]:
         return []
 
     def _notification_id_column(self) -> sql.Composable:
@@ -541,6 +542,16 @@ class PostgresProcessRecorder(
 ):
     """Also records, in the same transaction as the events, what was processed."""
 
+    max_trackings_per_insert = None
+
+    def lease(self, follower_name: str, leader_name: str) -> Lease:
+        from eventsourcing.postgres.lease import AdvisoryLockLease
+
+        datastore = self.datastore
+        return AdvisoryLockLease(
+            follower_name, leader_name, datastore.schema, datastore.connect_kwargs
+        )
+
     def __init__(
         self,
         datastore: PostgresDatastore,
@@ -580,9 +591,8 @@ class PostgresProcessRecorder(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
         stored_events = self._prepare(stored_events)
-        tracking = kwargs.get("tracking")
-        if tracking is not None:
-            check_tracking(tracking)
+        trackings = tracking_records(kwargs)
+        for tracking in trackings:
             _check_utf8("tracking.application_name", tracking.application_name)
             type_name, low, high = self._integer_column(self.tracking_table_name, "notification_id")
             if not low <= tracking.notification_id <= high:
@@ -597,26 +607,28 @@ class PostgresProcessRecorder(
                         else ""
                     )
                 )
-        elif not stored_events:
+        if not trackings and not stored_events:
             return []
-        return self._committer.record(Save(stored_events, tracking)) or []
+        return self._committer.record(Save(stored_events, trackings)) or []
 
-    def _tracking_steps(self, tracking: Optional[Tracking]) -> List[Step]:
-        if tracking is None:
-            return []
-        params = [
-            tracking.application_name.encode("utf8"),
-            encode_int8(tracking.notification_id),
+    def _tracking_steps(self, trackings: Sequence[Tracking]) -> List[Step]:
+        return [
+            Step(
+                self._insert_tracking_statement,
+                [t.application_name.encode("utf8"), encode_int8(t.notification_id)],
+            )
+            for t in trackings
         ]
-        return [Step(self._insert_tracking_statement, params)]
 
-    def _has_tracking(self, conn: Connection, tracking: Optional[Tracking]) -> bool:
-        if tracking is None:
-            return False
-        row = conn.execute(
-            self._has_tracking_query, (tracking.application_name, tracking.notification_id)
-        ).fetchone()
-        return bool(row and row[0])
+    def _has_tracking(self, conn: Connection, trackings: Sequence[Tracking]) -> bool:
+        """Whether any of ``trackings`` is recorded (they are recorded together)."""
+        for t in trackings:
+            row = conn.execute(
+                self._has_tracking_query, (t.application_name, t.notification_id)
+            ).fetchone()
+            if row and row[0]:
+                return True
+        return False
 
     def max_tracking_id(self, application_name: str) -> int:
         check_str("application_name", application_name)

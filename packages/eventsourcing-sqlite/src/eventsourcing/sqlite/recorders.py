@@ -23,8 +23,9 @@ from eventsourcing.checks import (
     check_stored_event,
     check_stored_events,
     check_str,
-    check_tracking,
+    tracking_records,
 )
+from eventsourcing.lease import Lease
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -175,17 +176,17 @@ class SQLiteAggregateRecorder(SQLiteEventScanning, AggregateRecorder):
     ) -> Optional[Sequence[int]]:
         self._check_open()
         rows = _event_rows(stored_events)  # before the lock: only SQL runs under it
-        tracking = self._tracking_row(kwargs.get("tracking"))
+        tracking = self._tracking_rows(kwargs)
         try:
             return self.datastore.write(lambda conn: self._record(conn, rows, tracking))
         except Exception as e:
             raise self._error(e) from e
 
-    def _tracking_row(self, tracking: Any) -> Optional[Tuple[str, int]]:
-        return None  # aggregate and application recorders do not track
+    def _tracking_rows(self, kwargs: Dict[str, Any]) -> List[Tuple[str, int]]:
+        return []  # aggregate and application recorders do not track
 
     def _record(
-        self, conn: sqlite3.Connection, rows: List[EventRow], tracking: Optional[Tuple[str, int]]
+        self, conn: sqlite3.Connection, rows: List[EventRow], tracking: List[Tuple[str, int]]
     ) -> Optional[List[int]]:
         """Insert the rows in the open transaction; return notification IDs, if any."""
         if len(rows) == 1:
@@ -262,7 +263,7 @@ class SQLiteApplicationRecorder(
         return [self._create_events_table()]
 
     def _record(
-        self, conn: sqlite3.Connection, rows: List[EventRow], tracking: Optional[Tuple[str, int]]
+        self, conn: sqlite3.Connection, rows: List[EventRow], tracking: List[Tuple[str, int]]
     ) -> Optional[List[int]]:
         if not rows:
             return []
@@ -372,17 +373,25 @@ class SQLiteProcessRecorder(SQLiteTrackingCopying, SQLiteApplicationRecorder, Pr
             TrackingStatements(self.tracking_table_name).create,
         ]
 
-    def _tracking_row(self, tracking: Any) -> Optional[Tuple[str, int]]:
-        if tracking is None:
-            return None
-        check_tracking(tracking)
-        return (tracking.application_name, tracking.notification_id)
+    max_trackings_per_insert = None
+
+    def lease(self, follower_name: str, leader_name: str) -> Lease:
+        if self.datastore.is_memory:
+            return super().lease(follower_name, leader_name)
+        from eventsourcing.sqlite.lease import FileLease
+
+        return FileLease(follower_name, leader_name, self.datastore.db_name)
+
+    def _tracking_rows(self, kwargs: Dict[str, Any]) -> List[Tuple[str, int]]:
+        return [(t.application_name, t.notification_id) for t in tracking_records(kwargs)]
 
     def _record(
-        self, conn: sqlite3.Connection, rows: List[EventRow], tracking: Optional[Tuple[str, int]]
+        self, conn: sqlite3.Connection, rows: List[EventRow], tracking: List[Tuple[str, int]]
     ) -> Optional[List[int]]:
-        if tracking is not None:
-            conn.execute(self.insert_tracking_statement, tracking)
+        if len(tracking) == 1:
+            conn.execute(self.insert_tracking_statement, tracking[0])
+        elif tracking:
+            conn.executemany(self.insert_tracking_statement, tracking)
         return super()._record(conn, rows, tracking)
 
     def _conflict(self, message: str) -> str:
