@@ -428,9 +428,9 @@ def test_after_a_lost_answer_a_committed_group_with_a_refused_save_is_found(
         existing, x, y = uuid4(), uuid4(), uuid4()
         assert recorder.insert_events([StoredEvent(existing, 1, "t", b"s")]) == [1]
         group = [
-            Save([StoredEvent(x, 1, "t", b"s")], None),
-            Save([StoredEvent(existing, 1, "t", b"other")], None),
-            Save([StoredEvent(y, 1, "t", b"s")], None),
+            Save([StoredEvent(x, 1, "t", b"s")], ()),
+            Save([StoredEvent(existing, 1, "t", b"other")], ()),
+            Save([StoredEvent(y, 1, "t", b"s")], ()),
         ]
         proxy.cut_after()
         group_committer(recorder).record_group(group)

@@ -58,10 +58,10 @@ def test_saves_of_one_position_in_a_group_use_up_no_notification_ids(factory: Fa
     assert isinstance(recorder, PostgresApplicationRecorder)
     a, b = uuid4(), uuid4()
     group = [
-        Save([event(a, 1)], None),
-        Save([StoredEvent(a, 1, "t", b"other")], None),
-        Save([event(b, 1)], None),
-        Save([StoredEvent(a, 1, "t", b"third")], None),
+        Save([event(a, 1)], ()),
+        Save([StoredEvent(a, 1, "t", b"other")], ()),
+        Save([event(b, 1)], ()),
+        Save([StoredEvent(a, 1, "t", b"third")], ()),
     ]
     group_committer(recorder).record_group(group)
     outcomes = [save.outcome for save in group]
@@ -77,8 +77,8 @@ def test_a_repeat_is_sent_when_what_it_repeats_was_not_recorded(factory: Factory
     a, existing = uuid4(), uuid4()
     recorder.insert_events([event(existing, 1)])
     group = [
-        Save([event(a, 1), event(existing, 1)], None),  # conflicts: not recorded
-        Save([StoredEvent(a, 1, "t", b"repeat")], None),  # so this one is
+        Save([event(a, 1), event(existing, 1)], ()),  # conflicts: not recorded
+        Save([StoredEvent(a, 1, "t", b"repeat")], ()),  # so this one is
     ]
     group_committer(recorder).record_group(group)
     assert isinstance(group[0].outcome, IntegrityError)
@@ -95,7 +95,7 @@ def test_after_a_conflict_saves_of_recorded_positions_are_refused_unsent(
     assert isinstance(recorder, PostgresApplicationRecorder)
     c, d, x, y, z = (uuid4() for _ in range(5))
     assert recorder.insert_events([event(c, 1), event(d, 1)]) == [1, 2]
-    group = [Save([event(o, 1), event(o, 2)], None) for o in (x, c, y, d, z)]
+    group = [Save([event(o, 1), event(o, 2)], ()) for o in (x, c, y, d, z)]
     group_committer(recorder).record_group(group)
     outcomes = [save.outcome for save in group]
     assert isinstance(outcomes[1], IntegrityError) and isinstance(outcomes[3], IntegrityError)
@@ -120,7 +120,7 @@ def test_a_conflicting_single_event_save_fails_alone_using_up_no_ids(factory: Fa
     assert isinstance(recorder, PostgresApplicationRecorder)
     c, x, y = uuid4(), uuid4(), uuid4()
     assert recorder.insert_events([event(c, 1)]) == [1]
-    group = [Save([event(x, 1)], None), Save([event(c, 1)], None), Save([event(y, 1)], None)]
+    group = [Save([event(x, 1)], ()), Save([event(c, 1)], ()), Save([event(y, 1)], ())]
     group_committer(recorder).record_group(group)
     assert group[0].outcome == [2] and group[2].outcome == [3]
     assert isinstance(group[1].outcome, IntegrityError)

@@ -18,7 +18,6 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from types import TracebackType
 from typing import (
-    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -52,6 +51,7 @@ from eventsourcing.errors import (
     WaitInterruptedError,
     _UndecodableType,
 )
+from eventsourcing.lease import Lease, LocalLease
 from eventsourcing.subscription import Subscription
 from eventsourcing.utils import (
     ConfigurationError,
@@ -61,9 +61,6 @@ from eventsourcing.utils import (
     strtobool,
     upcast_state,
 )
-
-if TYPE_CHECKING:
-    from eventsourcing.lease import Lease
 
 __all__ = [
     "AggregateRecorder",
@@ -696,8 +693,6 @@ class ProcessRecorder(ApplicationRecorder):
         This default only excludes runners of this process; backends whose
         database other processes share override it.
         """
-        from eventsourcing.lease import LocalLease
-
         return LocalLease(follower_name, leader_name, scope=self)
 
     @abstractmethod

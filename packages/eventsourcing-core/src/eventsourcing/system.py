@@ -21,7 +21,6 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from typing import (
-    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -43,9 +42,6 @@ from eventsourcing.application import (
     TAggregate,
 )
 from eventsourcing.domain import DomainEvent
-
-if TYPE_CHECKING:
-    from eventsourcing.processrunner import ProcessRunner
 from eventsourcing.persistence import (
     IntegrityError,
     Mapper,
@@ -64,7 +60,6 @@ __all__ = [
     "NotificationLogReader",
     "ProcessApplication",
     "ProcessEvent",
-    "ProcessRunner",
     "Promptable",
     "Runner",
     "RunnerAlreadyStarted",
@@ -686,13 +681,3 @@ class MultiThreadedRunner(Runner):
 
     def get(self, cls: Type[A]) -> A:
         return self._app(self.apps, cls)
-
-
-def __getattr__(name: str) -> Any:
-    # The runner of one OS process lives in a module of its own, which imports
-    # this one: it is imported when first asked for.
-    if name == "ProcessRunner":
-        from eventsourcing.processrunner import ProcessRunner
-
-        return ProcessRunner
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,7 +2,7 @@
 
 ``run MODULE:ATTR [--app NAME ...]`` runs the named applications (default:
 every follower) of the :class:`~eventsourcing.system.System` at
-``MODULE:ATTR`` with a :class:`~eventsourcing.system.ProcessRunner` until
+``MODULE:ATTR`` with a :class:`~eventsourcing.processrunner.ProcessRunner` until
 SIGTERM or SIGINT; ``status`` prints, for each follower and leader, the
 tracked position, the leader's last notification ID, the lag and the
 lease holder. Settings come from the environment, as for the applications.
@@ -24,6 +24,7 @@ import threading
 from typing import Any, List, Mapping, Optional, Sequence, TextIO
 
 from eventsourcing.persistence import PersistenceError
+from eventsourcing.processrunner import ProcessRunner
 from eventsourcing.system import System
 from eventsourcing.utils import ConfigurationError
 
@@ -68,8 +69,6 @@ def run_system(
     stopping: Optional[threading.Event] = None,
 ) -> int:
     """Run until ``stopping`` is set (or a follower fails: exit status 1)."""
-    from eventsourcing.processrunner import ProcessRunner
-
     stopping = stopping or threading.Event()
     runner = ProcessRunner(system, env=env, apps=_followers(system, apps))
     try:

@@ -51,6 +51,7 @@ from eventsourcing.postgres.copying import (
 )
 from eventsourcing.postgres.datastore import Connection, PostgresDatastore
 from eventsourcing.postgres.identifiers import validate_table_name
+from eventsourcing.postgres.lease import AdvisoryLockLease
 from eventsourcing.postgres.schema import create_tables, tracking_table_statement
 from eventsourcing.postgres.subscription import PostgresSubscription, notify_channel
 from eventsourcing.postgres.wire import (
@@ -545,8 +546,6 @@ class PostgresProcessRecorder(
     max_trackings_per_insert = None
 
     def lease(self, follower_name: str, leader_name: str) -> Lease:
-        from eventsourcing.postgres.lease import AdvisoryLockLease
-
         datastore = self.datastore
         return AdvisoryLockLease(
             follower_name, leader_name, datastore.schema, datastore.connect_kwargs

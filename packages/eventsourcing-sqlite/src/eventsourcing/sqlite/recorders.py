@@ -42,6 +42,7 @@ from eventsourcing.sqlite.copying import (
 )
 from eventsourcing.sqlite.datastore import SQLiteDatastore, translate_error
 from eventsourcing.sqlite.identifiers import validate_table_name
+from eventsourcing.sqlite.lease import FileLease
 from eventsourcing.sqlite.tracking import TrackingStatements
 from eventsourcing.subscription import SignalledSubscription, Subscription
 
@@ -378,8 +379,6 @@ class SQLiteProcessRecorder(SQLiteTrackingCopying, SQLiteApplicationRecorder, Pr
     def lease(self, follower_name: str, leader_name: str) -> Lease:
         if self.datastore.is_memory:
             return super().lease(follower_name, leader_name)
-        from eventsourcing.sqlite.lease import FileLease
-
         return FileLease(follower_name, leader_name, self.datastore.db_name)
 
     def _tracking_rows(self, kwargs: Dict[str, Any]) -> List[Tuple[str, int]]:
