@@ -57,6 +57,7 @@ def test_a_backend_without_hook_is_run_with_a_warning_and_explained_skips(
         "no pytest_eventsourcing_backend hook answered for backend 'eventsourcing.popo:Factory'"
     )
     skips = [line for line in result.stdout.splitlines() if line.startswith("SKIPPED")]
-    assert len(skips) == 2, result.stdout  # durability (3 kinds, one line) and processes
+    # durability (3 kinds, one line), total order and subscriptions with processes
+    assert len(skips) == 3, result.stdout
     assert all(advice in line and "Add a hook" in line for line in skips), skips
     assert "UndescribedBackendWarning" in result.stdout, result.stdout

@@ -28,6 +28,7 @@ __all__ = [
     "describe_backend",
     "isolated_env",
     "missing_hook_advice",
+    "skip_unless",
 ]
 
 # The running session's hook relay, set by the plugin when pytest configures it,
@@ -87,3 +88,13 @@ def isolated_env(backend: str, tmp_path: Path) -> Iterator[dict[str, str]]:
         raise BackendNotDescribed(missing_hook_advice(backend))
     with described.store() as env:
         yield {"PERSISTENCE_MODULE": backend, **env}
+
+
+def skip_unless(backend: Backend, capability: str, what: str) -> None:
+    """Skip a check that needs ``capability`` (``durable``, ``multiprocess``),
+    saying what to add when the backend's hook is missing."""
+    if getattr(backend, capability):
+        return
+    if not backend.described:
+        pytest.skip(f"{what} not checked: {missing_hook_advice(backend.name)}")
+    pytest.skip(f"{what} not checked: backend {backend.name!r} is not declared {capability}")

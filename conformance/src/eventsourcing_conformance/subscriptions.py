@@ -41,6 +41,7 @@ from eventsourcing.plugins import resolve_persistence_module
 from eventsourcing.subscription import Subscription
 from eventsourcing_conformance.backend import Backend
 from eventsourcing_conformance.properties import violated
+from eventsourcing_conformance.stores import skip_unless
 
 __all__ = [
     "SUBSCRIPTION",
@@ -358,8 +359,7 @@ class SubscriptionConformance:
         check_stop_promptly(conformance_backend)
 
     def test_subscription_writer_processes(self, conformance_backend: Backend) -> None:
-        if not conformance_backend.multiprocess:
-            pytest.skip(f"backend {conformance_backend.name!r} is not declared multiprocess")
+        skip_unless(conformance_backend, "multiprocess", "subscriptions with writer processes")
         check_writer_processes(conformance_backend)
 
     def test_tracking_recorder(self, conformance_backend: Backend) -> None:

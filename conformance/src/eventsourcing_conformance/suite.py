@@ -29,20 +29,12 @@ from eventsourcing_conformance.pages import PageConformance
 from eventsourcing_conformance.paging import check_empty_store, check_limits_and_bounds
 from eventsourcing_conformance.purpose import check_purpose
 from eventsourcing_conformance.settings import settings_from_config
-from eventsourcing_conformance.stores import missing_hook_advice
+from eventsourcing_conformance.stores import skip_unless
 from eventsourcing_conformance.subscriptions import SubscriptionConformance
 
 __all__ = ["RECORDER_KINDS", "RecorderConformance"]
 
 kinds = pytest.mark.parametrize("kind", RECORDER_KINDS)
-
-
-def _skip_unless(backend: Backend, capability: str, what: str) -> None:
-    if getattr(backend, capability):
-        return
-    if not backend.described:
-        pytest.skip(f"{what} not checked: {missing_hook_advice(backend.name)}")
-    pytest.skip(f"{what} not checked: backend {backend.name!r} is not declared {capability}")
 
 
 class ModelChecks:
@@ -86,7 +78,7 @@ class PurposeChecks:
 class DurabilityChecks:
     @kinds
     def test_durability(self, conformance_backend: Backend, kind: str) -> None:
-        _skip_unless(conformance_backend, "durable", "durability")
+        skip_unless(conformance_backend, "durable", "durability")
         check_reopened(conformance_backend, kind)
 
 
@@ -106,7 +98,7 @@ class TotalOrderChecks:
         check_total_order_with_conflicts(conformance_backend)
 
     def test_total_order_with_writer_processes(self, conformance_backend: Backend) -> None:
-        _skip_unless(conformance_backend, "multiprocess", "writer processes")
+        skip_unless(conformance_backend, "multiprocess", "writer processes")
         check_total_order(conformance_backend, threads=2, processes=2)
 
 
