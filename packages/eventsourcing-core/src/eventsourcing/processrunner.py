@@ -47,7 +47,7 @@ from eventsourcing.persistence import (
     Notification,
     Tracking,
 )
-from eventsourcing.system import Follower, ProcessEvent, Runner, System
+from eventsourcing.system import Follower, ProcessEvent, Runner, System, ThreadErrors
 from eventsourcing.utils import ConfigurationError
 
 __all__ = ["FollowerFailed", "PageEventStore", "ProcessRunner"]
@@ -184,10 +184,10 @@ class _Consumer(threading.Thread):
                 self._consume()
         except FollowerFailed as e:
             logger.error("%s", e, exc_info=e.__cause__)
-            self.runner._failed(e)
+            self.runner._record_error(e)
         except BaseException as e:
             logger.exception("%r stopped consuming %r", self.follower.name, self.leader_name)
-            self.runner._failed(e)
+            self.runner._record_error(e)
         finally:
             self.lease.close()
 
@@ -284,7 +284,7 @@ class _Consumer(threading.Thread):
         follower.notify(page.events)
 
 
-class ProcessRunner(Runner):
+class ProcessRunner(Runner, ThreadErrors):
     """Runs the applications named ``apps`` (default: all) of a system in this
     process; each follower among them consumes its leaders through the database.
 
@@ -315,21 +315,9 @@ class ProcessRunner(Runner):
         self.apps: Dict[str, Application[Any]] = {}
         self._readers: Dict[str, Application[Any]] = {}
         self.consumers: List[_Consumer] = []
+        ThreadErrors.__init__(self)
         self.is_stopping = threading.Event()
-        self.has_errors = threading.Event()
-        self._errors: List[BaseException] = []
-        self._errors_lock = threading.Lock()
         self._stopped = False
-
-    @property
-    def errors(self) -> List[BaseException]:
-        with self._errors_lock:
-            return list(self._errors)
-
-    def _failed(self, error: BaseException) -> None:
-        with self._errors_lock:
-            self._errors.append(error)
-        self.has_errors.set()
 
     def start(self) -> None:
         """Construct the applications and start consuming (after the lease)."""

@@ -567,7 +567,31 @@ class MultiThreadedRunnerThread(Promptable, threading.Thread):
             self.is_prompted.set()
 
 
-class MultiThreadedRunner(Runner):
+class ThreadErrors:
+    """Errors raised in a runner's threads, in the order they happened.
+
+    Shared by the runners that process in threads, so that each keeps the
+    same ``errors`` and ``has_errors`` and ``stop()`` can re-raise the first.
+    """
+
+    def __init__(self) -> None:
+        self.has_errors = threading.Event()
+        self._errors: List[BaseException] = []
+        self._errors_lock = threading.Lock()
+
+    @property
+    def errors(self) -> List[BaseException]:
+        """Errors raised in the threads so far, in the order they happened."""
+        with self._errors_lock:
+            return list(self._errors)
+
+    def _record_error(self, error: BaseException) -> None:
+        with self._errors_lock:
+            self._errors.append(error)
+        self.has_errors.set()
+
+
+class MultiThreadedRunner(Runner, ThreadErrors):
     """Runs a system with one thread per follower.
 
     A leader's save returns at once; followers process in their threads.
@@ -589,22 +613,12 @@ class MultiThreadedRunner(Runner):
         self.on_error = on_error
         self.apps: Dict[str, Application[Any]] = {}
         self.threads: Dict[str, MultiThreadedRunnerThread] = {}
+        ThreadErrors.__init__(self)
         self.is_stopping = threading.Event()
-        self.has_errors = threading.Event()
-        self._errors: List[BaseException] = []
-        self._errors_lock = threading.Lock()
         self._stopped = False
 
-    @property
-    def errors(self) -> List[BaseException]:
-        """Errors raised in the follower threads so far, in the order they happened."""
-        with self._errors_lock:
-            return list(self._errors)
-
     def _thread_failed(self, app_name: str, error: BaseException) -> None:
-        with self._errors_lock:
-            self._errors.append(error)
-        self.has_errors.set()
+        self._record_error(error)
         if self.on_error is not None:
             self.on_error(app_name, error)
 
