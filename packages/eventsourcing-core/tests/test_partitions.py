@@ -125,7 +125,9 @@ def test_partitions_share_the_work_each_aggregate_in_order(env: Dict[str, str]) 
             for n in counters.recorder.select_notifications(1, last + 1)
             if Partition(k, 2).contains(n.originator_id)
         }
-        ids_tracked = {t.notification_id for t in tracked if t.application_name == f"Counters#{k}/2"}
+        ids_tracked = {
+            t.notification_id for t in tracked if t.application_name == f"Counters#{k}/2"
+        }
         assert 0 < len(own) < last + 1
         assert own < ids_tracked < set(range(1, last + 2))
     counters.close()
