@@ -119,7 +119,7 @@ def test_partitions_with_failover_process_each_aggregate_in_order_once(
     }
     try:
         holders = {k: wait_for_holder(leases, name(k), 0) for k in range(PARTITIONS)}
-        kills = dict(zip(rng.sample(range(AGGREGATES, COMMANDS), KILLS), range(KILLS)))
+        kills = {i: n for n, i in enumerate(rng.sample(range(AGGREGATES, COMMANDS), KILLS))}
         ids = []
         for i in range(COMMANDS):
             if i < AGGREGATES:

@@ -92,11 +92,16 @@ def test_partitions_share_the_work_each_aggregate_in_order(env: Dict[str, str]) 
         runner.start()
     try:
         recorders = [r.get(Mirrors).process_recorder for r in runners]
-        for k, recorder in enumerate(recorders):
-            wait_until(lambda: recorder.max_tracking_id(f"Counters#{k}/2") == last, f"#{k}")
+
+        def caught_up(position: int) -> bool:
+            return all(
+                recorder.max_tracking_id(f"Counters#{k}/2") == position
+                for k, recorder in enumerate(recorders)
+            )
+
+        wait_until(lambda: caught_up(last), "both partitions")
         counters.increment(ids[0])  # after the catch-up too
-        for k, recorder in enumerate(recorders):
-            wait_until(lambda: recorder.max_tracking_id(f"Counters#{k}/2") == last + 1, "+1")
+        wait_until(lambda: caught_up(last + 1), "both partitions, +1")
     finally:
         for runner in runners:
             runner.stop()
