@@ -9,12 +9,13 @@ import time
 import zlib
 from pathlib import Path
 from typing import Callable, Dict, List
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 
 from eventsourcing.copying import TrackingCopying
 from eventsourcing.partition import Partition, PartitionMismatch, tracked_positions
+from eventsourcing.persistence import Notification
 from eventsourcing.processrunner import ProcessRunner
 from eventsourcing.utils import ConfigurationError
 
@@ -67,6 +68,20 @@ def test_membership_is_crc32_of_the_id_bytes_modulo_n() -> None:
     assert Partition().contains(originator_id)
     assert Partition(1, 4).tracking_name("Counters") == "Counters#1/4"
     assert Partition(0, 1).tracking_name("Counters") == "Counters"
+
+
+def test_batches_carry_up_to_size_of_the_partitions_own_notifications() -> None:
+    partition = Partition(0, 2)
+    ids = [uuid4() for _ in range(40)]
+    page = [
+        Notification(originator_id=i, originator_version=1, topic="t", state=b"", id=n)
+        for n, i in enumerate(ids, 1)
+    ]
+    batches = list(partition.batches(page, 3))
+    assert [n for batch in batches for n in batch] == page
+    own = [sum(partition.contains(n.originator_id) for n in batch) for batch in batches]
+    assert all(count <= 3 for count in own) and all(count == 3 for count in own[:-1])
+    assert [len(b) for b in Partition().batches(page, 7)] == [7, 7, 7, 7, 7, 5]
 
 
 def test_bad_partitions_name_what_is_wrong(env: Dict[str, str]) -> None:

@@ -226,11 +226,10 @@ class _Consumer(threading.Thread):
                 page = subscription.next_page()
                 if not page:
                     return
-                size = self.batch_size
-                for i in range(0, len(page), size):
+                for batch in self.partition.batches(page, self.batch_size):
                     if self.runner.is_stopping.is_set():
                         return
-                    if not self._process(page[i : i + size]):
+                    if not self._process(batch):
                         return  # processed elsewhere: read again
         finally:
             with self._subscription_lock:
