@@ -9,6 +9,12 @@ partition's position reaching the last notification (the standbys try the
 lease every 5 ms). Each process reads every notification and processes
 (decodes, runs the policy on, records) only its partition's; pages of 100
 (``PROCESSING_BATCH_SIZE``, the default).
+
+What limits it: the processes share the machine's cores with PostgreSQL;
+every partition reads every notification; and the partitions' commits are
+serialized by the follower's events table lock (one notification log), so
+only the Python side of the work (about 0.5 CPU-seconds per 20,000
+notifications here, with this cheap policy) is spread across processes.
 """
 
 from __future__ import annotations
