@@ -165,6 +165,17 @@ def test_a_partition_without_work_still_advances(env: Dict[str, str]) -> None:
     counters.close()
 
 
+def test_the_partition_can_be_given_in_settings(env: Dict[str, str]) -> None:
+    counters = Counters(env=env)
+    save_counters(counters, 4, 0)
+    env.update(MIRRORS_PROCESSING_PARTITIONS="3", PROCESSING_PARTITION="2")
+    with ProcessRunner(system, env=env, apps=["Mirrors"]) as runner:
+        assert runner.consumers[0].tracking_name == "Counters#2/3"
+        mirrors = runner.get(Mirrors)
+        wait_until(lambda: mirrors.process_recorder.max_tracking_id("Counters#2/3") == 4, "4")
+    counters.close()
+
+
 def test_a_changed_number_of_partitions_is_refused(env: Dict[str, str]) -> None:
     counters = Counters(env=env)
     save_counters(counters, 3, 3)
