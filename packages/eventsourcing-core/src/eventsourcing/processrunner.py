@@ -314,7 +314,9 @@ class ProcessRunner(Runner, ThreadErrors):
     Leaders not run here are constructed only to read their logs. A follower
     whose policy keeps failing stops (the error is logged with the leader's
     name and the notification ID, kept in :attr:`errors`, and raised by
-    :meth:`stop`); a new runner resumes it there.
+    :meth:`stop`); a new runner resumes it there. With ``partitions=N,
+    partition=K`` (else ``PROCESSING_PARTITIONS``, ``PROCESSING_PARTITION``)
+    each follower here processes partition K of N of its leaders' aggregates.
     """
 
     def __init__(
