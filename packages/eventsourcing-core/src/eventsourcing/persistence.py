@@ -16,7 +16,6 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from types import TracebackType
 from typing import (
     Any,
     Callable,
@@ -54,6 +53,7 @@ from eventsourcing.errors import (
 from eventsourcing.lease import Lease, LocalLease
 from eventsourcing.subscription import Subscription
 from eventsourcing.utils import (
+    CloseOnExit,
     ConfigurationError,
     TopicError,
     get_topic,
@@ -926,7 +926,7 @@ TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
 TF = TypeVar("TF", bound="InfrastructureFactory")  # 9.1's name for such a type variable
 
 
-class InfrastructureFactory(ABC):
+class InfrastructureFactory(CloseOnExit, ABC):
     """Constructs the persistence objects of one application.
 
     Concrete factories come from persistence modules (backends), selected by
@@ -1196,19 +1196,8 @@ class InfrastructureFactory(ABC):
         """Whether ``CREATE_TABLE`` is true (default: true): recorders create their tables."""
         return self.getenv_bool(self.CREATE_TABLE, default=True)
 
-    def close(self) -> None:  # noqa: B027 (optional to override)
+    def close(self) -> None:
         """Release connections, pools or files held by this factory (idempotent)."""
-
-    def __enter__(self: TInfrastructureFactory) -> TInfrastructureFactory:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc_val: Optional[BaseException],
-        exc_tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
 
 def _resolve_persistence_module(value: str, variable: str) -> Type[InfrastructureFactory]:
