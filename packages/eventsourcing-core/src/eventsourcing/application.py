@@ -734,6 +734,15 @@ class ApplicationSubscription(CloseOnExit):
         or ``[]`` once stopped. Lets a consumer process a page in one transaction."""
         return [self._convert(n) for n in self.subscription.next_page()]
 
+    @property
+    def page_size(self) -> int:
+        """The most notifications read at once (see :meth:`next_page`)."""
+        return self.subscription.page_size
+
+    @page_size.setter
+    def page_size(self, value: int) -> None:
+        self.subscription.page_size = value
+
     def _convert(self, notification: Notification) -> Tuple[Any, Tracking]:
         return (
             self.mapper.to_domain_event(notification),
