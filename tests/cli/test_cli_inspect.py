@@ -20,6 +20,9 @@ from typing import Dict
 import pytest
 
 from eventsourcing.cipher import AESCipher
+from eventsourcing.cli.backends import installed
+from eventsourcing.compressor import ZlibCompressor
+from eventsourcing.plugins import get_plugin_manager, hookimpl, installed_plugins
 from eventsourcing.postgres.conformance import require_postgres
 
 from .conftest import SCRIPT, command_env, fill, run, write_env
@@ -329,3 +332,26 @@ def test_verify_decodes_the_state_of_events_whose_classes_are_not_importable(
     summary = result.lines[-1]
     assert "1 problems" in summary and "3 topics not importable here" in summary
     assert "examples.bank.domain:Account.Opened" in summary
+
+
+class _CodePlugin:
+    """A plugin registered by code, not by an entry point: it has no distribution."""
+
+    @staticmethod
+    @hookimpl
+    def eventsourcing_compressors() -> Dict[str, type]:
+        return {"zlib-again": ZlibCompressor}
+
+
+def test_backends_take_each_plugins_distribution_from_the_plugin_registry() -> None:
+    manager = get_plugin_manager()
+    manager.register(_CodePlugin, name="registered-by-code")
+    try:
+        rows = installed()
+    finally:
+        manager.unregister(_CodePlugin)
+    loaded = {p.name: (p.distribution, p.version) for p in installed_plugins()}
+    for row in rows:
+        expected = loaded.get(row["plugin"], ("(registered in code)", ""))
+        assert (row["distribution"], row["version"]) == expected, row
+    assert next(r for r in rows if r["name"] == "zlib-again")["plugin"] == "registered-by-code"
