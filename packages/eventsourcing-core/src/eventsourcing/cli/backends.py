@@ -88,6 +88,7 @@ class BackendsCommand(Command):
                 if r["kind"] == kind:
                     out.write(
                         f"  {r['name']:<{width}}  {r['topic']:<{topic_width}}  "
-                        f"{r['distribution']} {r['version']}".rstrip() + "\n"
+                        f"{r['distribution']} {r['version']}".rstrip()
+                        + "\n"
                     )
         return 0
