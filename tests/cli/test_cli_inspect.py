@@ -235,11 +235,31 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path: Path) -> None:
     assert "line 1: expected KEY=VALUE" in _one_clean_line(
         run("verify", "--env", str(tmp_path / "bad.env"))
     )
+    sqlite3.connect(tmp_path / "e.db").close()  # a database without tables
     empty = write_env(
         tmp_path / "empty.env",
         {"PERSISTENCE_MODULE": "sqlite", "SQLITE_DBNAME": str(tmp_path / "e.db")},
     )
     assert "no stored events found" in _one_clean_line(run("verify", "--env", empty))
+
+
+def test_a_mistyped_sqlite_path_is_one_line_and_no_file_is_left_behind(
+    sqlite_env: Dict[str, str], tmp_path: Path
+) -> None:
+    fill(sqlite_env)
+    mistyped = tmp_path / "stroe.sqlite"
+    settings = write_env(tmp_path / "typo.env", {**sqlite_env, "SQLITE_DBNAME": str(mistyped)})
+    target = write_env(tmp_path / "target.env", sqlite_env)  # exists: never reached
+    for args in (
+        ("log",),
+        ("log", "--follow"),
+        ("show", "00000000-0000-0000-0000-000000000000"),
+        ("verify",),
+        ("copy", "--to-env", target),
+    ):
+        err = _one_clean_line(run(*args, "--env", settings))
+        assert "stroe.sqlite' does not exist" in err and "SQLITE_DBNAME" in err, (args, err)
+    assert list(tmp_path.glob("stroe*")) == []  # nor -wal or -shm files
 
 
 def test_unreachable_server_is_one_line_without_the_password(tmp_path: Path) -> None:

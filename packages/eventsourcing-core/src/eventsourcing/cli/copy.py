@@ -17,7 +17,19 @@ import hashlib
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, cast
+from typing import (
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    TypeVar,
+    cast,
+)
 from uuid import UUID
 
 from eventsourcing.cli.command import Command, CommandError, Context
@@ -28,7 +40,15 @@ from eventsourcing.copying import (
     TrackingCopying,
     missing_capabilities,
 )
-from eventsourcing.persistence import Notification, PersistenceError, StoredEvent, Tracking
+from eventsourcing.persistence import (
+    Compressor,
+    Notification,
+    PersistenceError,
+    ProgrammingError,
+    StoredEvent,
+    Tracking,
+)
+from eventsourcing.popo import Factory as PopoFactory
 from eventsourcing.utils import ConfigurationError, TopicError
 
 __all__ = ["CopyCommand"]
@@ -293,13 +313,23 @@ def _refuse(source: Store, target: Store) -> None:
                 f"the {role} ({store.describe()}) cannot take part in a faithful copy: "
                 f"its recorders lack {', '.join(missing)}"
             )
-    ours, theirs = type(source.compressor), type(target.compressor)
-    if ours is not theirs:
+    _refuse_compressor(source, target.compressor)
+
+
+def _refuse_compressor(source: Store, theirs: Optional[Compressor]) -> None:
+    ours = source.compressor
+    if type(ours) is not type(theirs):
         raise CommandError(
             "copy keeps the stored bytes: the target's compressor "
-            f"({theirs.__name__ if target.compressor else 'none'}) must be the source's "
-            f"({ours.__name__ if source.compressor else 'none'}); check COMPRESSOR_TOPIC"
+            f"({type(theirs).__name__ if theirs else 'none'}) must be the source's "
+            f"({type(ours).__name__ if ours else 'none'}); check COMPRESSOR_TOPIC"
         )
+
+
+def _selected_compressor(env: Mapping[str, str], app: str) -> Optional[Compressor]:
+    """The compressor that ``env`` selects, without opening its store: the
+    selection is the base factory's, the same for every persistence module."""
+    return PopoFactory(app, env).compressor()
 
 
 class CopyCommand(Command):
@@ -336,19 +366,26 @@ class CopyCommand(Command):
         with Store(context.env, app) as source:
             stop = source.max_notification_id()
             # Look at the target without creating anything, then open it to write.
-            target, last = _target(target_env, app, args.to_env)
-            with target:
-                _refuse(source, target)
-                occupied = last or any(
-                    next(iter(rows), None) is not None
-                    for rows in (_all_tracking(target), _all_snapshots(target))
-                )
-                if occupied and not args.resume:
-                    raise CommandError(
-                        f"the target ({target.describe()}) is not empty: copy only into an "
-                        "empty store, or give --resume to continue an interrupted copy"
+            probe, last = _target(target_env, app, args.to_env)
+            if probe is not None:
+                with probe:
+                    _refuse(source, probe)
+                    occupied = last or any(
+                        next(iter(rows), None) is not None
+                        for rows in (_all_tracking(probe), _all_snapshots(probe))
                     )
+                    if occupied and not args.resume:
+                        raise CommandError(
+                            f"the target ({probe.describe()}) is not empty: copy only into "
+                            "an empty store, or give --resume to continue an interrupted copy"
+                        )
+            else:
+                _refuse_compressor(source, _selected_compressor(target_env, app))
             with Store(target_env, app, writable=True) as target:
+                if probe is None:
+                    # No database yet (a new SQLite file): empty, and only now
+                    # created, so its capabilities are checked only now.
+                    _refuse(source, target)
                 copy = Copy(source, target, context)
                 if last:
                     copy.check_prefix(last)
@@ -382,11 +419,15 @@ class CopyCommand(Command):
         return 0
 
 
-def _target(env: Dict[str, str], app: str, path: str) -> Tuple[Store, int]:
+def _target(env: Dict[str, str], app: str, path: str) -> Tuple[Optional[Store], int]:
     """The target store, opened read-only, and its last notification ID (0 when
-    it has no events table); errors say that they are about the target."""
+    it has no events table); ``None`` when its database does not exist yet (a
+    read-only store is not created: ProgrammingError). Errors say that they
+    are about the target."""
     try:
         store = Store(env, app)
+    except ProgrammingError:
+        return None, 0
     except (CommandError, ConfigurationError, TopicError, PersistenceError) as e:
         raise CommandError(f"target store (--to-env {path}): {e}") from e
     try:
