@@ -56,7 +56,10 @@ __all__ = ["CopyCommand"]
 
 # Events per insert_notifications call (one transaction each): COPY pays off
 # from thousands of rows, and an interrupted copy loses at most one page.
-# Not tuned: other sizes were not measured.
+# Measured on 1,000,000 events SQLite -> PostgreSQL (load 7 to 9, one run
+# each): 5,000 per page 33.5 s, 10,000 25.0 s and 18.2 s, 20,000 29.3 s and
+# 29.8 s (the client then used 10 to 11 s of CPU instead of 7.5: larger pages
+# of objects cost more in garbage collection).
 _PAGE = 10_000
 
 Key = Tuple[UUID, int]
