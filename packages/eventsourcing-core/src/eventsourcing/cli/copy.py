@@ -58,8 +58,7 @@ __all__ = ["CopyCommand"]
 # from thousands of rows, and an interrupted copy loses at most one page.
 # Measured on 1,000,000 events SQLite -> PostgreSQL (load 7 to 9, one run
 # each): 5,000 per page 33.5 s, 10,000 25.0 s and 18.2 s, 20,000 29.3 s and
-# 29.8 s (the client then used 10 to 11 s of CPU instead of 7.5: larger pages
-# of objects cost more in garbage collection).
+# 29.8 s (and the client used 10 to 11 s of CPU instead of 7.5).
 _PAGE = 10_000
 
 Key = Tuple[UUID, int]
