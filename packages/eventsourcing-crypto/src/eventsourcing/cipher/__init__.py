@@ -92,7 +92,11 @@ class AESCipher(Cipher):
         """A new AES-GCM cipher object for this key and ``nonce``.
 
         A GCM cipher object encrypts or decrypts one message only, so each
-        call to :meth:`encrypt` and :meth:`decrypt` constructs its own.
+        call to :meth:`encrypt` and :meth:`decrypt` constructs its own. That
+        is most of their cost (measured 60 to 90 µs per 200-byte state, the
+        same as pycryptodome's calls alone, within the noise): pycryptodome
+        builds three AES objects and a GHASH table per message, and keeping
+        those of a key between messages would need its private modules.
         """
         return self._aes.new(self._key, self._aes.MODE_GCM, nonce=nonce)
 
