@@ -71,13 +71,12 @@ def follow(
         finally:
             done.set()
 
-    worker = threading.Thread(target=run, name="eventsourcing-log-follow", daemon=True)
-    with _raising_on(STOP_SIGNALS):
-        worker.start()
-        try:
+    threading.Thread(target=run, name="eventsourcing-log-follow", daemon=True).start()
+    try:
+        with _raising_on(STOP_SIGNALS):
             done.wait()
-        except _Stop:
-            pass
+    except _Stop:
+        pass
     # A second signal from here on has its usual effect (SIGINT: exit status 130).
     subscription.stop()
     done.wait()
@@ -105,6 +104,7 @@ def _raising_on(signals: Sequence[signal.Signals]) -> Iterator[None]:
     try:
         yield
     finally:
+        stopping = True  # not raised while the handlers are being put back
         for s, h in previous.items():
             signal.signal(s, h)
 
