@@ -24,6 +24,10 @@ DEFERRED = {
     ("eventsourcing.postgres.plugin", "eventsourcing.postgres"),
     # pycryptodome is imported only once a cipher is selected.
     ("eventsourcing.cipher.plugin", "eventsourcing.cipher"),
+    # The PostgreSQL and conformance packages import their heavy classes on first
+    # use (PEP 562 __getattr__), since their plugins are modules of the package.
+    ("eventsourcing.postgres", "eventsourcing.postgres.api"),
+    ("eventsourcing_conformance", "eventsourcing_conformance.suite"),
     # Each backend's pytest plugin for the conformance suite is loaded by any
     # pytest run where the backend is installed; the suite (with Hypothesis)
     # is a test-time dependency, imported only when the suite asks the hook.

@@ -8,18 +8,24 @@ import json
 import os
 import pty
 import queue
+import signal
 import socket
 import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Dict
+from typing import Any, Dict
 
+import psycopg
 import pytest
 
 from eventsourcing.cipher import AESCipher
+from eventsourcing.cli.backends import installed
+from eventsourcing.compressor import ZlibCompressor
+from eventsourcing.plugins import get_plugin_manager, hookimpl, installed_plugins
 from eventsourcing.postgres.conformance import require_postgres
 
 from .conftest import SCRIPT, command_env, fill, run, write_env
@@ -185,15 +191,21 @@ def test_verify_says_once_that_the_cipher_key_is_wrong(
     assert wrong not in result.out + result.err and key not in result.out + result.err
 
 
-def test_log_follow_prints_events_as_they_are_saved(
-    sqlite_env: Dict[str, str], tmp_path: Path
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_log_follow_tails_committed_events_and_stops_cleanly_on_a_signal(
+    backend: str, stop: signal.Signals, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
-    bank = fill(sqlite_env)
-    settings = write_env(tmp_path / "s.env", sqlite_env)
+    if backend == "postgres":
+        require_postgres()
+    env: Dict[str, str] = request.getfixturevalue(f"{backend}_env")
+    bank = fill(env)
+    settings = write_env(tmp_path / "s.env", env)
     follower = subprocess.Popen(
-        [str(SCRIPT), "log", "--follow", "--from", "8", "--env", settings],
+        [str(SCRIPT), "log", "--follow", "--from", "8", "--env", settings, *APP],
         env=command_env(),
         stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
@@ -202,13 +214,49 @@ def test_log_follow_prints_events_as_they_are_saved(
     try:
         assert lines.get(timeout=30).startswith("8 ")
         with bank.app() as app:
+            if backend == "postgres":
+                # Caught up, the follower waits on LISTEN (the subscription's), not a timer.
+                recorder: Any = app.recorder
+                _wait_for_listener(recorder.datastore.connect_kwargs, recorder.notify_channel)
             app.deposit(bank.accounts[1], Decimal("1.00"))
-        line = lines.get(timeout=30)
-        assert line.startswith("9 ") and f"{bank.accounts[1]}  v3" in line
-    finally:
-        follower.terminate()
-        follower.wait(timeout=30)
+            line = lines.get(timeout=30)
+            assert line.startswith("9 ") and f"{bank.accounts[1]}  v3" in line
+            app.deposit(bank.accounts[2], Decimal("2.00"))
+            assert lines.get(timeout=30).startswith("10 ")
+        follower.send_signal(stop)
+        assert follower.wait(timeout=30) == 0
         reader.join(timeout=30)
+        assert follower.stderr is not None and follower.stderr.read() == ""
+        assert lines.empty()
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait(timeout=30)
+        reader.join(timeout=30)
+
+
+def test_log_follow_with_a_limit_ends_by_itself(sqlite_env: Dict[str, str], tmp_path: Path) -> None:
+    fill(sqlite_env)
+    settings = write_env(tmp_path / "s.env", sqlite_env)
+    result = run("log", "--follow", "--limit", "3", "--from", "6", "--env", settings)
+    assert result.code == 0, result.err
+    assert [line.split()[0] for line in result.lines] == ["6", "7", "8"]
+
+
+def _wait_for_listener(connect_kwargs: Dict[str, Any], channel: str) -> None:
+    """Return once another session LISTENs on ``channel`` (polled, with a deadline)."""
+    give_up = time.monotonic() + 30
+    with psycopg.connect(**connect_kwargs, autocommit=True) as conn:
+        while True:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+                "AND query LIKE 'LISTEN %%' AND query LIKE %s",
+                [f"%{channel}%"],
+            ).fetchone()
+            if row and row[0]:
+                return
+            assert time.monotonic() < give_up, f"nobody LISTENs on {channel}"
+            time.sleep(0.05)
 
 
 def _one_clean_line(result: object, code: int = 2) -> str:
@@ -232,11 +280,31 @@ def test_bad_input_is_one_line_and_exit_status_2(tmp_path: Path) -> None:
     assert "line 1: expected KEY=VALUE" in _one_clean_line(
         run("verify", "--env", str(tmp_path / "bad.env"))
     )
+    sqlite3.connect(tmp_path / "e.db").close()  # a database without tables
     empty = write_env(
         tmp_path / "empty.env",
         {"PERSISTENCE_MODULE": "sqlite", "SQLITE_DBNAME": str(tmp_path / "e.db")},
     )
     assert "no stored events found" in _one_clean_line(run("verify", "--env", empty))
+
+
+def test_a_mistyped_sqlite_path_is_one_line_and_no_file_is_left_behind(
+    sqlite_env: Dict[str, str], tmp_path: Path
+) -> None:
+    fill(sqlite_env)
+    mistyped = tmp_path / "stroe.sqlite"
+    settings = write_env(tmp_path / "typo.env", {**sqlite_env, "SQLITE_DBNAME": str(mistyped)})
+    target = write_env(tmp_path / "target.env", sqlite_env)  # exists: never reached
+    for args in (
+        ("log",),
+        ("log", "--follow"),
+        ("show", "00000000-0000-0000-0000-000000000000"),
+        ("verify",),
+        ("copy", "--to-env", target),
+    ):
+        err = _one_clean_line(run(*args, "--env", settings))
+        assert "stroe.sqlite' does not exist" in err and "SQLITE_DBNAME" in err, (args, err)
+    assert list(tmp_path.glob("stroe*")) == []  # nor -wal or -shm files
 
 
 def test_unreachable_server_is_one_line_without_the_password(tmp_path: Path) -> None:
@@ -329,3 +397,26 @@ def test_verify_decodes_the_state_of_events_whose_classes_are_not_importable(
     summary = result.lines[-1]
     assert "1 problems" in summary and "3 topics not importable here" in summary
     assert "examples.bank.domain:Account.Opened" in summary
+
+
+class _CodePlugin:
+    """A plugin registered by code, not by an entry point: it has no distribution."""
+
+    @staticmethod
+    @hookimpl
+    def eventsourcing_compressors() -> Dict[str, type]:
+        return {"zlib-again": ZlibCompressor}
+
+
+def test_backends_take_each_plugins_distribution_from_the_plugin_registry() -> None:
+    manager = get_plugin_manager()
+    manager.register(_CodePlugin, name="registered-by-code")
+    try:
+        rows = installed()
+    finally:
+        manager.unregister(_CodePlugin)
+    loaded = {p.name: (p.distribution, p.version) for p in installed_plugins()}
+    for row in rows:
+        expected = loaded.get(row["plugin"], ("(registered in code)", ""))
+        assert (row["distribution"], row["version"]) == expected, row
+    assert next(r for r in rows if r["name"] == "zlib-again")["plugin"] == "registered-by-code"

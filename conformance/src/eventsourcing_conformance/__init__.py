@@ -5,10 +5,31 @@ Run it on installed backends with
 on your own recorder classes by subclassing :class:`RecorderConformance` and
 returning a :class:`Backend` from a ``conformance_backend`` fixture (see the
 README).
+
+:class:`RecorderConformance` is imported on first use (PEP 562): it needs
+pytest and Hypothesis, and this package is also loaded as the ``eventsourcing``
+command's plugin (``eventsourcing conformance``), where importing them would
+cost every run of the command (``eventsourcing --help`` included) about half a
+second of CPU.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing_conformance.backend import Backend
 from eventsourcing_conformance.properties import PROPERTIES, PropertyViolation
-from eventsourcing_conformance.suite import RecorderConformance
+
+if TYPE_CHECKING:  # pragma: no cover
+    from eventsourcing_conformance.suite import RecorderConformance
 
 __all__ = ["PROPERTIES", "Backend", "PropertyViolation", "RecorderConformance"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "RecorderConformance":
+        from eventsourcing_conformance.suite import RecorderConformance  # deferred: see above
+
+        globals()[name] = RecorderConformance
+        return RecorderConformance
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

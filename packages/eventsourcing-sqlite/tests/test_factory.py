@@ -82,10 +82,18 @@ def test_invalid_create_table_names_the_variable(tmp_path: Path) -> None:
         construct({"SQLITE_DBNAME": str(tmp_path / "a.sqlite"), "CREATE_TABLE": "maybe"})
 
 
+def test_create_table_false_refuses_a_missing_file_without_creating_it(tmp_path: Path) -> None:
+    db = tmp_path / "mistyped.sqlite"
+    with pytest.raises(ProgrammingError, match=r"mistyped.sqlite.*does not exist.*SQLITE_DBNAME"):
+        construct({"SQLITE_DBNAME": str(db), "CREATE_TABLE": "false"})
+    assert not db.exists()
+
+
 def test_create_table_false_uses_existing_tables_and_names_missing_ones(
     tmp_path: Path,
 ) -> None:
     db = str(tmp_path / "a.sqlite")
+    sqlite3.connect(db).close()  # an empty database: no tables
     factory = construct({"SQLITE_DBNAME": db, "CREATE_TABLE": "false"})
     recorder = factory.application_recorder()
     with pytest.raises(ProgrammingError, match=r"stored_events.*CREATE_TABLE"):

@@ -45,7 +45,10 @@ def eventsourcing_persistence_modules() -> Mapping[str, type[InfrastructureFacto
     Names must be unique across all installed plugins: two plugins claiming
     the same name is an error that names both plugins. Import heavy driver
     modules inside the implementation, not at plugin import time, so that
-    listing installed backends stays cheap.
+    listing installed backends stays cheap; that includes the ``__init__``
+    of the package the plugin module is in, which is imported with it (see
+    ``eventsourcing.postgres``, which defers its classes with a module
+    ``__getattr__``).
     """
 
 

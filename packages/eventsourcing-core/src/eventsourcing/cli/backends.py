@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import importlib.metadata
 import json
 from typing import Any, Dict, Iterable, List, Tuple, cast
 
 from eventsourcing.cli.command import Command, Context
 from eventsourcing.persistence import Transcoding
-from eventsourcing.plugins import ENTRY_POINT_GROUP, get_plugin_manager
+from eventsourcing.plugins import get_plugin_manager, installed_plugins
 from eventsourcing.utils import get_topic
 
 __all__ = ["BackendsCommand", "plugin_distributions"]
@@ -23,18 +22,9 @@ _KINDS = (
 
 
 def plugin_distributions() -> Dict[str, Tuple[str, str]]:
-    """Plugin name -> (distribution, version), from the entry points that
-    registered them (the core's built-in plugin is registered as ``core``).
-
-    The one place that knows where a plugin came from: switch it to the
-    plugin manager's own record when plugin loading keeps one.
-    """
-    found: Dict[str, Tuple[str, str]] = {}
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = ep.dist
-        if dist is not None:
-            found.setdefault(ep.name, (dist.metadata["Name"], dist.version))
-    return found
+    """Plugin name -> (distribution, version), as the plugin manager loaded them
+    from their entry points (the core's built-in plugin is ``core``)."""
+    return {p.name: (p.distribution, p.version) for p in installed_plugins()}
 
 
 def installed() -> List[Dict[str, Any]]:
@@ -64,7 +54,8 @@ def installed() -> List[Dict[str, Any]]:
 def _row(
     kind: str, name: str, topic: str, plugin: str, dists: Dict[str, Tuple[str, str]]
 ) -> Dict[str, Any]:
-    distribution, version = dists.get(plugin, ("?", "?"))
+    # A plugin registered by code rather than an entry point has no distribution.
+    distribution, version = dists.get(plugin, ("(registered in code)", ""))
     return {
         "kind": kind,
         "name": name,
@@ -97,6 +88,7 @@ class BackendsCommand(Command):
                 if r["kind"] == kind:
                     out.write(
                         f"  {r['name']:<{width}}  {r['topic']:<{topic_width}}  "
-                        f"{r['distribution']} {r['version']}\n"
+                        f"{r['distribution']} {r['version']}".rstrip()
+                        + "\n"
                     )
         return 0

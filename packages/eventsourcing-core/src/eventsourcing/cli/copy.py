@@ -6,8 +6,9 @@ original. Stored state keeps its bytes, unless the target's cipher differs
 (another key, or none): then it is decrypted and encrypted again. Events
 are copied up to the source's last notification ID when the copy starts.
 Afterwards both stores are read and compared: counts, and a checksum per
-aggregate. ``--resume`` continues an interrupted copy, after checking that
-the target holds exactly the start of the source.
+aggregate (each page is read back from the target once committed, while
+the next pages are copied). ``--resume`` continues an interrupted copy, after
+checking that the target holds exactly the start of the source.
 """
 
 from __future__ import annotations
@@ -17,7 +18,19 @@ import hashlib
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from functools import partial
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple, TypeVar, cast
+from typing import (
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    Optional,
+    Sequence,
+    Set,
+    Tuple,
+    TypeVar,
+    cast,
+)
 from uuid import UUID
 
 from eventsourcing.cli.command import Command, CommandError, Context
@@ -28,14 +41,24 @@ from eventsourcing.copying import (
     TrackingCopying,
     missing_capabilities,
 )
-from eventsourcing.persistence import Notification, PersistenceError, StoredEvent, Tracking
+from eventsourcing.persistence import (
+    Compressor,
+    Notification,
+    PersistenceError,
+    ProgrammingError,
+    StoredEvent,
+    Tracking,
+)
+from eventsourcing.popo import Factory as PopoFactory
 from eventsourcing.utils import ConfigurationError, TopicError
 
 __all__ = ["CopyCommand"]
 
 # Events per insert_notifications call (one transaction each): COPY pays off
 # from thousands of rows, and an interrupted copy loses at most one page.
-# Not tuned: other sizes were not measured.
+# Measured on 1,000,000 events SQLite -> PostgreSQL (load 7 to 9, one run
+# each): 5,000 per page 33.5 s, 10,000 25.0 s and 18.2 s, 20,000 29.3 s and
+# 29.8 s (and the client used 10 to 11 s of CPU instead of 7.5).
 _PAGE = 10_000
 
 Key = Tuple[UUID, int]
@@ -86,6 +109,9 @@ class Copy:
         self.context = context
         self.reencrypt = source.cipher_identity != target.cipher_identity
         self.source_sums = Checksums()
+        # The target's events as read back: the prefix a resumed copy found,
+        # then each page once committed (see copy_events).
+        self.target_sums = Checksums()
 
     # -- state -----------------------------------------------------------------
 
@@ -111,7 +137,7 @@ class Copy:
 
     def check_prefix(self, target_last: int) -> None:
         """Refuse to resume unless the target holds exactly the source's first events."""
-        theirs = _flat(self.target.notifications(1, stop=target_last, page=_PAGE))
+        theirs = _flat(self._summed(self.target.notifications(1, stop=target_last, page=_PAGE)))
         for page in self.source.notifications(1, stop=target_last, page=_PAGE):
             plain = self.source_states(page)
             self.source_sums.add(page, plain)
@@ -131,6 +157,17 @@ class Copy:
                 f"(it has notification {extra.id}, which the source does not have)"
             )
 
+    def _summed(self, pages: Iterator[List[Notification]]) -> Iterator[List[Notification]]:
+        """``pages`` of the target, added to its checksums as they are read."""
+        for page in pages:
+            self.target_sums.add(page, self.target_states(page))
+            yield page
+
+    def _read_back(self, first: int, last: int) -> None:
+        """Add the target's notifications ``first`` to ``last`` to its checksums."""
+        for _ in self._summed(self.target.notifications(first, stop=last, page=_PAGE)):
+            pass
+
     def copy_events(self, start: int, stop: int) -> int:
         """Copy notifications ``start`` to ``stop``; return how many there were.
 
@@ -138,12 +175,26 @@ class Copy:
         prepared: the target's server works while this process does (the
         driver releases the GIL while it waits). Pages go in one at a time,
         in order, so an interruption leaves the target a prefix of the source.
+        Once a page is committed, a third thread reads its range of IDs back
+        from the target, for the verification (in order, on a connection of
+        its own, while the next pages go in): the pages it reads are still in
+        the server's cache, and the reading overlaps the copying. Measured on
+        1,000,000 events, SQLite to PostgreSQL, alternating runs (2 CPUs
+        shared, load 7 to 8): reading back after the copy 26.0 s and 29.9 s
+        in all, while copying 23.4 s and 25.2 s.
         """
         progress = self.context.progress("copy events", total=stop - start + 1)
         insert = cast(NotificationInserting, self.target.recorder).insert_notifications
         count = 0
-        with ThreadPoolExecutor(1, thread_name_prefix="eventsourcing-copy") as inserter:
+        # IDs start..stop are covered by the read-back ranges, gaps included.
+        read_from = start
+        with (
+            ThreadPoolExecutor(1, thread_name_prefix="eventsourcing-copy") as inserter,
+            ThreadPoolExecutor(1, thread_name_prefix="eventsourcing-copy-verify") as reader,
+        ):
             pending: Optional[Future[None]] = None
+            pending_range: Tuple[int, int] = (start, start - 1)
+            read_backs: List[Future[None]] = []
             try:
                 for page in self.source.notifications(start, stop=stop, page=_PAGE):
                     plain = self.source_states(page)
@@ -162,11 +213,19 @@ class Copy:
                         ]
                     if pending is not None:
                         pending.result()
+                        read_backs.append(reader.submit(self._read_back, *pending_range))
                     pending = inserter.submit(insert, copies)
+                    pending_range = (read_from, page[-1].id)
+                    read_from = page[-1].id + 1
                     count += len(page)
                     progress.advance(len(page), page[-1].id - start + 1)
                 if pending is not None:
                     pending.result()
+                    read_backs.append(reader.submit(self._read_back, *pending_range))
+                if read_from <= stop:  # no source events there: nor should the target have
+                    read_backs.append(reader.submit(self._read_back, read_from, stop))
+                for read_back in read_backs:
+                    read_back.result()
             finally:
                 progress.close()
         return count
@@ -209,15 +268,9 @@ class Copy:
         return copied, total
 
     def verify(self, stop: int) -> List[str]:
-        """Compare the target with what was read from the source; problems, if any."""
-        target_sums = Checksums()
-        progress = self.context.progress("verify copy", total=stop)
-        try:
-            for page in self.target.notifications(1, stop=stop, page=_PAGE):
-                target_sums.add(page, self.target_states(page))
-                progress.advance(len(page), page[-1].id)
-        finally:
-            progress.close()
+        """Compare what was read back from the target with what was read from
+        the source; problems, if any."""
+        target_sums = self.target_sums
         problems = []
         if target_sums.events != self.source_sums.events:
             problems.append(
@@ -293,13 +346,23 @@ def _refuse(source: Store, target: Store) -> None:
                 f"the {role} ({store.describe()}) cannot take part in a faithful copy: "
                 f"its recorders lack {', '.join(missing)}"
             )
-    ours, theirs = type(source.compressor), type(target.compressor)
-    if ours is not theirs:
+    _refuse_compressor(source, target.compressor)
+
+
+def _refuse_compressor(source: Store, theirs: Optional[Compressor]) -> None:
+    ours = source.compressor
+    if type(ours) is not type(theirs):
         raise CommandError(
             "copy keeps the stored bytes: the target's compressor "
-            f"({theirs.__name__ if target.compressor else 'none'}) must be the source's "
-            f"({ours.__name__ if source.compressor else 'none'}); check COMPRESSOR_TOPIC"
+            f"({type(theirs).__name__ if theirs else 'none'}) must be the source's "
+            f"({type(ours).__name__ if ours else 'none'}); check COMPRESSOR_TOPIC"
         )
+
+
+def _selected_compressor(env: Mapping[str, str], app: str) -> Optional[Compressor]:
+    """The compressor that ``env`` selects, without opening its store: the
+    selection is the base factory's, the same for every persistence module."""
+    return PopoFactory(app, env).compressor()
 
 
 class CopyCommand(Command):
@@ -336,19 +399,26 @@ class CopyCommand(Command):
         with Store(context.env, app) as source:
             stop = source.max_notification_id()
             # Look at the target without creating anything, then open it to write.
-            target, last = _target(target_env, app, args.to_env)
-            with target:
-                _refuse(source, target)
-                occupied = last or any(
-                    next(iter(rows), None) is not None
-                    for rows in (_all_tracking(target), _all_snapshots(target))
-                )
-                if occupied and not args.resume:
-                    raise CommandError(
-                        f"the target ({target.describe()}) is not empty: copy only into an "
-                        "empty store, or give --resume to continue an interrupted copy"
+            probe, last = _target(target_env, app, args.to_env)
+            if probe is not None:
+                with probe:
+                    _refuse(source, probe)
+                    occupied = last or any(
+                        next(iter(rows), None) is not None
+                        for rows in (_all_tracking(probe), _all_snapshots(probe))
                     )
+                    if occupied and not args.resume:
+                        raise CommandError(
+                            f"the target ({probe.describe()}) is not empty: copy only into "
+                            "an empty store, or give --resume to continue an interrupted copy"
+                        )
+            else:
+                _refuse_compressor(source, _selected_compressor(target_env, app))
             with Store(target_env, app, writable=True) as target:
+                if probe is None:
+                    # No database yet (a new SQLite file): empty, and only now
+                    # created, so its capabilities are checked only now.
+                    _refuse(source, target)
                 copy = Copy(source, target, context)
                 if last:
                     copy.check_prefix(last)
@@ -382,11 +452,15 @@ class CopyCommand(Command):
         return 0
 
 
-def _target(env: Dict[str, str], app: str, path: str) -> Tuple[Store, int]:
+def _target(env: Dict[str, str], app: str, path: str) -> Tuple[Optional[Store], int]:
     """The target store, opened read-only, and its last notification ID (0 when
-    it has no events table); errors say that they are about the target."""
+    it has no events table); ``None`` when its database does not exist yet (a
+    read-only store is not created: ProgrammingError). Errors say that they
+    are about the target."""
     try:
         store = Store(env, app)
+    except ProgrammingError:
+        return None, 0
     except (CommandError, ConfigurationError, TopicError, PersistenceError) as e:
         raise CommandError(f"target store (--to-env {path}): {e}") from e
     try:

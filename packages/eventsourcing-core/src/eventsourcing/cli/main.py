@@ -8,6 +8,7 @@ line on stderr and exit status 2, with every password and key redacted.
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -129,6 +130,15 @@ def main(argv: Optional[Sequence[str]] = None, context: Optional[Context] = None
         return 0
 
 
+# Collect cyclic garbage after 50,000 net allocations instead of 700. The
+# command reads stores a page (10,000 events) at a time: with the default,
+# each page's objects were traversed by several collections before being
+# freed by reference counting. Measured on `verify` of 1,000,000 events:
+# 5.8 s of CPU with the default, 5.0 s with this, 5.0 s with no collection.
+_GC_THRESHOLD = (50_000, 20, 100)
+
+
 def run() -> NoReturn:
-    """Entry point of the console script."""
+    """Entry point of the console script (and of ``python -m eventsourcing``)."""
+    gc.set_threshold(*_GC_THRESHOLD)
     sys.exit(main())

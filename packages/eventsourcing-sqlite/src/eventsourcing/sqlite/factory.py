@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Mapping, Optional, Type, TypeVar, cast
 
 from eventsourcing.persistence import (
@@ -13,7 +14,11 @@ from eventsourcing.persistence import (
     TrackingRecorder,
 )
 from eventsourcing.sharing import Shared
-from eventsourcing.sqlite.datastore import DEFAULT_LOCK_TIMEOUT, SQLiteDatastore
+from eventsourcing.sqlite.datastore import (
+    DEFAULT_LOCK_TIMEOUT,
+    SQLiteDatastore,
+    is_memory_database,
+)
 from eventsourcing.sqlite.identifiers import validate_table_name
 from eventsourcing.sqlite.recorders import (
     SQLiteAggregateRecorder,
@@ -34,7 +39,8 @@ class Factory(InfrastructureFactory):
 
     Settings: ``SQLITE_DBNAME`` (required: a file path, ``:memory:`` or a
     ``file:`` URI), ``SQLITE_LOCK_TIMEOUT`` (seconds, default 5),
-    ``SQLITE_GROUP_COMMIT`` (default true), ``CREATE_TABLE`` (default true),
+    ``SQLITE_GROUP_COMMIT`` (default true), ``CREATE_TABLE`` (default true;
+    when false, a database file that does not exist is refused, not created),
     ``SQLITE_SUBSCRIPTION_POLL_INTERVAL``
     (seconds between reads of a waiting subscription, for commits by other
     processes; default 0.1). The datastore is closed by
@@ -68,6 +74,8 @@ class Factory(InfrastructureFactory):
         )
         self.group_commit = self.getenv_bool(self.SQLITE_GROUP_COMMIT, default=True)
         self.create_table = self.env_create_table()
+        if not self.create_table:
+            _refuse_missing_file(db_name)
         poll_interval = self.getenv_float(
             self.SQLITE_SUBSCRIPTION_POLL_INTERVAL,
             default=SQLiteApplicationRecorder.subscription_poll_interval,
@@ -141,6 +149,20 @@ class Factory(InfrastructureFactory):
     def close(self) -> None:
         """Close the datastore: every recorder made here stops working (idempotent)."""
         self._shared.close()
+
+
+def _refuse_missing_file(db_name: str) -> None:
+    """With ``CREATE_TABLE`` false nothing would create the tables, so a database
+    file that does not exist is a mistyped path: say so, and do not create it
+    (opening it would leave an empty file behind). ``file:`` URIs say for
+    themselves whether they may create the file (``mode=rw``)."""
+    if is_memory_database(db_name) or db_name.startswith("file:"):
+        return
+    if not os.path.exists(db_name):
+        raise ProgrammingError(
+            f"SQLite database file {db_name!r} does not exist (with CREATE_TABLE "
+            "false it is not created): check SQLITE_DBNAME"
+        )
 
 
 def _prefix(application_name: str) -> str:
