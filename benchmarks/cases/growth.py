@@ -7,6 +7,8 @@ notifications; a store already holding 1,000,000 events).
 - ``growth: get N events`` / ``growth: get N events (snapshot)``: events/s
   replaying one aggregate without and with a snapshot taken at its last
   version (with one, the rate counts the events the snapshot stands for).
+- ``growth: get N events peak MiB``: the most memory Python held (tracemalloc)
+  while replaying them: a page of stored events, not the whole history.
 - ``growth: log N / log 10k``: the rate of reading a log of N notifications
   page by page, over the rate for 10,000 (1.0 = flat).
 - ``growth: log N peak MiB``: the most memory Python held (tracemalloc) while
@@ -62,6 +64,22 @@ def get_long_history_from_snapshot(backend: str, env: Dict[str, str]) -> Tuple[i
         started = time.perf_counter()
         assert app.repository.get(account.id).version == HISTORY
         return HISTORY, time.perf_counter() - started
+
+
+@case(f"growth: get {HISTORY:,} events peak MiB", backends=BACKENDS, unit="MiB", repeat=1)
+def get_long_history_peak_memory(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
+    """The most memory Python held while replaying: the event store reads a
+    page of stored events at a time (``EventStore.page_size``), so this is
+    the aggregate plus a page, not the whole history."""
+    with fresh_app(backend, env) as app:
+        account = _long_history(app)
+        tracemalloc.start()
+        try:
+            assert app.repository.get(account.id).version == HISTORY
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+    return peak / 2**20, 1.0
 
 
 def _another_store(env: Dict[str, str], name: str) -> Dict[str, str]:

@@ -174,6 +174,42 @@ def test_event_store_puts_and_gets_domain_events() -> None:
     assert list(store.get(uuid4())) == []
 
 
+class PageCounting(POPOApplicationRecorder):
+    """A real in-memory recorder that notes the limit of each select_events call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.limits: List[Optional[int]] = []
+
+    def select_events(self, originator_id: UUID, **kwargs: Any) -> List[StoredEvent]:
+        self.limits.append(kwargs.get("limit"))
+        return super().select_events(originator_id, **kwargs)
+
+
+def test_event_store_reads_a_long_history_a_page_at_a_time() -> None:
+    recorder = PageCounting()
+    store: EventStore[DomainEvent] = EventStore(Mapper(transcoder=transcoder()), recorder)
+    store.page_size = 3
+    id1 = uuid4()
+    events = [domain_event(id1, v) for v in range(1, 11)]
+    store.put(events)
+    got = store.get(id1)
+    assert recorder.limits == [3]  # the first page at once, the others as reached
+    assert next(got) == events[0]
+    assert recorder.limits == [3]
+    assert list(got) == events[1:]
+    assert recorder.limits == [3, 3, 3, 3]  # never more than a page per read
+    # Every combination of bounds gives what one unpaged read gives.
+    whole: EventStore[DomainEvent] = EventStore(store.mapper, recorder)
+    whole.page_size = 1000
+    for gt in (None, 0, 2, 9, 10):
+        for lte in (None, 1, 3, 7, 10):
+            for desc in (False, True):
+                for limit in (None, 0, 1, 3, 4, 6, 20):
+                    args = dict(gt=gt, lte=lte, desc=desc, limit=limit)
+                    assert list(store.get(id1, **args)) == list(whole.get(id1, **args)), args
+
+
 def test_event_store_with_an_aggregate_recorder_returns_no_notifications() -> None:
     store: EventStore[DomainEvent] = EventStore(
         mapper=Mapper(transcoder=transcoder()), recorder=POPOAggregateRecorder()

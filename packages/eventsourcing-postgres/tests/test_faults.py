@@ -357,6 +357,24 @@ def test_a_request_that_never_arrived_is_sent_again(
         assert recorder.max_tracking_id("up") == 1
 
 
+@pytest.mark.parametrize("cut", ["before", "after"])
+def test_a_large_save_by_copy_whose_connection_was_cut_is_recorded_once(
+    pg_env: Dict[str, str], proxy: CuttingProxy, cut: str
+) -> None:
+    # More than one chunk, no tracking: copied (eventsourcing.postgres.bulk).
+    with Factory("", one_connection(pg_env, proxy)) as f:
+        recorder = f.application_recorder()
+        assert recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")]) == [1]
+        cart = uuid4()
+        batch = [StoredEvent(cart, v, "t", b"s") for v in range(1, LARGE + 1)]
+        getattr(proxy, f"cut_{cut}")()
+        ids = recorder.insert_events(batch)
+        assert proxy.cuts == 1
+        assert ids is not None and len(ids) == LARGE and ids == sorted(ids)
+        assert recorder.select_events(cart) == batch
+        assert [n.id for n in recorder.select_notifications(1, LARGE + 1)] == [1, *ids]
+
+
 def test_a_read_whose_connection_was_dropped_is_retried(
     pg_env: Dict[str, str], proxy: CuttingProxy
 ) -> None:

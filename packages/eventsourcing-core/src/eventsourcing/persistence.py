@@ -461,12 +461,8 @@ class Mapper(Generic[TDomainEvent]):
             stored_state = self.compressor.compress(stored_state)
         if self.cipher is not None:
             stored_state = self.cipher.encrypt(stored_state)
-        return StoredEvent(
-            originator_id=originator_id,
-            originator_version=originator_version,
-            topic=get_topic(cls),
-            state=stored_state,
-        )
+        # Positional: made by the thousand on a batch save, and keywords cost more.
+        return StoredEvent(originator_id, originator_version, get_topic(cls), stored_state)
 
     def to_domain_event(self, stored: StoredEvent) -> TDomainEvent:
         """Convert a stored event back to a domain event.
@@ -886,6 +882,10 @@ class EventStore(Generic[TDomainEvent]):
     snapshots.
     """
 
+    # Events read per select_events() call by get(): replaying a long history
+    # holds one page of stored events at a time, not all of them.
+    page_size = 1000
+
     def __init__(self, mapper: Mapper[TDomainEvent], recorder: AggregateRecorder) -> None:
         self.mapper = mapper
         self.recorder = recorder
@@ -915,11 +915,55 @@ class EventStore(Generic[TDomainEvent]):
         desc: bool = False,
         limit: Optional[int] = None,
     ) -> Iterator[TDomainEvent]:
-        """Retrieve the domain events of one aggregate sequence."""
+        """Retrieve the domain events of one aggregate sequence.
+
+        The first page is read at once (so a bad argument fails here), later
+        pages as the iterator reaches them.
+        """
+        page_size = self.page_size
+        first = self.recorder.select_events(
+            originator_id,
+            gt=gt,
+            lte=lte,
+            desc=desc,
+            limit=page_size if limit is None or limit > page_size else limit,
+        )
+        if len(first) < page_size or (limit is not None and limit <= page_size):
+            return map(self.mapper.to_domain_event, first)
         return map(
             self.mapper.to_domain_event,
-            self.recorder.select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit),
+            self._pages(first, originator_id, gt, lte, desc, limit),
         )
+
+    def _pages(
+        self,
+        page: List[StoredEvent],
+        originator_id: UUID,
+        gt: Optional[int],
+        lte: Optional[int],
+        desc: bool,
+        limit: Optional[int],
+    ) -> Iterator[StoredEvent]:
+        page_size = self.page_size
+        while True:
+            yield from page
+            if limit is not None:
+                limit -= len(page)
+            if len(page) < page_size or limit == 0:
+                return
+            last = page[-1].originator_version
+            if desc:
+                lte = last - 1
+            else:
+                gt = last
+            del page  # only one page held at a time
+            page = self.recorder.select_events(
+                originator_id,
+                gt=gt,
+                lte=lte,
+                desc=desc,
+                limit=page_size if limit is None else min(limit, page_size),
+            )
 
 
 # ---------------------------------------------------------------------------

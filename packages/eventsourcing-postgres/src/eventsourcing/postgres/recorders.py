@@ -37,10 +37,10 @@ from eventsourcing.persistence import (
     StoredEvent,
     Tracking,
 )
+from eventsourcing.postgres.bulk import CopyingCommitter, CopyingGroupCommitter, CopyPlan
 from eventsourcing.postgres.commit import (
     CHUNK,
     Committer,
-    GroupCommitter,
     Recorded,
     Save,
 )
@@ -445,9 +445,37 @@ class PostgresApplicationRecorder(
         return self._committer.record(Save(stored_events, ())) or []
 
     def _construct_committer(self) -> Committer:
+        # Large saves by COPY: see eventsourcing.postgres.bulk.
         if not self.datastore.group_commit:
-            return Committer(self.datastore, self)
-        return GroupCommitter(self.datastore, self)
+            return CopyingCommitter(self.datastore, self)
+        return CopyingGroupCommitter(self.datastore, self)
+
+    def copy_plan(self) -> CopyPlan:
+        """How eventsourcing.postgres.bulk copies a large save into this table."""
+        table = self.events_table
+        return CopyPlan(
+            lock=self._lock_statement,
+            highest=Statement.from_sql(
+                self._render(
+                    sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(table)
+                )
+            ),
+            copy=sql.SQL(
+                "COPY {} (originator_id, originator_version, topic, state) "
+                "FROM STDIN (FORMAT BINARY)"
+            ).format(table),
+            ids_above=Statement.from_sql(
+                self._render(
+                    sql.SQL(
+                        "SELECT array_agg(notification_id ORDER BY notification_id) "
+                        "FROM {} WHERE notification_id > $1::bigint"
+                    ).format(table)
+                )
+            ),
+            notify=self._notify_statement if self.subscription_notify else None,
+            version_type=self._integer_column(self.events_table_name, "originator_version")[0],
+            check=self._check_stored_events,
+        )
 
     @property
     def returns_ids(self) -> bool:

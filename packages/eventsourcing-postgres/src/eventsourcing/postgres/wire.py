@@ -39,6 +39,7 @@ __all__ = [
     "array_of_uuid",
     "decode_int8_array",
     "encode_int8",
+    "rollback",
     "run_pipeline",
 ]
 
@@ -220,6 +221,17 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
             _rollback(conn, deadlines)
         raise failure from failure.error
     return results
+
+
+def rollback(conn: psycopg.Connection[object]) -> None:
+    """Roll back the session's transaction, within the read timeout.
+
+    Not through psycopg's ``execute``: psycopg answers a ``ROLLBACK`` it runs
+    with ``DEALLOCATE ALL``, which would drop the statements prepared here.
+    """
+    deadlines = _Deadlines(conn)
+    deadlines.restart()
+    _rollback(conn, deadlines)
 
 
 def _rollback(conn: psycopg.Connection[object], deadlines: _Deadlines) -> None:
