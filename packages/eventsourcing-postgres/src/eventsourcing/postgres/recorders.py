@@ -524,6 +524,17 @@ class PostgresApplicationRecorder(
         check_optional_int("stop", stop)
         if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
             raise InterfaceError(f"topics must be a sequence of str, got {topics!r}")
+        # Without topics, ``stop`` is applied here rather than in SQL: IDs are
+        # unique integers, so at most stop - start + 1 rows can be in range,
+        # and a lower bound alone keeps the plan an ordered index scan. With
+        # both bounds, a table not yet analyzed (a new or just filled one) is
+        # planned as a bitmap scan and sort of everything after ``start``.
+        upper = stop
+        if stop is not None and not topics:
+            if stop < start:
+                return []
+            limit = min(limit, stop - start + 1)
+            stop = None
         key = (stop is not None, bool(topics))
         query = self._notifications_cache.get(key)
         if query is None:
@@ -538,7 +549,10 @@ class PostgresApplicationRecorder(
         def select(conn: Connection) -> List[Notification]:
             return _notifications(conn.execute(query, params, binary=True).fetchall())
 
-        return self._read(select)
+        notifications = self._read(select)
+        if upper is not None and notifications and notifications[-1].id > upper:
+            notifications = [n for n in notifications if n.id <= upper]
+        return notifications
 
     def _select_notifications_query(self, stop: bool, topics: bool) -> bytes:
         text = (
@@ -548,7 +562,12 @@ class PostgresApplicationRecorder(
         if stop:
             text += " AND notification_id <= %s"
         if topics:
-            text += " AND topic = ANY(%s::text[])"
+            # As a CASE, whose selectivity the planner takes as one half rather
+            # than estimate it (without statistics, 0.5% per topic): otherwise
+            # a table not yet analyzed is read by a bitmap scan and sort of
+            # everything after ``start`` (measured: 36 ms instead of 0.14 ms for
+            # a page of 500 at the start of 100,000 rows).
+            text += " AND CASE WHEN topic = ANY(%s::text[]) THEN true ELSE false END"
         text += " ORDER BY notification_id LIMIT %s"
         query = self._render(sql.SQL(text).format(self.events_table)).encode()
         with self._select_events_lock:
