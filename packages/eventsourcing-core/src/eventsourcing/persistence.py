@@ -20,6 +20,7 @@ from typing import (
     Any,
     Callable,
     Dict,
+    FrozenSet,
     Generic,
     Iterator,
     List,
@@ -528,7 +529,16 @@ class Mapper(Generic[TDomainEvent]):
                 event_state,
                 lambda: f"stored event {stored.originator_id} version {stored.originator_version}",
             )
-        damage = _damage(cls, event_state)
+        # The usual state has every required field and no dict among its
+        # values (both tested in C): the field-by-field look is skipped.
+        try:
+            required = _required_field_sets[cls]
+        except KeyError:
+            required = _required_field_set(cls)
+        if not event_state.keys() >= required or dict in map(type, event_state.values()):
+            damage = _damage(cls, event_state)
+        else:
+            damage = ""
         if damage:
             raise DataError(
                 f"The state of stored event {stored.originator_id} version "
@@ -560,6 +570,16 @@ def _damage(cls: type, event_state: Dict[str, Any]) -> str:
         if type(value) is dict and len(value) == 2 and ("_type_" in value) != ("_data_" in value):
             return f"field {name!r} holds a damaged transcoded value {value!r}"
     return ""
+
+
+_required_field_sets: Dict[type, FrozenSet[str]] = {}
+
+
+def _required_field_set(cls: type) -> FrozenSet[str]:
+    names = _required_field_sets.get(cls)
+    if names is None:
+        names = _required_field_sets[cls] = frozenset(_required_fields(cls))
+    return names
 
 
 _required_fields_cache: Dict[type, Tuple[str, ...]] = {}

@@ -320,6 +320,8 @@ class GroupCommitter(Committer):
             while pending:
                 sending, waiting = _repeats(pending)
                 self._record_saves(sending)
+                if not waiting:
+                    break
                 recorded = {
                     position
                     for save in sending
@@ -423,6 +425,8 @@ def _repeats(saves: List[Save]) -> Tuple[List[Save], List[Save]]:
     Sent together, the later of two saves of one position would fail the
     transaction; it waits for the earlier one's outcome instead.
     """
+    if len(saves) == 1:
+        return saves, []  # the usual group when saves do not overlap in time
     sending: List[Save] = []
     waiting: List[Save] = []
     taken: Set[Tuple[object, ...]] = set()

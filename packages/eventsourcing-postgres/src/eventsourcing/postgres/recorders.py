@@ -371,6 +371,10 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
             raise InterfaceError(f"{type(self).__name__} for {self.events_table_name!r} is closed")
 
 
+# The notification IDs of a statement's inserted rows, as one bigint[].
+_ALL_IDS = "array_agg(notification_id ORDER BY notification_id)"
+
+
 class PostgresApplicationRecorder(
     PostgresNotificationInserting, PostgresAggregateRecorder, ApplicationRecorder
 ):
@@ -391,16 +395,15 @@ class PostgresApplicationRecorder(
         )
         # One event, unless its position is taken: a conflict then inserts
         # nothing (no error, no notification ID used up, see steps()).
+        insert_one_unless_taken = sql.SQL(
+            "INSERT INTO {t} (originator_id, originator_version, topic, state) "
+            "SELECT $1::uuid, $2::bigint, $3::text, $4::bytea WHERE NOT EXISTS "
+            "(SELECT 1 FROM {t} WHERE originator_id = $1::uuid "
+            "AND originator_version = $2::bigint) "
+            "RETURNING notification_id"
+        ).format(t=self.events_table)
         self._insert_one_unless_taken_statement = Statement.from_sql(
-            self._render(
-                sql.SQL(
-                    "INSERT INTO {t} (originator_id, originator_version, topic, state) "
-                    "SELECT $1::uuid, $2::bigint, $3::text, $4::bytea WHERE NOT EXISTS "
-                    "(SELECT 1 FROM {t} WHERE originator_id = $1::uuid "
-                    "AND originator_version = $2::bigint) "
-                    "RETURNING notification_id"
-                ).format(t=self.events_table)
-            )
+            self._render(insert_one_unless_taken)
         )
         self._notifications_cache: Dict[Tuple[bool, bool], bytes] = {}
         self._max_notification_id_query = self._render(
@@ -412,9 +415,32 @@ class PostgresApplicationRecorder(
         self.notify_channel = notify_channel(datastore.schema, self.events_table_name)
         self.subscription_notify = True
         self.subscription_poll_interval = 1.0
-        self._notify_statement = Statement.from_sql(
+        # With NOTIFY on, each insert notifies in the same statement: a
+        # statement of its own cost every save another Bind/Execute and result.
+        self._notifying: Dict[Statement, Statement] = {
+            self._insert_one_statement: self._notifying_statement(
+                self._insert_one_sql(), "notification_id"
+            ),
+            self._insert_one_unless_taken_statement: self._notifying_statement(
+                insert_one_unless_taken, "notification_id"
+            ),
+            self._insert_statement: self._notifying_statement(
+                self._insert_returning_sql(), _ALL_IDS
+            ),
+        }
+
+    def _notifying_statement(self, insert: sql.Composable, answer: str) -> Statement:
+        """``insert``, answering ``answer`` of its rows, and notifying subscriptions.
+
+        ``pg_notify`` is in ``FROM`` so that it runs once per statement, not
+        once per inserted row; the notification is delivered at commit, and
+        only if the transaction commits.
+        """
+        return Statement.from_sql(
             self._render(
-                sql.SQL("SELECT pg_notify({}, '')").format(sql.Literal(self.notify_channel))
+                sql.SQL(
+                    "WITH new AS ({}) SELECT (SELECT {} FROM new) FROM pg_notify({}, '')"
+                ).format(insert, sql.SQL(answer), sql.Literal(self.notify_channel))
             )
         )
 
@@ -431,10 +457,12 @@ class PostgresApplicationRecorder(
         return sql.SQL("{} RETURNING notification_id").format(super()._insert_one_sql())
 
     def _insert_events_sql(self) -> sql.Composable:
-        return sql.SQL(
-            "WITH new AS ({} RETURNING notification_id) "
-            "SELECT array_agg(notification_id ORDER BY notification_id) FROM new"
-        ).format(super()._insert_events_sql())
+        return sql.SQL("WITH new AS ({}) SELECT {} FROM new").format(
+            self._insert_returning_sql(), sql.SQL(_ALL_IDS)
+        )
+
+    def _insert_returning_sql(self) -> sql.Composable:
+        return sql.SQL("{} RETURNING notification_id").format(super()._insert_events_sql())
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -492,17 +520,19 @@ class PostgresApplicationRecorder(
                 # Not so for more events, or with tracking, as all or nothing
                 # of a save must be recorded.
                 (step,) = self._insert_steps(save.stored_events)
-                yield i, Step(self._insert_one_unless_taken_statement, step.params)
+                yield i, self._notifies(Step(self._insert_one_unless_taken_statement, step.params))
                 continue
             for step in self._tracking_steps(save.trackings):
                 yield i, step
             for step in self._insert_steps(save.stored_events) if save.stored_events else ():
-                yield i, step
-        # [i19 subscriptions] NOTIFY inside the insert transaction: delivered to
-        # LISTENing subscriptions when, and only if, the transaction commits.
-        if self.subscription_notify and any(save.stored_events for save in saves):
-            yield None, Step(self._notify_statement)
+                yield i, self._notifies(step)
         yield None, Step(_COMMIT)
+
+    def _notifies(self, step: Step) -> Step:
+        """``step``, notifying subscriptions too if POSTGRES_SUBSCRIPTION_NOTIFY is on."""
+        if not self.subscription_notify:
+            return step
+        return Step(self._notifying[step.statement], step.params)
 
     def _tracking_steps(self, trackings: Sequence[Tracking]) -> List[Step]:
         return []
@@ -522,6 +552,17 @@ class PostgresApplicationRecorder(
         check_optional_int("stop", stop)
         if isinstance(topics, str) or not all(isinstance(t, str) for t in topics):
             raise InterfaceError(f"topics must be a sequence of str, got {topics!r}")
+        # Without topics, ``stop`` is applied here rather than in SQL: IDs are
+        # unique integers, so at most stop - start + 1 rows can be in range,
+        # and a lower bound alone keeps the plan an ordered index scan. With
+        # both bounds, a table not yet analyzed (a new or just filled one) is
+        # planned as a bitmap scan and sort of everything after ``start``.
+        upper = stop
+        if stop is not None and not topics:
+            if stop < start:
+                return []
+            limit = min(limit, stop - start + 1)
+            stop = None
         key = (stop is not None, bool(topics))
         query = self._notifications_cache.get(key)
         if query is None:
@@ -536,7 +577,10 @@ class PostgresApplicationRecorder(
         def select(conn: Connection) -> List[Notification]:
             return _notifications(conn.execute(query, params, binary=True).fetchall())
 
-        return self._read(select)
+        notifications = self._read(select)
+        if upper is not None and notifications and notifications[-1].id > upper:
+            notifications = [n for n in notifications if n.id <= upper]
+        return notifications
 
     def _select_notifications_query(self, stop: bool, topics: bool) -> bytes:
         text = (
@@ -546,7 +590,12 @@ class PostgresApplicationRecorder(
         if stop:
             text += " AND notification_id <= %s"
         if topics:
-            text += " AND topic = ANY(%s::text[])"
+            # As a CASE, whose selectivity the planner takes as one half rather
+            # than estimate it (without statistics, 0.5% per topic): otherwise
+            # a table not yet analyzed is read by a bitmap scan and sort of
+            # everything after ``start`` (measured: 36 ms instead of 0.14 ms for
+            # a page of 500 at the start of 100,000 rows).
+            text += " AND CASE WHEN topic = ANY(%s::text[]) THEN true ELSE false END"
         text += " ORDER BY notification_id LIMIT %s"
         query = self._render(sql.SQL(text).format(self.events_table)).encode()
         with self._select_events_lock:
