@@ -415,7 +415,14 @@ class PostgresApplicationRecorder(
         self.notify_channel = notify_channel(datastore.schema, self.events_table_name)
         self.subscription_notify = True
         self.subscription_poll_interval = 1.0
-        # With NOTIFY on, each insert notifies in the same statement: a
+        # A statement of its own for the large saves that are copied (see
+        # eventsourcing.postgres.bulk)...
+        self._notify_statement = Statement.from_sql(
+            self._render(
+                sql.SQL("SELECT pg_notify({}, '')").format(sql.Literal(self.notify_channel))
+            )
+        )
+        # ...while, with NOTIFY on, each insert notifies in the same statement: a
         # statement of its own cost every save another Bind/Execute and result.
         self._notifying: Dict[Statement, Statement] = {
             self._insert_one_statement: self._notifying_statement(
