@@ -12,6 +12,12 @@ from eventsourcing.persistence import (
     ProgrammingError,
     TrackingRecorder,
 )
+from eventsourcing.postgres.asyncdatastore import AsyncPostgresDatastore
+from eventsourcing.postgres.asyncrecorders import (
+    AsyncPostgresAggregateRecorder,
+    AsyncPostgresApplicationRecorder,
+    AsyncPostgresProcessRecorder,
+)
 from eventsourcing.postgres.datastore import PostgresDatastore
 from eventsourcing.postgres.identifiers import validate_schema_name, validate_table_name
 from eventsourcing.postgres.recorders import (
@@ -189,6 +195,27 @@ class Factory(InfrastructureFactory):
             ),
             self.create_table,
         )
+
+    # Native async recorders (eventsourcing.asyncio): each on the sync recorder
+    # of its table (the SQL, the checks), sharing one async pool per factory.
+
+    def async_aggregate_recorder(self, purpose: str = "events") -> AsyncPostgresAggregateRecorder:
+        recorder = cast(PostgresAggregateRecorder, self.aggregate_recorder(purpose))
+        return AsyncPostgresAggregateRecorder(recorder, self._async_datastore())
+
+    def async_application_recorder(self) -> AsyncPostgresApplicationRecorder:
+        recorder = cast(PostgresApplicationRecorder, self.application_recorder())
+        return AsyncPostgresApplicationRecorder(recorder, self._async_datastore())
+
+    def async_process_recorder(self) -> AsyncPostgresProcessRecorder:
+        recorder = cast(PostgresProcessRecorder, self.process_recorder())
+        return AsyncPostgresProcessRecorder(recorder, self._async_datastore())
+
+    def _async_datastore(self) -> AsyncPostgresDatastore:
+        current: Optional[AsyncPostgresDatastore] = self.__dict__.get("_async")
+        if current is None or current.closed:
+            current = self.__dict__["_async"] = AsyncPostgresDatastore(self.datastore)
+        return current
 
     def tracking_recorder(
         self, tracking_recorder_class: Optional[Type[TTrackingRecorder]] = None
