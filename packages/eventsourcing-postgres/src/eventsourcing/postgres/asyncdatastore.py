@@ -9,23 +9,56 @@ it is closed: an async application is used in one event loop.
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Awaitable, Callable, Optional, TypeVar
 
 import psycopg
 import psycopg_pool
+from psycopg.abc import PQGen
 from psycopg.adapt import Dumper
+from psycopg.errors import _WaitTimeout  # as in datastore: the only way to tell a timeout
 from psycopg.pq import Format
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres.datastore import PostgresDatastore
-from eventsourcing.postgres.errors import ConnectionLost, ReadTimeout, translate
+from eventsourcing.postgres.errors import ConnectionLost, NoAnswer, ReadTimeout, translate
 
 __all__ = ["AsyncConnection", "AsyncPostgresDatastore", "Encoded", "is_lost"]
 
 T = TypeVar("T")
-AsyncConnection = psycopg.AsyncConnection[Any]
+RV = TypeVar("RV")
+
+
+class AsyncConnection(psycopg.AsyncConnection[Any]):
+    """An async connection that stops waiting for a server that does not answer.
+
+    As the sync :class:`~eventsourcing.postgres.datastore.TimedConnection`:
+    each wait for an answer is limited to ``read_timeout`` seconds (0: no
+    limit), plus ``allowance`` while a statement may wait for a lock (None:
+    no limit, the lock timeout being the server's); then the connection is
+    closed and :class:`~eventsourcing.postgres.errors.NoAnswer` raised. The
+    limit is psycopg's own wait timeout: nothing is cancelled.
+    """
+
+    read_timeout: float = 0.0
+    allowance: Optional[float] = 0.0
+
+    async def wait(
+        self, gen: PQGen[RV], interval: float = 0.1, timeout: Optional[float] = None
+    ) -> RV:
+        if timeout is not None or not self.read_timeout or self.allowance is None:
+            return await super().wait(gen, interval, timeout)
+        limit = self.read_timeout + self.allowance
+        try:
+            return await super().wait(gen, interval, limit)
+        except _WaitTimeout:
+            info = self.info
+            error = NoAnswer(
+                f"PostgreSQL at {info.host}:{info.port} did not answer within "
+                f"{limit:g}s (POSTGRES_READ_TIMEOUT); the connection was discarded"
+            )
+            await self.close()
+            raise error from None
 
 
 class Encoded(bytes):
@@ -74,6 +107,7 @@ class AsyncPostgresDatastore:
 
     async def _configure(self, conn: AsyncConnection) -> None:
         conn.adapters.register_dumper(Encoded, _EncodedDumper)
+        conn.read_timeout = self.read_timeout
 
     def _open_pool(self) -> psycopg_pool.AsyncConnectionPool[AsyncConnection]:
         if self._closed:
@@ -83,6 +117,7 @@ class AsyncPostgresDatastore:
             self.pool = psycopg_pool.AsyncConnectionPool(
                 conninfo="",
                 kwargs={**d.connect_kwargs, "autocommit": True, "prepare_threshold": 0},
+                connection_class=AsyncConnection,
                 configure=self._configure,
                 min_size=1,
                 max_size=d.pool_size + d.max_overflow,
@@ -114,25 +149,6 @@ class AsyncPostgresDatastore:
                 f"within {self.datastore.connect_timeout:g}s (POSTGRES_CONNECT_TIMEOUT): {e}"
             ) from e
 
-    async def within_read_timeout(
-        self, conn: AsyncConnection, awaitable: Awaitable[T], extra: Optional[float] = 0.0
-    ) -> T:
-        """Await ``awaitable`` on ``conn`` for at most ``read_timeout`` (+ ``extra``;
-        ``extra=None``: no limit); past it the connection is closed and
-        :class:`ReadTimeout` raised, as the sync connections do."""
-        if not self.read_timeout or extra is None:
-            return await awaitable
-        limit = self.read_timeout + extra
-        try:
-            return await asyncio.wait_for(awaitable, limit)
-        except asyncio.TimeoutError:
-            await conn.close()
-            info = conn.info
-            raise ReadTimeout(
-                f"PostgreSQL at {info.host}:{info.port} did not answer within "
-                f"{limit:g}s (POSTGRES_READ_TIMEOUT); the connection was discarded"
-            ) from None
-
     async def read(self, func: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``func`` on a pooled connection; retry if the connection was lost
         (reads change nothing); a read not answered in time is not repeated."""
@@ -142,7 +158,7 @@ class AsyncPostgresDatastore:
             conn: Optional[AsyncConnection] = None
             try:
                 async with self.connection() as conn:
-                    return await self.within_read_timeout(conn, func(conn))
+                    return await func(conn)
             except ReadTimeout:
                 raise
             except OperationalError as e:

@@ -167,9 +167,8 @@ class _AsyncCommitter:
             except OperationalError as e:
                 if conn is None or not is_lost(conn):
                     raise
-                committer = self.recorder._committer
                 outcome = await asyncio.get_running_loop().run_in_executor(
-                    None, committer._resolve_unknown_outcome, pid, saves, e
+                    None, self._resolve_unknown_outcome, pid, saves, e
                 )
                 if outcome is not None:
                     return outcome
@@ -180,14 +179,17 @@ class _AsyncCommitter:
                         f"times while recording {count} event(s): {e}"
                     ) from e
 
+    def _resolve_unknown_outcome(
+        self, pid: Optional[int], saves: List[Save], error: Exception
+    ) -> Optional[List[Ids]]:
+        """The sync engine's check (in a worker thread), on a connection of the
+        sync pool found alive: what silenced this one may have silenced those."""
+        self.recorder.datastore.discard_broken_connections()
+        return self.recorder._committer._resolve_unknown_outcome(pid, saves, error)
+
     async def _send(self, conn: AsyncConnection, saves: List[Save]) -> List[Ids]:
-        # A save of an application recorder waits for the table lock, which
-        # only the lock timeout limits (none if it is 0).
-        extra = (self.datastore.lock_timeout or None) if self.recorder.returns_ids else 0.0
         try:
-            return await self.datastore.within_read_timeout(
-                conn, self._pipeline(conn, saves), extra
-            )
+            return await self._pipeline(conn, saves)
         except psycopg.Error as e:
             if is_lost(conn):
                 raise
@@ -198,12 +200,23 @@ class _AsyncCommitter:
     async def _pipeline(self, conn: AsyncConnection, saves: List[Save]) -> List[Ids]:
         """The recorder's statements for ``saves``, in one round trip."""
         sent: List[Tuple[Optional[int], psycopg.AsyncRawCursor[Any]]] = []
-        async with conn.pipeline():
-            for owner, step in self.recorder.steps(saves):
-                cursor = psycopg.AsyncRawCursor(conn)
-                params = None if step.params is None else [Encoded(p) for p in step.params]
-                await cursor.execute(step.statement.sql, params, binary=True)
-                sent.append((owner, cursor))
+        async with conn.pipeline() as pipeline:
+            try:
+                for owner, step in self.recorder.steps(saves):
+                    if step.waits_for_lock:
+                        # The server answers what came before (BEGIN) within the
+                        # read timeout: it is alive. Then the wait for the table
+                        # lock, which only the lock timeout limits (none if it is
+                        # 0), and the rest of the transaction, as the sync engine.
+                        await pipeline.sync()
+                        conn.allowance = self.datastore.lock_timeout or None
+                    cursor = psycopg.AsyncRawCursor(conn)
+                    params = None if step.params is None else [Encoded(p) for p in step.params]
+                    await cursor.execute(step.statement.sql, params, binary=True)
+                    sent.append((owner, cursor))
+                await pipeline.sync()
+            finally:
+                conn.allowance = 0.0
         if not self.recorder.returns_ids:
             return [None] * len(saves)
         ids: List[Ids] = [[] for _ in saves]
@@ -394,4 +407,3 @@ class AsyncPostgresProcessRecorder(AsyncPostgresApplicationRecorder, AsyncProces
             return bool(row and row[0])
 
         return await self.datastore.read(select)
-

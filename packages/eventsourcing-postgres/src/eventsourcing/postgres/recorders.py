@@ -181,7 +181,9 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
         self._committer.record(save)
         return None
 
-    def _save_of(self, stored_events: Sequence[StoredEvent], kwargs: Dict[str, Any]) -> Optional[Save]:
+    def _save_of(
+        self, stored_events: Sequence[StoredEvent], kwargs: Dict[str, Any]
+    ) -> Optional[Save]:
         """The checked save of an ``insert_events`` call (None: nothing to record);
         also what the async recorders (``asyncrecorders``) send."""
         stored_events = self._prepare(stored_events)
@@ -611,7 +613,9 @@ class PostgresProcessRecorder(
             tracking_table_statement(self.tracking_table),
         ]
 
-    def _save_of(self, stored_events: Sequence[StoredEvent], kwargs: Dict[str, Any]) -> Optional[Save]:
+    def _save_of(
+        self, stored_events: Sequence[StoredEvent], kwargs: Dict[str, Any]
+    ) -> Optional[Save]:
         stored_events = self._prepare(stored_events)
         trackings = tracking_records(kwargs)
         for tracking in trackings:
