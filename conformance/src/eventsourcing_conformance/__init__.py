@@ -9,6 +9,12 @@ README).
 
 from eventsourcing_conformance.backend import Backend
 from eventsourcing_conformance.properties import PROPERTIES, PropertyViolation
-from eventsourcing_conformance.suite import RecorderConformance
+from eventsourcing_conformance.suite import AsyncRecorderConformance, RecorderConformance
 
-__all__ = ["PROPERTIES", "Backend", "PropertyViolation", "RecorderConformance"]
+__all__ = [
+    "PROPERTIES",
+    "AsyncRecorderConformance",
+    "Backend",
+    "PropertyViolation",
+    "RecorderConformance",
+]
