@@ -169,14 +169,13 @@ class AwaitedBackend(Backend):
 
 
 def awaited(backend: Backend) -> AwaitedBackend:
-    """``backend`` with its async recorders under the sync checks (no writer
-    processes: a child process has no loop of this factory's)."""
+    """``backend`` with its async recorders under the sync checks."""
     return AwaitedBackend(
-        name=f"{backend.name} (async)",
+        name=backend.name,
         factory=backend.factory,
         new_store=backend.new_store,
         durable=backend.durable,
-        multiprocess=False,
+        multiprocess=backend.multiprocess,
         application_name=backend.application_name,
         described=backend.described,
     )

@@ -98,6 +98,8 @@ class TotalOrderChecks:
     ) -> None:
         check_total_order_with_conflicts(conformance_backend)
 
+
+class WriterProcessChecks:
     def test_total_order_with_writer_processes(self, conformance_backend: Backend) -> None:
         skip_unless(conformance_backend, "multiprocess", "writer processes")
         check_total_order(conformance_backend, threads=2, processes=2)
@@ -111,6 +113,7 @@ class RecorderConformance(
     DurabilityChecks,
     BadInputChecks,
     TotalOrderChecks,
+    WriterProcessChecks,
     SubscriptionConformance,
     CopyingConformance,
     PageConformance,
@@ -131,8 +134,9 @@ class AsyncRecorderConformance(
     (``InfrastructureFactory.async_*_recorder()``), each call awaited in an
     event loop of the factory's own (see :mod:`eventsourcing_conformance.awaited`).
 
-    Writer processes are not run; subscriptions, copying and pages are the
-    sync recorders' (the async ones add no code of their own there).
+    Writer processes are not run (a child process has no loop of the
+    factory's); subscriptions, copying and pages are the sync recorders'
+    checks (the async ones add no code of their own there).
     """
 
     @pytest.fixture
