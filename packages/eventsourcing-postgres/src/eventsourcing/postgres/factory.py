@@ -120,6 +120,8 @@ class Factory(InfrastructureFactory):
             is_closed=lambda datastore: datastore.closed,
         )
         self._shared.get()  # checks the settings now; connects on first use
+        # The async recorders' pool (made when the first is asked for).
+        self._async: Optional[AsyncPostgresDatastore] = None
 
     @property
     def datastore(self) -> PostgresDatastore:
@@ -212,10 +214,9 @@ class Factory(InfrastructureFactory):
         return AsyncPostgresProcessRecorder(recorder, self._async_datastore())
 
     def _async_datastore(self) -> AsyncPostgresDatastore:
-        current: Optional[AsyncPostgresDatastore] = self.__dict__.get("_async")
-        if current is None or current.closed:
-            current = self.__dict__["_async"] = AsyncPostgresDatastore(self.datastore)
-        return current
+        if self._async is None or self._async.closed:
+            self._async = AsyncPostgresDatastore(self.datastore)
+        return self._async
 
     def tracking_recorder(
         self, tracking_recorder_class: Optional[Type[TTrackingRecorder]] = None
