@@ -741,3 +741,36 @@ def test_async_waiting_for_the_table_lock_does_not_count_against_the_read_timeou
             await recorder.close()
 
     asyncio.run(scenario())
+
+
+def test_async_a_group_past_the_lock_timeout_fails_each_save_with_the_servers_error(
+    pg_env: Dict[str, str], admin: Admin
+) -> None:
+    env = {**pg_env, "POSTGRES_READ_TIMEOUT": str(READ_TIMEOUT), "POSTGRES_LOCK_TIMEOUT": "1"}
+    table = psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "stored_events")
+
+    async def scenario() -> None:
+        with Factory("", env) as f:
+            recorder = f.async_application_recorder()
+            await recorder.max_notification_id()
+            with admin.transaction():
+                admin.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+                started = time.monotonic()
+                outcomes = await asyncio.gather(
+                    *(
+                        recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")])
+                        for _ in range(5)
+                    ),
+                    return_exceptions=True,
+                )
+                # One transaction (group commit) waited for the lock, once: the
+                # others are not sent again one after another.
+                assert time.monotonic() - started < 2.5
+            assert all(isinstance(o, OperationalError) for o in outcomes), outcomes
+            assert all("lock timeout" in str(o) for o in outcomes), outcomes
+            assert not any(isinstance(o, ReadTimeout) for o in outcomes)
+            assert await recorder.max_notification_id() == 0
+            assert await recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")]) != []
+            await recorder.close()
+
+    asyncio.run(scenario())

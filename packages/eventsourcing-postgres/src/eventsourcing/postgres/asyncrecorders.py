@@ -127,11 +127,15 @@ class _AsyncCommitter:
             try:
                 results = await self._write(saves)
             except _SaveFailed as e:
+                if e.index is None or len(group) == 1:
+                    # Not one save's fault (a lock timeout): each fails.
+                    for _, future in group:
+                        _settle(future, error=_own_copy(e.error))
+                    continue
                 # One save conflicts (found after a lost connection): it fails
                 # alone, the others are sent again.
-                index = e.index if e.index is not None else 0
-                _settle(group[index][1], error=e.error)
-                self._queue[:0] = group[:index] + group[index + 1 :]
+                _settle(group[e.index][1], error=e.error)
+                self._queue[:0] = group[: e.index] + group[e.index + 1 :]
                 continue
             except BaseException as e:
                 for _, future in group:
