@@ -4,7 +4,7 @@
   notifications first; a ProcessRunner's follower then catches up, timed
   from start to the last tracking record, with pages of 100 notifications
   per transaction and with one notification per transaction.
-- failover: two replicas of the follower run as ``systemcli run``
+- failover: two replicas of the follower run as ``eventsourcing run``
   subprocesses; the active one is killed (SIGKILL) right after the leader
   saves a command, and the time until a standby has processed that command
   is measured; median of 10 (seconds). ``PROCESSING_LEASE_INTERVAL`` is the
@@ -32,6 +32,11 @@ from eventsourcing.system import System
 
 NOTIFICATIONS = int(os.environ.get("BENCH_RUNNER_NOTIFICATIONS", "20000"))
 ROOT = Path(__file__).resolve().parents[2]
+RUN = [
+    str(Path(sys.executable).parent / "eventsourcing"),
+    "run",
+    "benchmarks.cases.processrunner:system",
+]
 
 system = System(pipes=[[Shipping, Receipts]])
 
@@ -64,9 +69,7 @@ def one_per_transaction(backend: str, env: Dict[str, str]) -> Tuple[int, float]:
 @contextmanager
 def _replicas(system_env: Dict[str, str], count: int) -> Iterator[List[subprocess.Popen[bytes]]]:
     process_env = {**os.environ, **system_env, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "eventsourcing.systemcli", "run"]
-    target = "benchmarks.cases.processrunner:system"
-    replicas = [subprocess.Popen([*command, target], env=process_env) for _ in range(count)]
+    replicas = [subprocess.Popen(RUN, env=process_env) for _ in range(count)]
     try:
         yield replicas
     finally:
@@ -107,12 +110,8 @@ def failover(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
                 active.wait()
                 replicas.remove(active)
                 replicas.append(
-                    subprocess.Popen(
-                        [sys.executable, "-m", "eventsourcing.systemcli", "run",
-                         "benchmarks.cases.processrunner:system"],
-                        env={**os.environ, **system_env, "PYTHONPATH": str(ROOT)},
-                    )
-                )  # fmt: skip
+                    subprocess.Popen(RUN, env={**os.environ, **system_env, "PYTHONPATH": str(ROOT)})
+                )
         shipping.close()
         receipts.close()
     return statistics.median(times), 1.0

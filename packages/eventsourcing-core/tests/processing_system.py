@@ -1,9 +1,17 @@
 """A small system run by ProcessRunner tests, importable by subprocesses
-(``python -m eventsourcing run processing_system:system``)."""
+(``eventsourcing run processing_system:system``).
+
+With ``RECORD_LEASES=1`` in the environment, each lease a process takes is
+saved as an :class:`Acquisition` in :class:`Leases` (through the runner's
+"holds the lease" log record), so that tests can tell from the database who
+was active when.
+"""
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
@@ -83,7 +91,8 @@ not_a_system = Commands
 
 
 class Acquisition(Aggregate):
-    """A process took a lease (recorded by follower_process.py)."""
+    """A process took a lease (``leader`` is the tracking name: ``"{leader}#{K}/{N}"``
+    for partition K of N)."""
 
     def __init__(self, pid: int, at: float, follower: str, leader: str) -> None:
         self.pid = pid
@@ -94,3 +103,23 @@ class Acquisition(Aggregate):
 
 class Leases(Application[Any]):
     """The log of lease acquisitions, in the database the test shares."""
+
+
+class _LeaseRecorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.leases: Any = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        tracking_name = getattr(record, "tracking_name", None)
+        if tracking_name is None:
+            return
+        if self.leases is None:
+            self.leases = Leases()
+        self.leases.save(Acquisition(os.getpid(), time.time(), record.follower, tracking_name))
+
+
+if os.environ.get("RECORD_LEASES"):
+    _logger = logging.getLogger("eventsourcing.system")
+    _logger.addHandler(_LeaseRecorder())
+    _logger.setLevel(logging.INFO)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import List
 
 import pytest
@@ -18,7 +19,14 @@ from eventsourcing import (
     system,
     utils,
 )
-from eventsourcing.persistence import DatabaseError, IntegrityError, RecordConflictError
+from eventsourcing.errors import pep249_error_type
+from eventsourcing.persistence import (
+    DatabaseError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    RecordConflictError,
+)
 from eventsourcing.utils import ConfigurationError, EventSourcingError
 
 
@@ -57,3 +65,14 @@ def test_the_other_bases_are_kept() -> None:
 
 def test_importable_from_the_domain_module_too() -> None:
     assert domain.EventSourcingError is utils.EventSourcingError
+
+
+def test_driver_errors_map_to_the_most_specific_pep249_class_of_the_same_name() -> None:
+    # sqlite3: a PEP 249 driver every Python has.
+    assert pep249_error_type(sqlite3.IntegrityError("x"), sqlite3) is IntegrityError
+    assert pep249_error_type(sqlite3.OperationalError("x"), sqlite3) is OperationalError
+    assert pep249_error_type(sqlite3.InterfaceError("x"), sqlite3) is InterfaceError
+    assert pep249_error_type(sqlite3.DatabaseError("x"), sqlite3) is DatabaseError
+    # Not a class of the driver's PEP 249 hierarchy: the caller decides.
+    assert pep249_error_type(sqlite3.Warning("x"), sqlite3) is None
+    assert pep249_error_type(ValueError("x"), sqlite3) is None

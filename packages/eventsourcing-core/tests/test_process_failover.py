@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from processing_system import Acquisition, Commands, Counting, Leases, Tally
 
 HERE = Path(__file__).parent
+COMMAND = str(Path(sys.executable).parent / "eventsourcing")
 COMMANDS = int(os.environ.get("PROCESS_FAILOVER_COMMANDS", "300"))
 KILLS = 3
 TIMEOUT = 120.0
@@ -45,20 +46,26 @@ def env(store_env: Dict[str, str], tmp_path: Path) -> Dict[str, str]:
     return env
 
 
-def start_replica(env: Dict[str, str]) -> subprocess.Popen[str]:
-    process_env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(sys.path)}
+def start_replica(env: Dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """``eventsourcing run`` of the follower, its lease acquisitions recorded."""
+    process_env = {
+        **os.environ,
+        **env,
+        "RECORD_LEASES": "1",
+        "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path]),
+    }
     path = Path(env["REPLICA_LOG_DIR"]) / f"replica-{time.monotonic_ns()}.log"
     with open(path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, str(HERE / "follower_process.py")],
+            [COMMAND, "run", "processing_system:system", "--app", "Counting", *args],
             env=process_env,
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
         )
-    # Started (its SIGTERM handler installed) before the test goes on.
+    # Running (its SIGTERM handler installed) before the test goes on.
     deadline = time.monotonic() + TIMEOUT
-    while "started" not in path.read_text():
+    while f"{process.pid} runs" not in path.read_text():
         assert process.poll() is None, path.read_text()
         assert time.monotonic() < deadline, "a replica did not start"
         time.sleep(0.02)

@@ -1,4 +1,4 @@
-"""``run`` and ``status`` as a user types them, in subprocesses."""
+"""``eventsourcing run`` and ``eventsourcing status`` as a user types them, in subprocesses."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from processing_system import Commands, Counting
 
 HERE = Path(__file__).parent
-COMMAND = [sys.executable, "-m", "eventsourcing.systemcli"]
+COMMAND = [str(Path(sys.executable).parent / "eventsourcing")]
 
 
 @pytest.fixture
@@ -50,6 +50,13 @@ def run(env: Dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
         (["run", "processing_system"], "expected MODULE:ATTR"),
         (["run", "processing_system:system", "--app", "Nope"], "no application named 'Nope'"),
         (["status", "processing_system:system", "--app", "Nope"], "no application named 'Nope'"),
+        (["--app", "Nope", "run", "processing_system:system"], "no application named 'Nope'"),
+        (["run", "processing_system:system", "--partitions", "0"], "partitions must be"),
+        (["run", "processing_system:system", "--partitions", "2"], "say which one"),
+        (
+            ["run", "processing_system:system", "--partitions", "2", "--partition", "2"],
+            "partition must be an integer from 0 to 1",
+        ),
     ],
 )
 def test_wrong_settings_give_one_line_and_status_2(
@@ -63,6 +70,16 @@ def test_wrong_settings_give_one_line_and_status_2(
 
 def test_a_non_positive_batch_size_gives_status_2(env: Dict[str, str]) -> None:
     result = run({**env, "PROCESSING_BATCH_SIZE": "0"}, "run", "processing_system:system")
+    assert result.returncode == 2
+    assert len(result.stderr.splitlines()) == 1 and "PROCESSING_BATCH_SIZE" in result.stderr
+
+
+def test_settings_come_from_an_env_file_given_after_the_subcommand(
+    env: Dict[str, str], tmp_path: Path
+) -> None:
+    settings = tmp_path / "settings.env"
+    settings.write_text("PROCESSING_BATCH_SIZE=-1\n")
+    result = run(env, "run", "processing_system:system", "--env", str(settings))
     assert result.returncode == 2
     assert len(result.stderr.splitlines()) == 1 and "PROCESSING_BATCH_SIZE" in result.stderr
 

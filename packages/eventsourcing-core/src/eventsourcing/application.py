@@ -27,7 +27,6 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from copy import deepcopy
 from dataclasses import dataclass
-from types import TracebackType
 from typing import (
     Any,
     Callable,
@@ -68,7 +67,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.plugins import transcodings as plugin_transcodings
 from eventsourcing.subscription import Subscription
-from eventsourcing.utils import ConfigurationError, EventSourcingError
+from eventsourcing.utils import CloseOnExit, ConfigurationError, EventSourcingError
 
 __all__ = [
     "AggregateNotFound",
@@ -666,7 +665,7 @@ class BaseApplication(ABC, Generic[TAggregate]):
             )
 
 
-class Application(BaseApplication[TAggregate]):
+class Application(CloseOnExit, BaseApplication[TAggregate]):
     """Base class for event-sourced applications.
 
     Configuration is read from a mapping built, lowest precedence first, from
@@ -819,22 +818,11 @@ class Application(BaseApplication[TAggregate]):
         finally:
             self.factory.close()
 
-    def __enter__(self: TApplication) -> TApplication:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc_val: Optional[BaseException],
-        exc_tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
-
 
 TApplication = TypeVar("TApplication", bound=Application[Any])
 
 
-class ApplicationSubscription:
+class ApplicationSubscription(CloseOnExit):
     """An application's events after a position, each with its :class:`Tracking`:
     the recorded ones, then live ones as they are committed (see
     :meth:`Application.subscribe`). Stop it from any thread with :meth:`stop`.
@@ -858,6 +846,15 @@ class ApplicationSubscription:
         or ``[]`` once stopped. Lets a consumer process a page in one transaction."""
         return [self._convert(n) for n in self.subscription.next_page()]
 
+    @property
+    def page_size(self) -> int:
+        """The most notifications read at once (see :meth:`next_page`)."""
+        return self.subscription.page_size
+
+    @page_size.setter
+    def page_size(self, value: int) -> None:
+        self.subscription.page_size = value
+
     def _convert(self, notification: Notification) -> Tuple[Any, Tracking]:
         return tracked_event(self.mapper, self.name, notification)
 
@@ -865,15 +862,8 @@ class ApplicationSubscription:
         """End the iteration (from any thread); a blocked ``next()`` returns promptly."""
         self.subscription.stop()
 
-    def __enter__(self) -> ApplicationSubscription:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc_val: Optional[BaseException],
-        exc_tb: Optional[TracebackType],
-    ) -> None:
+    def close(self) -> None:
+        """Stop, and release the connection the subscription may hold."""
         self.subscription.close()
 
 

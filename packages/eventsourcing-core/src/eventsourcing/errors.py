@@ -8,6 +8,9 @@ importing it back.
 
 from __future__ import annotations
 
+from types import ModuleType
+from typing import Optional, Tuple, Type
+
 from eventsourcing.utils import EventSourcingError
 
 __all__ = [
@@ -22,6 +25,7 @@ __all__ = [
     "ProgrammingError",
     "RecordConflictError",
     "WaitInterruptedError",
+    "pep249_error_type",
 ]
 
 
@@ -72,3 +76,31 @@ class NotSupportedError(DatabaseError):
 
 class WaitInterruptedError(PersistenceError):
     """A :meth:`TrackingRecorder.wait` was interrupted before its notification was processed."""
+
+
+# Each before its bases, so that the first match is the most specific.
+_PEP249_TYPES: Tuple[Type[DatabaseError | InterfaceError], ...] = (
+    IntegrityError,
+    DataError,
+    OperationalError,
+    ProgrammingError,
+    InternalError,
+    NotSupportedError,
+    InterfaceError,
+    DatabaseError,
+)
+
+
+def pep249_error_type(
+    error: BaseException, driver: ModuleType
+) -> Optional[Type[DatabaseError | InterfaceError]]:
+    """The exception of this module named as the PEP 249 class ``error`` is an
+    instance of in ``driver`` (``sqlite3``, ``psycopg``: every DB-API module
+    has the same names), or None if it is none of them.
+
+    One table for every backend's translation of its driver's errors.
+    """
+    for persistence_type in _PEP249_TYPES:
+        if isinstance(error, getattr(driver, persistence_type.__name__)):
+            return persistence_type
+    return None

@@ -14,6 +14,11 @@ holding the pair's :class:`~eventsourcing.lease.Lease`; the others try every
 ``PROCESSING_LEASE_INTERVAL`` seconds. A process that consumed anyway (a
 lost lease) gets an ``IntegrityError`` on tracking, discards its page and
 reads again after the position now tracked.
+
+A busy follower is split into partitions (:mod:`eventsourcing.partition`):
+a runner with ``partitions=N, partition=K`` processes only the aggregates of
+partition K, tracks its position under ``"{leader}#{K}/{N}"`` and holds that
+partition's lease, so N processes (each with standbys) share the work.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 from eventsourcing.domain import DomainEvent
 from eventsourcing.lease import Lease, holder_label
+from eventsourcing.partition import Partition, check_layout
 from eventsourcing.persistence import (
     ApplicationRecorder,
     EventStore,
@@ -65,7 +71,8 @@ DEFAULT_LEASE_INTERVAL = 1.0
 MAX_CONFLICT_RETRIES = 5
 
 LeaseHandler = Callable[[str, str], None]
-"""Called as ``on_lease(follower_name, leader_name)`` once the lease is held."""
+"""Called as ``on_lease(follower_name, tracking_name)`` once the lease is held
+(the tracking name is the leader's name, or ``"{leader}#{K}/{N}"`` for partition K of N)."""
 
 
 class FollowerFailed(Exception):
@@ -160,7 +167,10 @@ class _Consumer(threading.Thread):
         self.lease_interval = cast(
             float, factory.getenv_float(PROCESSING_LEASE_INTERVAL, DEFAULT_LEASE_INTERVAL, 0.001)
         )
-        self.lease: Lease = follower.process_recorder.lease(follower.name, leader_name)
+        self.partition = Partition.configure(factory, runner.partitions, runner.partition)
+        # Positions and the lease are this partition's own.
+        self.tracking_name = self.partition.tracking_name(leader_name)
+        self.lease: Lease = follower.process_recorder.lease(follower.name, self.tracking_name)
         self.has_lease = threading.Event()
         self._subscription_lock = threading.Lock()
         self._subscription: Any = None
@@ -175,11 +185,17 @@ class _Consumer(threading.Thread):
                 "%s holds the lease of %r for %r",
                 holder_label(),
                 self.follower.name,
-                self.leader_name,
+                self.tracking_name,
+                extra={"follower": self.follower.name, "tracking_name": self.tracking_name},
+            )
+            # Checked again now that nobody else runs this partition: a process
+            # of another layout may have recorded positions since start().
+            check_layout(
+                self.follower.process_recorder, self.follower.name, self.leader_name, self.partition
             )
             self.has_lease.set()
             if self.runner.on_lease is not None:
-                self.runner.on_lease(self.follower.name, self.leader_name)
+                self.runner.on_lease(self.follower.name, self.tracking_name)
             while not stopping.is_set():
                 self._consume()
         except FollowerFailed as e:
@@ -199,7 +215,7 @@ class _Consumer(threading.Thread):
     def _consume(self) -> None:
         """Read from after the tracked position and process pages, until stopped
         or until another process is found to have processed what was read."""
-        gt = self.follower.process_recorder.max_tracking_id(self.leader_name)
+        gt = self.follower.process_recorder.max_tracking_id(self.tracking_name)
         subscription = self.leader_recorder.subscribe(gt=gt)
         with self._subscription_lock:
             self._subscription = subscription
@@ -210,11 +226,10 @@ class _Consumer(threading.Thread):
                 page = subscription.next_page()
                 if not page:
                     return
-                size = self.batch_size
-                for i in range(0, len(page), size):
+                for batch in self.partition.batches(page, self.batch_size):
                     if self.runner.is_stopping.is_set():
                         return
-                    if not self._process(page[i : i + size]):
+                    if not self._process(batch):
                         return  # processed elsewhere: read again
         finally:
             with self._subscription_lock:
@@ -237,7 +252,7 @@ class _Consumer(threading.Thread):
                 return all(self._process([n]) for n in batch)
             except IntegrityError as e:
                 recorder = self.follower.process_recorder
-                if recorder.max_tracking_id(self.leader_name) >= batch[0].id:
+                if recorder.max_tracking_id(self.tracking_name) >= batch[0].id:
                     return False
                 conflicts += 1
                 if conflicts > MAX_CONFLICT_RETRIES:
@@ -258,7 +273,15 @@ class _Consumer(threading.Thread):
             completed = False
             try:
                 for notification in batch:
-                    process_event = ProcessEvent(Tracking(self.leader_name, notification.id))
+                    tracking = Tracking(self.tracking_name, notification.id)
+                    if not self.partition.contains(notification.originator_id):
+                        # Another partition's: nothing is recorded for it, except
+                        # that the batch's last notification is tracked, so that
+                        # the position advances over what was read.
+                        if notification is batch[-1]:
+                            page.trackings.append(tracking)
+                        continue
+                    process_event = ProcessEvent(tracking)
                     try:
                         domain_event = self.mapper.to_domain_event(notification)
                         follower.policy(domain_event, process_event)
@@ -291,7 +314,9 @@ class ProcessRunner(Runner, ThreadErrors):
     Leaders not run here are constructed only to read their logs. A follower
     whose policy keeps failing stops (the error is logged with the leader's
     name and the notification ID, kept in :attr:`errors`, and raised by
-    :meth:`stop`); a new runner resumes it there.
+    :meth:`stop`); a new runner resumes it there. With ``partitions=N,
+    partition=K`` (else ``PROCESSING_PARTITIONS``, ``PROCESSING_PARTITION``)
+    each follower here processes partition K of N of its leaders' aggregates.
     """
 
     def __init__(
@@ -300,8 +325,14 @@ class ProcessRunner(Runner, ThreadErrors):
         env: Optional[Mapping[str, str]] = None,
         apps: Sequence[str] = (),
         on_lease: Optional[LeaseHandler] = None,
+        partitions: Optional[int] = None,
+        partition: Optional[int] = None,
     ) -> None:
         super().__init__(system, env)
+        if partitions is not None:  # checked here; from env, when the consumers start
+            Partition(partition or 0, partitions)
+        self.partitions = partitions
+        self.partition = partition
         if isinstance(apps, str):
             apps = [apps]
         for name in apps:
@@ -334,9 +365,9 @@ class ProcessRunner(Runner, ThreadErrors):
                 follower.repository.event_store = page_store
                 for leader_name in system.follows[name]:
                     leader = self.apps.get(leader_name) or self._reader(leader_name)
-                    self.consumers.append(
-                        _Consumer(self, follower, leader_name, leader.recorder, page_store)
-                    )
+                    consumer = _Consumer(self, follower, leader_name, leader.recorder, page_store)
+                    check_layout(follower.process_recorder, name, leader_name, consumer.partition)
+                    self.consumers.append(consumer)
         except BaseException:
             self._shutdown()
             raise

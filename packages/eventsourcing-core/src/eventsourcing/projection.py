@@ -32,6 +32,14 @@ TTrackingRecorder = TypeVar("TTrackingRecorder", bound=TrackingRecorder)
 
 # Most events given to one process_events() call when several pages are ready.
 MAX_EVENTS_PER_CALL = 5000
+# Most notifications read at once. Catching up, each read costs a round trip
+# and, on PostgreSQL, a plan over the rest of the table (an index scan once
+# it is analysed; on a new table with topics, a scan and sort of every row
+# after the position: 100,000 events read in 1.5 s in pages of 500, 0.6 s in
+# pages of 5,000). Measured with the bank projection (100,000 events): server
+# CPU 0.53 s with 500, 0.48 s with 2,000; 5,000 kept so many objects alive
+# that garbage collection cost more than the reads saved.
+PAGE_SIZE = 2000
 TApplication = TypeVar("TApplication", bound=Application[Any])
 TProjection = TypeVar("TProjection", bound="Projection[Any]")
 
@@ -112,6 +120,7 @@ class ProjectionRunner(Generic[TApplication, TProjection, TTrackingRecorder]):
         except BaseException:
             self._close_resources()
             raise
+        self.subscription.page_size = PAGE_SIZE
         # Two threads, so that reading and decoding the next page overlaps
         # with the projection writing the last one (both mostly wait for the
         # database); at most four pages wait in between.

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from types import TracebackType
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -24,11 +23,11 @@ from typing import (
     Optional,
     Sequence,
     Tuple,
-    Type,
     TypeVar,
 )
 
 from eventsourcing.errors import OperationalError
+from eventsourcing.utils import CloseOnExit
 
 if TYPE_CHECKING:  # the persistence layer imports this module
     from eventsourcing.persistence import ApplicationRecorder, Notification
@@ -66,7 +65,7 @@ def check_subscription_args(gt: Any, topics: Any) -> Tuple[int, Tuple[str, ...]]
     return gt or 0, topics
 
 
-class Subscription(Iterator["Notification"]):
+class Subscription(CloseOnExit, Iterator["Notification"]):
     """The notifications of a recorder after ``gt``: first those recorded, then
     new ones as they are committed, until :meth:`stop` is called.
 
@@ -155,17 +154,6 @@ class Subscription(Iterator["Notification"]):
     def close(self) -> None:
         """Stop, and release what the subscription holds (connections)."""
         self.stop()
-
-    def __enter__(self: TSubscription) -> TSubscription:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: Optional[Type[BaseException]],
-        exc_val: Optional[BaseException],
-        exc_tb: Optional[TracebackType],
-    ) -> None:
-        self.close()
 
     def __del__(self) -> None:
         try:

@@ -8,10 +8,11 @@ import sys
 import time
 from random import random
 from threading import Lock
-from types import ModuleType
-from typing import Any, Callable, Sequence, TypeVar, cast
+from types import ModuleType, TracebackType
+from typing import Any, Callable, Optional, Sequence, Type, TypeVar, cast
 
 __all__ = [
+    "CloseOnExit",
     "ConfigurationError",
     "EventSourcingError",
     "TopicError",
@@ -37,6 +38,31 @@ class EventSourcingError(Exception):
     ``ValueError``), so existing ``except`` clauses keep working; one
     ``except EventSourcingError`` catches them all.
     """
+
+
+TCloseOnExit = TypeVar("TCloseOnExit", bound="CloseOnExit")
+
+
+class CloseOnExit:
+    """Mixin: a ``with`` block over the object ends by calling its ``close()``.
+
+    For the library's resources (applications, factories, subscriptions),
+    so that each says what closing means once, in ``close()``.
+    """
+
+    def close(self) -> None:
+        """Release what the object holds (subclasses say what)."""
+
+    def __enter__(self: TCloseOnExit) -> TCloseOnExit:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc_val: Optional[BaseException],
+        exc_tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
 
 
 class TopicError(EventSourcingError):

@@ -1,4 +1,5 @@
-"""The subcommands the core ships (registered by the core's built-in plugin)."""
+"""The subcommands the core ships (registered by the core's built-in plugin);
+``run`` and ``status`` live beside the process runner."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from eventsourcing.cli.copy import CopyCommand
 from eventsourcing.cli.log import LogCommand
 from eventsourcing.cli.show import ShowCommand
 from eventsourcing.cli.verify import VerifyCommand
+from eventsourcing.processcommands import RunCommand, StatusCommand
 
 __all__ = ["COMMANDS"]
 
@@ -17,6 +19,8 @@ COMMANDS: List[Type[Command]] = [
     BackendsCommand,
     CopyCommand,
     LogCommand,
+    RunCommand,
     ShowCommand,
+    StatusCommand,
     VerifyCommand,
 ]

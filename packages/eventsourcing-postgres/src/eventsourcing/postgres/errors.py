@@ -9,16 +9,12 @@ from __future__ import annotations
 import psycopg
 import psycopg_pool
 
+from eventsourcing.errors import pep249_error_type
 from eventsourcing.persistence import (
     DatabaseError,
-    DataError,
-    IntegrityError,
     InterfaceError,
-    InternalError,
-    NotSupportedError,
     OperationalError,
     PersistenceError,
-    ProgrammingError,
 )
 
 __all__ = ["ConnectionLost", "NoAnswer", "ReadTimeout", "translate"]
@@ -37,18 +33,10 @@ class NoAnswer(psycopg.OperationalError):
     """The driver-level error behind :class:`ReadTimeout` (the connection is closed)."""
 
 
-_MAPPING: tuple[tuple[type[Exception], type[PersistenceError]], ...] = (
+# Checked before the PEP 249 classes (NoAnswer is a psycopg.OperationalError).
+_OWN_TYPES: tuple[tuple[type[Exception], type[PersistenceError]], ...] = (
     (NoAnswer, ReadTimeout),
     (psycopg_pool.PoolClosed, InterfaceError),
-    (psycopg.IntegrityError, IntegrityError),
-    (psycopg.DataError, DataError),
-    (psycopg.OperationalError, OperationalError),
-    (psycopg.ProgrammingError, ProgrammingError),
-    (psycopg.InternalError, InternalError),
-    (psycopg.NotSupportedError, NotSupportedError),
-    (psycopg.InterfaceError, InterfaceError),
-    (psycopg.DatabaseError, DatabaseError),
-    (psycopg.Error, DatabaseError),
 )
 
 
@@ -63,8 +51,11 @@ def translate(error: BaseException) -> PersistenceError:
     """Return the persistence exception for ``error`` (caller chains it)."""
     if isinstance(error, PersistenceError):
         return error
-    for driver_cls, persistence_cls in _MAPPING:
-        if isinstance(error, driver_cls):
-            message = str(error).strip() or type(error).__name__
-            return persistence_cls(message)
-    return DatabaseError(f"{type(error).__name__}: {error}")
+    persistence_cls: type[PersistenceError] | None = next(
+        (own for driver_cls, own in _OWN_TYPES if isinstance(error, driver_cls)), None
+    ) or pep249_error_type(error, psycopg)
+    if persistence_cls is None and isinstance(error, psycopg.Error):
+        persistence_cls = DatabaseError
+    if persistence_cls is None:
+        return DatabaseError(f"{type(error).__name__}: {error}")
+    return persistence_cls(str(error).strip() or type(error).__name__)

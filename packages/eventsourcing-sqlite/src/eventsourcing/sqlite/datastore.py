@@ -23,15 +23,13 @@ import threading
 import time
 import weakref
 from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Type, TypeVar
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, TypeVar
 
+from eventsourcing.errors import pep249_error_type
 from eventsourcing.persistence import (
     DatabaseError,
     DataError,
-    IntegrityError,
     InterfaceError,
-    InternalError,
-    NotSupportedError,
     OperationalError,
     PersistenceError,
     ProgrammingError,
@@ -44,17 +42,6 @@ __all__ = ["DEFAULT_LOCK_TIMEOUT", "SQLiteDatastore", "translate_error"]
 DEFAULT_LOCK_TIMEOUT = 5.0
 
 T = TypeVar("T")
-
-_ERROR_TYPES: Dict[Type[sqlite3.Error], Type[PersistenceError]] = {
-    sqlite3.IntegrityError: IntegrityError,
-    sqlite3.OperationalError: OperationalError,
-    sqlite3.ProgrammingError: ProgrammingError,
-    sqlite3.DataError: DataError,
-    sqlite3.InterfaceError: InterfaceError,
-    sqlite3.InternalError: InternalError,
-    sqlite3.NotSupportedError: NotSupportedError,
-    sqlite3.DatabaseError: DatabaseError,
-}
 
 # How often a writer polls for a lock held by another process (seconds).
 _FIRST_POLL = 0.0001
@@ -124,11 +111,8 @@ def translate_error(
             return OperationalError(
                 f"Timed out waiting for the lock on SQLite database {db_name!r}: {message}"
             )
-    for sqlite_type in type(error).__mro__:
-        persistence_type = _ERROR_TYPES.get(sqlite_type)
-        if persistence_type is not None:
-            return persistence_type(f"{message} (SQLite database {db_name!r})")
-    return DatabaseError(f"{message} (SQLite database {db_name!r})")
+    persistence_type = pep249_error_type(error, sqlite3) or DatabaseError
+    return persistence_type(f"{message} (SQLite database {db_name!r})")
 
 
 class SQLiteDatastore:
