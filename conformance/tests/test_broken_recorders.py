@@ -16,6 +16,7 @@ from uuid import UUID
 
 import pytest
 
+from eventsourcing.asyncports import AsyncApplicationRecorder
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
@@ -28,6 +29,7 @@ from eventsourcing.persistence import (
     Tracking,
 )
 from eventsourcing_conformance import Backend, PropertyViolation
+from eventsourcing_conformance.awaited import awaited
 from eventsourcing_conformance.badinput import check_bad_input
 from eventsourcing_conformance.batches import check_large_batch, check_lazy_batch
 from eventsourcing_conformance.concurrency import (
@@ -372,5 +374,60 @@ def test_every_failing_check_names_the_broken_property(flaw: str, prop: str) -> 
 
 def test_recorder_without_flaw_passes() -> None:
     backend = flawed("none")
+    for check in ALL_CHECKS:
+        check(backend)
+
+
+# -- async recorders: the same checks, through eventsourcing_conformance.awaited ----
+
+
+class PiecemealAsyncRecorder(AsyncApplicationRecorder):
+    """A third party's native async recorder over a correct store that inserts
+    a save one event at a time: a conflict part-way keeps what came before."""
+
+    def __init__(self, recorder: FlawedRecorder) -> None:
+        self.recorder = recorder
+
+    async def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Optional[Sequence[int]]:
+        ids: List[int] = []
+        for stored_event in stored_events:
+            ids += self.recorder.insert_events([stored_event], **kwargs) or []
+        return ids
+
+    async def select_events(self, originator_id: UUID, *args: Any, **kwargs: Any) -> Any:
+        return self.recorder.select_events(originator_id, *args, **kwargs)
+
+    async def select_notifications(self, *args: Any, **kwargs: Any) -> List[Notification]:
+        return self.recorder.select_notifications(*args, **kwargs)
+
+    async def max_notification_id(self) -> int:
+        return self.recorder.max_notification_id()
+
+    def subscribe(self, gt: Optional[int] = None, topics: Sequence[str] = ()) -> Any:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        self.recorder.close()
+
+
+class PiecemealAsyncFactory(FlawedFactory):
+    def async_application_recorder(self) -> AsyncApplicationRecorder:
+        return PiecemealAsyncRecorder(FlawedRecorder(self.memory("events"), "none"))
+
+
+def test_the_suite_holds_async_recorders_to_the_same_properties() -> None:
+    def new_store() -> Dict[str, str]:
+        return {"FLAW": "none", "STORE": uuid.uuid4().hex}
+
+    backend = Backend("piecemeal-async", PiecemealAsyncFactory, new_store=new_store)
+    check = lambda b: check_large_batch(b, "application")  # noqa: E731
+    assert violations(check, backend) == []  # the sync recorders are correct
+    assert_reported_as(ATOMICITY, violations(check, awaited(backend)))
+
+
+def test_the_core_adapter_passes_the_suite_for_a_correct_sync_recorder() -> None:
+    backend = awaited(flawed("none"))
     for check in ALL_CHECKS:
         check(backend)

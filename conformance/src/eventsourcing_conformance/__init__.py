@@ -21,15 +21,24 @@ from eventsourcing_conformance.backend import Backend
 from eventsourcing_conformance.properties import PROPERTIES, PropertyViolation
 
 if TYPE_CHECKING:  # pragma: no cover
-    from eventsourcing_conformance.suite import RecorderConformance
+    from eventsourcing_conformance.suite import AsyncRecorderConformance, RecorderConformance
 
-__all__ = ["PROPERTIES", "Backend", "PropertyViolation", "RecorderConformance"]
+__all__ = [
+    "PROPERTIES",
+    "AsyncRecorderConformance",
+    "Backend",
+    "PropertyViolation",
+    "RecorderConformance",
+]
+
+_DEFERRED = ("AsyncRecorderConformance", "RecorderConformance")
 
 
 def __getattr__(name: str) -> Any:
-    if name == "RecorderConformance":
-        from eventsourcing_conformance.suite import RecorderConformance  # deferred: see above
+    if name in _DEFERRED:
+        from eventsourcing_conformance import suite  # deferred: see above
 
-        globals()[name] = RecorderConformance
-        return RecorderConformance
+        value = getattr(suite, name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import pytest
 
+from eventsourcing_conformance.awaited import awaited
 from eventsourcing_conformance.backend import Backend
 from eventsourcing_conformance.badinput import check_bad_input
 from eventsourcing_conformance.batches import check_large_batch, check_lazy_batch
@@ -32,7 +33,7 @@ from eventsourcing_conformance.settings import settings_from_config
 from eventsourcing_conformance.stores import skip_unless
 from eventsourcing_conformance.subscriptions import SubscriptionConformance
 
-__all__ = ["RECORDER_KINDS", "RecorderConformance"]
+__all__ = ["RECORDER_KINDS", "AsyncRecorderConformance", "RecorderConformance"]
 
 kinds = pytest.mark.parametrize("kind", RECORDER_KINDS)
 
@@ -97,6 +98,8 @@ class TotalOrderChecks:
     ) -> None:
         check_total_order_with_conflicts(conformance_backend)
 
+
+class WriterProcessChecks:
     def test_total_order_with_writer_processes(self, conformance_backend: Backend) -> None:
         skip_unless(conformance_backend, "multiprocess", "writer processes")
         check_total_order(conformance_backend, threads=2, processes=2)
@@ -110,8 +113,32 @@ class RecorderConformance(
     DurabilityChecks,
     BadInputChecks,
     TotalOrderChecks,
+    WriterProcessChecks,
     SubscriptionConformance,
     CopyingConformance,
     PageConformance,
 ):
     """Every property of the recorder contract, for one backend per test."""
+
+
+class AsyncRecorderConformance(
+    ModelChecks,
+    BatchChecks,
+    ReadChecks,
+    PurposeChecks,
+    DurabilityChecks,
+    BadInputChecks,
+    TotalOrderChecks,
+):
+    """The same properties, of the backend's async recorders
+    (``InfrastructureFactory.async_*_recorder()``), each call awaited in an
+    event loop of the factory's own (see :mod:`eventsourcing_conformance.awaited`).
+
+    Writer processes are not run (a child process has no loop of the
+    factory's); subscriptions, copying and pages are the sync recorders'
+    checks (the async ones add no code of their own there).
+    """
+
+    @pytest.fixture
+    def conformance_backend(self, conformance_backend: Backend) -> Backend:
+        return awaited(conformance_backend)

@@ -6,6 +6,7 @@ exactly once and no save is ever half-stored.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import struct
 import threading
@@ -623,3 +624,171 @@ def test_a_refused_connection_fails_at_once(pg_env: Dict[str, str]) -> None:
         Bank(env=env)
     assert time.monotonic() - started < 1
     assert "refused" in str(info.value)
+
+
+# -- the native async recorders (eventsourcing.postgres.asyncrecorders) -----------
+# The same faults, the same outcomes: the async recorders send the sync
+# recorders' statements and resolve unknown outcomes with the sync engine's check.
+
+
+def test_async_a_commit_whose_answer_was_lost_is_reported_as_done(
+    pg_env: Dict[str, str], proxy: CuttingProxy
+) -> None:
+    async def scenario() -> None:
+        with Factory("", one_connection(pg_env, proxy)) as f:
+            recorder = f.async_application_recorder()
+            assert await recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")]) == [1]
+            cart = uuid4()
+            batch = [StoredEvent(cart, v, "t", b"s") for v in (1, 2, 3)]
+            proxy.cut_after()
+            assert await recorder.insert_events(batch) == [2, 3, 4]
+            assert proxy.cuts == 1
+            assert await recorder.select_events(cart) == batch
+            assert await recorder.max_notification_id() == 4
+            await recorder.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("size", [1, 2, LARGE])
+def test_async_a_request_that_never_arrived_is_sent_again(
+    pg_env: Dict[str, str], proxy: CuttingProxy, size: int
+) -> None:
+    async def scenario() -> None:
+        with Factory("", one_connection(pg_env, proxy)) as f:
+            recorder = f.async_process_recorder()
+            assert await recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")]) == [1]
+            cart = uuid4()
+            batch = [StoredEvent(cart, v, "t", b"s") for v in range(1, size + 1)]
+            proxy.cut_before()
+            ids = await recorder.insert_events(batch, tracking=Tracking("up", 1))
+            assert proxy.cuts == 1
+            assert ids is not None and len(ids) == size
+            assert await recorder.select_events(cart) == batch
+            notifications = await recorder.select_notifications(1, size + 1)
+            assert [n.id for n in notifications] == [1, *ids]
+            assert await recorder.max_tracking_id("up") == 1
+            assert await recorder.has_tracking_id("up", 1)
+            await recorder.close()
+
+    asyncio.run(scenario())
+
+
+def test_async_a_read_whose_connection_was_dropped_is_retried(
+    pg_env: Dict[str, str], proxy: CuttingProxy
+) -> None:
+    async def scenario() -> None:
+        with Factory("", one_connection(pg_env, proxy)) as f:
+            recorder = f.async_application_recorder()
+            await recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")])
+            proxy.cut_before()
+            assert [n.id for n in await recorder.select_notifications(1, 10)] == [1]
+            proxy.cut_after()
+            assert await recorder.max_notification_id() == 1
+            assert proxy.cuts == 2
+            await recorder.close()
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("stall", ["requests", "answers"])
+def test_async_a_save_whose_connection_went_silent_is_resolved_on_a_fresh_one(
+    pg_env: Dict[str, str], proxy: CuttingProxy, stall: str
+) -> None:
+    async def scenario() -> float:
+        with Factory("", silent_env(pg_env, proxy)) as f:
+            recorder = f.async_application_recorder()
+            assert await recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"first")]) == [1]
+            if stall == "requests":
+                proxy.stall()
+            else:
+                proxy.stall_answers()
+            cart = uuid4()
+            batch = [StoredEvent(cart, v, "t", b"s") for v in (1, 2)]
+            started = time.monotonic()
+            ids = await recorder.insert_events(batch)
+            elapsed = time.monotonic() - started
+            assert ids is not None and len(ids) == 2
+            assert await recorder.select_events(cart) == batch
+            await recorder.close()
+            return elapsed
+
+    elapsed = asyncio.run(scenario())
+    # The async connection's read timeout, then the sync pool's silent
+    # connection found and replaced (its own read timeout), then the check.
+    assert READ_TIMEOUT <= elapsed <= 2 * READ_TIMEOUT * 1.1 + 1.0
+
+
+def test_async_a_read_from_a_server_that_stopped_answering_fails_within_the_read_timeout(
+    pg_env: Dict[str, str], proxy: CuttingProxy
+) -> None:
+    async def scenario() -> None:
+        with Factory("", silent_env(pg_env, proxy)) as f:
+            recorder = f.async_application_recorder()
+            await recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")])
+            proxy.stall()
+            started = time.monotonic()
+            with pytest.raises(ReadTimeout, match="did not answer within 1s"):
+                await recorder.select_notifications(1, 10)
+            assert READ_TIMEOUT <= time.monotonic() - started <= READ_TIMEOUT * 1.1
+            assert [n.id for n in await recorder.select_notifications(1, 10)] == [1]
+            await recorder.close()
+
+    asyncio.run(scenario())
+
+
+def test_async_waiting_for_the_table_lock_does_not_count_against_the_read_timeout(
+    pg_env: Dict[str, str], admin: Admin
+) -> None:
+    env = {**pg_env, "POSTGRES_READ_TIMEOUT": str(READ_TIMEOUT)}
+    table = psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "stored_events")
+
+    async def scenario() -> None:
+        with Factory("", env) as f:
+            recorder = f.async_application_recorder()
+            await recorder.max_notification_id()
+            with admin.transaction():
+                admin.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+                saving = asyncio.ensure_future(
+                    recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")])
+                )
+                # Held for twice the read timeout: the save waits, it does not fail.
+                done, _ = await asyncio.wait([saving], timeout=2 * READ_TIMEOUT)
+                assert not done
+            assert await saving == [1]
+            await recorder.close()
+
+    asyncio.run(scenario())
+
+
+def test_async_a_group_past_the_lock_timeout_fails_each_save_with_the_servers_error(
+    pg_env: Dict[str, str], admin: Admin
+) -> None:
+    env = {**pg_env, "POSTGRES_READ_TIMEOUT": str(READ_TIMEOUT), "POSTGRES_LOCK_TIMEOUT": "1"}
+    table = psycopg.sql.Identifier(pg_env["POSTGRES_SCHEMA"], "stored_events")
+
+    async def scenario() -> None:
+        with Factory("", env) as f:
+            recorder = f.async_application_recorder()
+            await recorder.max_notification_id()
+            with admin.transaction():
+                admin.execute(psycopg.sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(table))
+                started = time.monotonic()
+                outcomes = await asyncio.gather(
+                    *(
+                        recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")])
+                        for _ in range(5)
+                    ),
+                    return_exceptions=True,
+                )
+                # One transaction (group commit) waited for the lock, once: the
+                # others are not sent again one after another.
+                assert time.monotonic() - started < 2.5
+            assert all(isinstance(o, OperationalError) for o in outcomes), outcomes
+            assert all("lock timeout" in str(o) for o in outcomes), outcomes
+            assert not any(isinstance(o, ReadTimeout) for o in outcomes)
+            assert await recorder.max_notification_id() == 0
+            assert await recorder.insert_events([StoredEvent(uuid4(), 1, "t", b"s")]) != []
+            await recorder.close()
+
+    asyncio.run(scenario())

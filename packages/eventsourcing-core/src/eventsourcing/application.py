@@ -73,6 +73,7 @@ __all__ = [
     "AggregateNotFound",
     "Application",
     "ApplicationSubscription",
+    "BaseApplication",
     "LocalNotificationLog",
     "NotificationLog",
     "ProcessEvent",
@@ -204,30 +205,17 @@ class Repository(Generic[TAggregate]):
         state, by the events after it; another function than the default
         bypasses the cache, which holds what the default made.
         """
-        cache = self.cache if projector_func is mutate_aggregate else None
-        if cache is not None and version is None:
+        cache = cache_for(self.cache, projector_func, version)
+        if cache is not None:
             cached = cache.get(aggregate_id)
             if cached is not None:
                 aggregate: TAggregate = deepcopy(cached)
-                if self.fastforward:
-                    advanced = mutate_aggregate(
-                        aggregate, self.event_store.get(aggregate_id, gt=aggregate.version)
-                    )
-                    if advanced is None:
-                        # A later event discarded it (its mutate() returned None).
-                        cache.evict(aggregate_id)
-                        raise AggregateNotFound(f"Aggregate {aggregate_id} not found")
-                    if advanced.version > cached.version:
-                        cache.put(deepcopy(advanced))
-                        aggregate = advanced
-                return aggregate
-        aggregate_or_none = self._reconstruct(aggregate_id, version, projector_func)
-        if aggregate_or_none is None:
-            at = "" if version is None else f" at version {version}"
-            raise AggregateNotFound(f"Aggregate {aggregate_id} not found{at}")
-        if cache is not None and version is None:
-            cache.put(deepcopy(aggregate_or_none))
-        return aggregate_or_none
+                if not self.fastforward:
+                    return aggregate
+                new_events = self.event_store.get(aggregate_id, gt=aggregate.version)
+                return fastforward(cache, cached, aggregate, new_events)
+        found = self._reconstruct(aggregate_id, version, projector_func)
+        return reconstructed(cache, aggregate_id, version, found)
 
     def __contains__(self, aggregate_id: UUID) -> bool:
         try:
@@ -250,6 +238,51 @@ class Repository(Generic[TAggregate]):
                 gt = snapshot.originator_version
         events = self.event_store.get(aggregate_id, gt=gt, lte=version)
         return projector_func(aggregate, events)
+
+
+# The steps of Repository.get that do no I/O, shared with the async repository.
+
+
+def cache_for(
+    cache: Optional[AggregateCache], projector_func: Callable[..., Any], version: Optional[int]
+) -> Optional[AggregateCache]:
+    """The cache to use for a get: only the default projector's latest versions are cached."""
+    if cache is None or version is not None or projector_func is not mutate_aggregate:
+        return None
+    return cache
+
+
+def fastforward(
+    cache: AggregateCache,
+    cached: Any,
+    aggregate: TAggregate,
+    new_events: Iterable[DomainEvent],
+) -> TAggregate:
+    """Bring a copy of a cached aggregate up to date with the events recorded since."""
+    advanced = mutate_aggregate(aggregate, new_events)
+    if advanced is None:
+        # A later event discarded it (its mutate() returned None).
+        cache.evict(cached.id)
+        raise AggregateNotFound(f"Aggregate {cached.id} not found")
+    if advanced.version > cached.version:
+        cache.put(deepcopy(advanced))
+        return advanced
+    return aggregate
+
+
+def reconstructed(
+    cache: Optional[AggregateCache],
+    aggregate_id: UUID,
+    version: Optional[int],
+    aggregate: Optional[TAggregate],
+) -> TAggregate:
+    """The reconstructed aggregate, cached; :class:`AggregateNotFound` for None."""
+    if aggregate is None:
+        at = "" if version is None else f" at version {version}"
+        raise AggregateNotFound(f"Aggregate {aggregate_id} not found{at}")
+    if cache is not None:
+        cache.put(deepcopy(aggregate))
+    return aggregate
 
 
 # ---------------------------------------------------------------------------
@@ -309,6 +342,31 @@ def format_section_id(first: int, last: int) -> str:
     return f"{first},{last}"
 
 
+def section_request(section_id: str, section_size: int) -> tuple[int, int]:
+    """The first notification ID and the number of notifications to read for a section."""
+    first, last = parse_section_id(section_id)
+    first = max(first, 1)
+    return first, min(last - first + 1, section_size)
+
+
+def section_of(items: List[Notification], limit: int) -> Section:
+    """The section of the notifications read for a request of ``limit`` of them."""
+    if not items:
+        return Section(id=None, items=[], next_id=None)
+    section_id = format_section_id(items[0].id, items[-1].id)
+    next_id: Optional[str] = None
+    if len(items) == limit:
+        next_first = items[-1].id + 1
+        next_id = format_section_id(next_first, next_first + limit - 1)
+    return Section(id=section_id, items=items, next_id=next_id)
+
+
+def check_select_limit(limit: int, section_size: int) -> None:
+    if limit > section_size:
+        # eventsourcing 9.1's words, which callers' tests may match.
+        raise ValueError(f"Requested limit {limit} greater than section size {section_size}")
+
+
 class LocalNotificationLog(NotificationLog):
     """Notification log read directly from an application recorder."""
 
@@ -329,18 +387,9 @@ class LocalNotificationLog(NotificationLog):
         differ from the request: fewer notifications may exist, and gaps in the
         IDs can make the last ID larger than the one requested.
         """
-        first, last = parse_section_id(requested_section_id)
-        first = max(first, 1)
-        limit = min(last - first + 1, self.section_size)
+        first, limit = section_request(requested_section_id, self.section_size)
         items = self.recorder.select_notifications(first, limit) if limit > 0 else []
-        if not items:
-            return Section(id=None, items=[], next_id=None)
-        section_id = format_section_id(items[0].id, items[-1].id)
-        next_id: Optional[str] = None
-        if len(items) == limit:
-            next_first = items[-1].id + 1
-            next_id = format_section_id(next_first, next_first + limit - 1)
-        return Section(id=section_id, items=items, next_id=next_id)
+        return section_of(items, limit)
 
     def select(
         self,
@@ -350,11 +399,7 @@ class LocalNotificationLog(NotificationLog):
         topics: Sequence[str] = (),
     ) -> List[Notification]:
         """Return up to ``limit`` (at most ``section_size``) notifications."""
-        if limit > self.section_size:
-            # eventsourcing 9.1's words, which callers' tests may match.
-            raise ValueError(
-                f"Requested limit {limit} greater than section size {self.section_size}"
-            )
+        check_select_limit(limit, self.section_size)
         return self.recorder.select_notifications(start, limit, stop=stop, topics=topics)
 
     # 9.1 had the formatting of section IDs here.
@@ -429,8 +474,9 @@ class ProcessEvent(ProcessingEvent):
 # ---------------------------------------------------------------------------
 
 
-class Application(CloseOnExit, ABC, Generic[TAggregate]):
-    """Base class for event-sourced applications.
+class BaseApplication(ABC, Generic[TAggregate]):
+    """What sync and async applications share: settings, factory, mapper, and
+    the steps of saving that do no I/O (see :mod:`eventsourcing.asyncio`).
 
     Configuration is read from a mapping built, lowest precedence first, from
     the class attribute ``env``, the class attributes ``is_snapshotting_enabled``
@@ -463,14 +509,18 @@ class Application(CloseOnExit, ABC, Generic[TAggregate]):
         self.factory = self.construct_factory()
         try:
             self.mapper = self.construct_mapper()
-            self.recorder = self.construct_recorder()
-            self.events = self.construct_event_store()
-            self.snapshots = self.construct_snapshot_store()
-            self.repository = self.construct_repository()
-            self.log = self.construct_notification_log()
+            self.construct_persistence()
         except BaseException:
-            self.close()
+            self.abandon()
             raise
+
+    @abstractmethod
+    def construct_persistence(self) -> None:
+        """Construct the recorder, stores, repository and log (sync or async)."""
+
+    @abstractmethod
+    def abandon(self) -> None:
+        """Release what a failed construction made (never waits for I/O to be awaited)."""
 
     # -- construction (each step can be overridden) -------------------------
 
@@ -511,6 +561,131 @@ class Application(CloseOnExit, ABC, Generic[TAggregate]):
         already registered when this is called.
         """
 
+    def cache_settings(self) -> Tuple[Optional[int], bool]:
+        """The aggregate cache's size (None or 0: no cache) and whether it fast-forwards."""
+        maxsize = self.factory.getenv_int(self.AGGREGATE_CACHE_MAXSIZE, minimum=0)
+        fastforward = self.factory.getenv_bool(self.AGGREGATE_CACHE_FASTFORWARD, default=True)
+        return maxsize, fastforward
+
+    def _check_snapshotting_intervals(self) -> None:
+        intervals = type(self).snapshotting_intervals
+        if not intervals:
+            return
+        for aggregate_class, interval in intervals.items():
+            if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
+                raise ConfigurationError(
+                    f"{type(self).__name__}.snapshotting_intervals[{aggregate_class!r}]"
+                    f"={interval!r} is not valid: expected an integer >= 1"
+                )
+
+    # -- the steps of saving that do no I/O ------------------------------------
+
+    @staticmethod
+    def insert_kwargs(processing_event: ProcessingEvent) -> Optional[Dict[str, Any]]:
+        """The keyword arguments of the insert of ``processing_event`` (None: nothing to record)."""
+        trackings = processing_event.trackings
+        if not processing_event.events and processing_event.tracking is None and not trackings:
+            return None
+        kwargs = dict(processing_event.saved_kwargs)
+        if processing_event.tracking is not None:
+            kwargs["tracking"] = processing_event.tracking
+        if trackings:
+            kwargs["trackings"] = trackings
+        return kwargs
+
+    @staticmethod
+    def forget_conflicting(cache: Optional[AggregateCache], pe: ProcessingEvent) -> None:
+        """After a conflict: the cached versions may be behind what another writer recorded."""
+        if cache is not None:
+            for aggregate_id in pe.aggregates:
+                cache.evict(aggregate_id)
+
+    @staticmethod
+    def refresh_cache(cache: Optional[AggregateCache], pe: ProcessingEvent) -> None:
+        """After recording: cache the aggregates whose events were just recorded."""
+        if cache is None:
+            return
+        # Only an aggregate whose events were just recorded is known to be
+        # current: an unchanged one passed along may be a stale copy.
+        last_events = {e.originator_id: e for e in pe.events}
+        for aggregate in pe.aggregates.values():
+            last_event = last_events.get(aggregate.id)
+            if last_event is None:
+                continue
+            if type(last_event).mutate in _MUTATES_KEEPING_THE_AGGREGATE:
+                cache.put(deepcopy(aggregate))
+            else:
+                # An overridden mutate() may discard the aggregate (return
+                # None), which the object saved does not show: reread it.
+                cache.evict(aggregate.id)
+
+    def aggregates_to_snapshot(self, processing_event: ProcessingEvent) -> List[Aggregate]:
+        """The saved aggregates due an automatic snapshot (``snapshotting_intervals``).
+
+        One is due when the saved events reached a multiple of its class's interval.
+        """
+        intervals = type(self).snapshotting_intervals
+        if not intervals:
+            return []
+        due = []
+        last_events = {e.originator_id: e for e in processing_event.events}
+        for aggregate in processing_event.aggregates.values():
+            interval = intervals.get(type(aggregate))
+            if not interval:
+                continue
+            last_event = last_events.get(aggregate.id)
+            if (
+                last_event is not None
+                and type(last_event).mutate not in _MUTATES_KEEPING_THE_AGGREGATE
+            ):
+                # Its overridden mutate() may have discarded the aggregate
+                # (returned None): a snapshot would bring it back.
+                continue
+            previous = self._version_before(processing_event, aggregate)
+            if aggregate.version // interval > previous // interval:
+                due.append(aggregate)
+        return due
+
+    @staticmethod
+    def _version_before(processing_event: ProcessingEvent, aggregate: Aggregate) -> int:
+        versions = [
+            e.originator_version for e in processing_event.events if e.originator_id == aggregate.id
+        ]
+        return (min(versions) - 1) if versions else aggregate.version
+
+    def check_snapshotting(self, snapshots: object) -> None:
+        """Refuse to take a snapshot when there is no snapshot store (``snapshots`` is None)."""
+        if snapshots is None:
+            # 9.1's words, which programs' tests compare.
+            raise SnapshottingNotEnabled(
+                "Can't take snapshot without snapshots store. Please set environment "
+                "variable IS_SNAPSHOTTING_ENABLED to a true value (e.g. 'y'), or set "
+                "'is_snapshotting_enabled' on application class, or set "
+                "'snapshotting_intervals' on application class."
+            )
+
+
+class Application(CloseOnExit, BaseApplication[TAggregate]):
+    """Base class for event-sourced applications.
+
+    Configuration is read from a mapping built, lowest precedence first, from
+    the class attribute ``env``, the class attributes ``is_snapshotting_enabled``
+    and ``snapshotting_intervals`` (which imply ``IS_SNAPSHOTTING_ENABLED=y``),
+    ``os.environ``, and the ``env`` argument. A key prefixed with the
+    application's name in upper case (``WORLDS_PERSISTENCE_MODULE``) wins over
+    the plain key wherever it comes from.
+    """
+
+    def construct_persistence(self) -> None:
+        self.recorder = self.construct_recorder()
+        self.events = self.construct_event_store()
+        self.snapshots = self.construct_snapshot_store()
+        self.repository = self.construct_repository()
+        self.log = self.construct_notification_log()
+
+    def abandon(self) -> None:
+        self.close()
+
     def construct_recorder(self) -> ApplicationRecorder:
         return self.factory.application_recorder()
 
@@ -524,8 +699,7 @@ class Application(CloseOnExit, ABC, Generic[TAggregate]):
         return self.factory.event_store(mapper=self.mapper, recorder=recorder)
 
     def construct_repository(self) -> Repository[TAggregate]:
-        maxsize = self.factory.getenv_int(self.AGGREGATE_CACHE_MAXSIZE, minimum=0)
-        fastforward = self.factory.getenv_bool(self.AGGREGATE_CACHE_FASTFORWARD, default=True)
+        maxsize, fastforward = self.cache_settings()
         return Repository(
             event_store=self.events,
             snapshot_store=self.snapshots,
@@ -535,17 +709,6 @@ class Application(CloseOnExit, ABC, Generic[TAggregate]):
 
     def construct_notification_log(self) -> LocalNotificationLog:
         return LocalNotificationLog(self.recorder, section_size=self.log_section_size)
-
-    def _check_snapshotting_intervals(self) -> None:
-        intervals = type(self).snapshotting_intervals
-        if not intervals:
-            return
-        for aggregate_class, interval in intervals.items():
-            if not isinstance(interval, int) or isinstance(interval, bool) or interval < 1:
-                raise ConfigurationError(
-                    f"{type(self).__name__}.snapshotting_intervals[{aggregate_class!r}]"
-                    f"={interval!r} is not valid: expected an integer >= 1"
-                )
 
     # -- saving ---------------------------------------------------------------
 
@@ -578,38 +741,16 @@ class Application(CloseOnExit, ABC, Generic[TAggregate]):
         pass a :class:`ProcessingEvent` with ``tracking`` set, and their
         recorder stores that tracking record atomically with the events.
         """
-        events = processing_event.events
-        trackings = processing_event.trackings
-        if not events and processing_event.tracking is None and not trackings:
+        kwargs = self.insert_kwargs(processing_event)
+        if kwargs is None:
             return []
-        kwargs = dict(processing_event.saved_kwargs)
-        if processing_event.tracking is not None:
-            kwargs["tracking"] = processing_event.tracking
-        if trackings:
-            kwargs["trackings"] = trackings
         cache = self.repository.cache
         try:
-            recordings = self.events.put(events, **kwargs)
+            recordings = self.events.put(processing_event.events, **kwargs)
         except IntegrityError:
-            if cache is not None:
-                # The cached versions may be behind what another writer recorded.
-                for aggregate_id in processing_event.aggregates:
-                    cache.evict(aggregate_id)
+            self.forget_conflicting(cache, processing_event)
             raise
-        if cache is not None:
-            # Only an aggregate whose events were just recorded is known to be
-            # current: an unchanged one passed along may be a stale copy.
-            last_events = {e.originator_id: e for e in events}
-            for aggregate in processing_event.aggregates.values():
-                last_event = last_events.get(aggregate.id)
-                if last_event is None:
-                    continue
-                if type(last_event).mutate in _MUTATES_KEEPING_THE_AGGREGATE:
-                    cache.put(deepcopy(aggregate))
-                else:
-                    # An overridden mutate() may discard the aggregate (return
-                    # None), which the object saved does not show: reread it.
-                    cache.evict(aggregate.id)
+        self.refresh_cache(cache, processing_event)
         return recordings
 
     def take_snapshots(self, processing_event: ProcessingEvent) -> None:
@@ -618,32 +759,10 @@ class Application(CloseOnExit, ABC, Generic[TAggregate]):
         A snapshot is taken of an aggregate's saved state when the saved
         events reached a multiple of its class's interval.
         """
-        intervals = type(self).snapshotting_intervals
-        if not intervals or self.snapshots is None:
+        if self.snapshots is None:
             return
-        last_events = {e.originator_id: e for e in processing_event.events}
-        for aggregate in processing_event.aggregates.values():
-            interval = intervals.get(type(aggregate))
-            if not interval:
-                continue
-            last_event = last_events.get(aggregate.id)
-            if (
-                last_event is not None
-                and type(last_event).mutate not in _MUTATES_KEEPING_THE_AGGREGATE
-            ):
-                # Its overridden mutate() may have discarded the aggregate
-                # (returned None): a snapshot would bring it back.
-                continue
-            previous = self._version_before(processing_event, aggregate)
-            if aggregate.version // interval > previous // interval:
-                self._put_snapshot(aggregate)
-
-    @staticmethod
-    def _version_before(processing_event: ProcessingEvent, aggregate: Aggregate) -> int:
-        versions = [
-            e.originator_version for e in processing_event.events if e.originator_id == aggregate.id
-        ]
-        return (min(versions) - 1) if versions else aggregate.version
+        for aggregate in self.aggregates_to_snapshot(processing_event):
+            self._put_snapshot(aggregate)
 
     def subscribe(
         self, gt: Optional[int] = None, topics: Sequence[str] = ()
@@ -666,14 +785,7 @@ class Application(CloseOnExit, ABC, Generic[TAggregate]):
         Takes the ID rather than an aggregate object so that only recorded
         state, never unsaved changes, can be snapshotted.
         """
-        if self.snapshots is None:
-            # 9.1's words, which programs' tests compare.
-            raise SnapshottingNotEnabled(
-                "Can't take snapshot without snapshots store. Please set environment "
-                "variable IS_SNAPSHOTTING_ENABLED to a true value (e.g. 'y'), or set "
-                "'is_snapshotting_enabled' on application class, or set "
-                "'snapshotting_intervals' on application class."
-            )
+        self.check_snapshotting(self.snapshots)
         aggregate = self.repository.get(aggregate_id, version=version)
         self._put_snapshot(aggregate)
 
@@ -744,10 +856,7 @@ class ApplicationSubscription(CloseOnExit):
         self.subscription.page_size = value
 
     def _convert(self, notification: Notification) -> Tuple[Any, Tracking]:
-        return (
-            self.mapper.to_domain_event(notification),
-            Tracking(self.name, notification.id),
-        )
+        return tracked_event(self.mapper, self.name, notification)
 
     def stop(self) -> None:
         """End the iteration (from any thread); a blocked ``next()`` returns promptly."""
@@ -756,3 +865,10 @@ class ApplicationSubscription(CloseOnExit):
     def close(self) -> None:
         """Stop, and release the connection the subscription may hold."""
         self.subscription.close()
+
+
+def tracked_event(
+    mapper: Mapper[Any], application_name: str, notification: Notification
+) -> Tuple[Any, Tracking]:
+    """What a subscription yields for a notification: its domain event and position."""
+    return mapper.to_domain_event(notification), Tracking(application_name, notification.id)

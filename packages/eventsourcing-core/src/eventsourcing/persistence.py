@@ -37,6 +37,16 @@ from typing import (
 from uuid import UUID
 
 from eventsourcing import registry
+from eventsourcing.asyncadapter import (
+    ThreadedAggregateRecorder,
+    ThreadedApplicationRecorder,
+    ThreadedProcessRecorder,
+)
+from eventsourcing.asyncports import (
+    AsyncAggregateRecorder,
+    AsyncApplicationRecorder,
+    AsyncProcessRecorder,
+)
 from eventsourcing.errors import (
     DatabaseError,
     DataError,
@@ -889,6 +899,26 @@ class _MappedEvents(Sequence[StoredEvent]):
         return iter(self.all())
 
 
+def map_on_demand(
+    mapper: Mapper[Any], events: Sequence[Any]
+) -> Tuple[Sequence[Any], _MappedEvents]:
+    """The events as a sequence, and their stored events mapped on demand:
+    what an event store (sync or async) passes to ``insert_events``."""
+    if not isinstance(events, (list, tuple)):
+        events = list(events)
+    return events, _MappedEvents(mapper, events)
+
+
+def recordings(
+    events: Sequence[Any], stored_events: _MappedEvents, ids: Optional[Sequence[int]]
+) -> List[Recording]:
+    """What an event store's ``put`` returns, from what ``insert_events`` returned."""
+    if ids is None or len(ids) != len(events):
+        return [Recording(e, None) for e in events]
+    of = Recording._of
+    return [of(e, s, i) for e, s, i in zip(events, stored_events.all(), ids, strict=True)]
+
+
 # ---------------------------------------------------------------------------
 # Event store
 # ---------------------------------------------------------------------------
@@ -918,14 +948,9 @@ class EventStore(Generic[TDomainEvent]):
         propagates and nothing is recorded. ``kwargs`` (``tracking=...``)
         go to the recorder's ``insert_events``.
         """
-        if not isinstance(events, (list, tuple)):
-            events = list(events)
-        stored_events = _MappedEvents(self.mapper, events)
+        events, stored_events = map_on_demand(self.mapper, events)
         ids = self.recorder.insert_events(stored_events, **kwargs)
-        if ids is None or len(ids) != len(events):
-            return [Recording(e, None) for e in events]
-        of = Recording._of
-        return [of(e, s, i) for e, s, i in zip(events, stored_events.all(), ids, strict=True)]
+        return recordings(events, stored_events, ids)
 
     def get(
         self,
@@ -1227,6 +1252,22 @@ class InfrastructureFactory(CloseOnExit, ABC):
     @abstractmethod
     def process_recorder(self) -> ProcessRecorder:
         """Construct a process recorder."""
+
+    # The async ports (eventsourcing.asyncio): by default the sync recorders
+    # in the core's thread-offloading adapter; a backend overrides these to
+    # go native.
+
+    def async_aggregate_recorder(self, purpose: str = "events") -> AsyncAggregateRecorder:
+        """Construct an async aggregate recorder (default: the sync one, in a thread)."""
+        return ThreadedAggregateRecorder(self.aggregate_recorder(purpose))
+
+    def async_application_recorder(self) -> AsyncApplicationRecorder:
+        """Construct an async application recorder (default: the sync one, in a thread)."""
+        return ThreadedApplicationRecorder(self.application_recorder())
+
+    def async_process_recorder(self) -> AsyncProcessRecorder:
+        """Construct an async process recorder (default: the sync one, in a thread)."""
+        return ThreadedProcessRecorder(self.process_recorder())
 
     def tracking_recorder(
         self, tracking_recorder_class: Optional[Type[TTrackingRecorder]] = None

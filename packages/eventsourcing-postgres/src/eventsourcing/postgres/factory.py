@@ -12,6 +12,12 @@ from eventsourcing.persistence import (
     ProgrammingError,
     TrackingRecorder,
 )
+from eventsourcing.postgres.asyncdatastore import AsyncPostgresDatastore
+from eventsourcing.postgres.asyncrecorders import (
+    AsyncPostgresAggregateRecorder,
+    AsyncPostgresApplicationRecorder,
+    AsyncPostgresProcessRecorder,
+)
 from eventsourcing.postgres.datastore import PostgresDatastore
 from eventsourcing.postgres.identifiers import validate_schema_name, validate_table_name
 from eventsourcing.postgres.recorders import (
@@ -114,6 +120,8 @@ class Factory(InfrastructureFactory):
             is_closed=lambda datastore: datastore.closed,
         )
         self._shared.get()  # checks the settings now; connects on first use
+        # The async recorders' pool (made when the first is asked for).
+        self._async: Optional[AsyncPostgresDatastore] = None
 
     @property
     def datastore(self) -> PostgresDatastore:
@@ -189,6 +197,26 @@ class Factory(InfrastructureFactory):
             ),
             self.create_table,
         )
+
+    # Native async recorders (eventsourcing.asyncio): each on the sync recorder
+    # of its table (the SQL, the checks), sharing one async pool per factory.
+
+    def async_aggregate_recorder(self, purpose: str = "events") -> AsyncPostgresAggregateRecorder:
+        recorder = cast(PostgresAggregateRecorder, self.aggregate_recorder(purpose))
+        return AsyncPostgresAggregateRecorder(recorder, self._async_datastore())
+
+    def async_application_recorder(self) -> AsyncPostgresApplicationRecorder:
+        recorder = cast(PostgresApplicationRecorder, self.application_recorder())
+        return AsyncPostgresApplicationRecorder(recorder, self._async_datastore())
+
+    def async_process_recorder(self) -> AsyncPostgresProcessRecorder:
+        recorder = cast(PostgresProcessRecorder, self.process_recorder())
+        return AsyncPostgresProcessRecorder(recorder, self._async_datastore())
+
+    def _async_datastore(self) -> AsyncPostgresDatastore:
+        if self._async is None or self._async.closed:
+            self._async = AsyncPostgresDatastore(self.datastore)
+        return self._async
 
     def tracking_recorder(
         self, tracking_recorder_class: Optional[Type[TTrackingRecorder]] = None

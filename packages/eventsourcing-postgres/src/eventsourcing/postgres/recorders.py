@@ -175,11 +175,19 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
-        stored_events = self._prepare(stored_events)
-        if not stored_events:
+        save = self._save_of(stored_events, kwargs)
+        if save is None:
             return None
-        self._committer.record(Save(stored_events, ()))
+        self._committer.record(save)
         return None
+
+    def _save_of(
+        self, stored_events: Sequence[StoredEvent], kwargs: Dict[str, Any]
+    ) -> Optional[Save]:
+        """The checked save of an ``insert_events`` call (None: nothing to record);
+        also what the async recorders (``asyncrecorders``) send."""
+        stored_events = self._prepare(stored_events)
+        return Save(stored_events, ()) if stored_events else None
 
     def _prepare(self, stored_events: Sequence[StoredEvent]) -> Sequence[StoredEvent]:
         """Check a save that fits in one statement now, and return it as a list.
@@ -310,6 +318,22 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
         desc: bool = False,
         limit: Optional[int] = None,
     ) -> List[StoredEvent]:
+        query, params = self._select_events_statement(originator_id, gt, lte, desc, limit)
+
+        def select(conn: Connection) -> List[StoredEvent]:
+            return _stored_events(conn.execute(query, params, binary=True).fetchall())
+
+        return self._read(select)
+
+    def _select_events_statement(
+        self,
+        originator_id: UUID,
+        gt: Optional[int],
+        lte: Optional[int],
+        desc: bool,
+        limit: Optional[int],
+    ) -> Tuple[bytes, List[Any]]:
+        """The checked query and parameters of a ``select_events`` call (sync or async)."""
         if not isinstance(originator_id, UUID):
             raise InterfaceError(f"originator_id must be a UUID, got {originator_id!r}")
         check_optional_int("gt", gt)
@@ -326,11 +350,7 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
             params.append(lte)
         if limit is not None:
             params.append(limit)
-
-        def select(conn: Connection) -> List[StoredEvent]:
-            return _stored_events(conn.execute(query, params, binary=True).fetchall())
-
-        return self._read(select)
+        return query, params
 
     def _select_events_query(self, gt: bool, lte: bool, desc: bool, limit: bool) -> bytes:
         text = "SELECT originator_id, originator_version, topic, state FROM {} "
@@ -474,10 +494,10 @@ class PostgresApplicationRecorder(
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Optional[Sequence[int]]:
-        stored_events = self._prepare(stored_events)
-        if not stored_events:
+        save = self._save_of(stored_events, kwargs)
+        if save is None:
             return []
-        return self._committer.record(Save(stored_events, ())) or []
+        return self._committer.record(save) or []
 
     def _construct_committer(self) -> Committer:
         # Large saves by COPY: see eventsourcing.postgres.bulk.
@@ -554,6 +574,21 @@ class PostgresApplicationRecorder(
         stop: Optional[int] = None,
         topics: Sequence[str] = (),
     ) -> List[Notification]:
+        query, params, upper = self._select_notifications_statement(start, limit, stop, topics)
+
+        def select(conn: Connection) -> List[Notification]:
+            return _notifications(conn.execute(query, params, binary=True).fetchall())
+
+        return up_to(self._read(select), upper)
+
+    def _select_notifications_statement(
+        self, start: int, limit: int, stop: Optional[int], topics: Sequence[str]
+    ) -> Tuple[bytes, List[Any], Optional[int]]:
+        """The checked query and parameters of a ``select_notifications`` call.
+
+        Also the highest notification ID to keep of what the query returns
+        (see :func:`up_to`), or None.
+        """
         check_int("start", start)
         check_int("limit", limit, minimum=0)
         check_optional_int("stop", stop)
@@ -566,9 +601,7 @@ class PostgresApplicationRecorder(
         # planned as a bitmap scan and sort of everything after ``start``.
         upper = stop
         if stop is not None and not topics:
-            if stop < start:
-                return []
-            limit = min(limit, stop - start + 1)
+            limit = max(0, min(limit, stop - start + 1))
             stop = None
         key = (stop is not None, bool(topics))
         query = self._notifications_cache.get(key)
@@ -580,14 +613,7 @@ class PostgresApplicationRecorder(
         if topics:
             params.append(list(topics))
         params.append(limit)
-
-        def select(conn: Connection) -> List[Notification]:
-            return _notifications(conn.execute(query, params, binary=True).fetchall())
-
-        notifications = self._read(select)
-        if upper is not None and notifications and notifications[-1].id > upper:
-            notifications = [n for n in notifications if n.id <= upper]
-        return notifications
+        return query, params, upper
 
     def _select_notifications_query(self, stop: bool, topics: bool) -> bytes:
         text = (
@@ -670,9 +696,9 @@ class PostgresProcessRecorder(
             tracking_table_statement(self.tracking_table),
         ]
 
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Optional[Sequence[int]]:
+    def _save_of(
+        self, stored_events: Sequence[StoredEvent], kwargs: Dict[str, Any]
+    ) -> Optional[Save]:
         stored_events = self._prepare(stored_events)
         trackings = tracking_records(kwargs)
         for tracking in trackings:
@@ -691,8 +717,8 @@ class PostgresProcessRecorder(
                     )
                 )
         if not trackings and not stored_events:
-            return []
-        return self._committer.record(Save(stored_events, trackings)) or []
+            return None
+        return Save(stored_events, trackings)
 
     def _tracking_steps(self, trackings: Sequence[Tracking]) -> List[Step]:
         return [
@@ -737,6 +763,13 @@ class PostgresProcessRecorder(
 
 def _stored_events(rows: List[Tuple[Any, ...]]) -> List[StoredEvent]:
     return [StoredEvent(*row) for row in rows]
+
+
+def up_to(notifications: List[Notification], upper: Optional[int]) -> List[Notification]:
+    """``notifications`` without those after ``upper`` (None: all of them)."""
+    if upper is not None and notifications and notifications[-1].id > upper:
+        return [n for n in notifications if n.id <= upper]
+    return notifications
 
 
 def _notifications(rows: List[Tuple[Any, ...]]) -> List[Notification]:
