@@ -228,6 +228,22 @@ def test_without_group_commit_each_save_is_a_transaction_of_its_own(
     assert len({row[0] for row in rows}) == threads_count * saves
 
 
+@pytest.mark.parametrize("group_commit", ["true", "false"])
+def test_a_one_event_save_of_a_taken_position_is_refused_with_or_without_group_commit(
+    pg_env: Dict[str, str], group_commit: str
+) -> None:
+    # One-event saves insert "unless taken": nothing inserted must still be
+    # an IntegrityError, or an application would take the event as recorded.
+    with Factory("", {**pg_env, "POSTGRES_GROUP_COMMIT": group_commit}) as f:
+        recorder = f.application_recorder()
+        originator_id = uuid4()
+        assert recorder.insert_events([event(originator_id, 1)]) == [1]
+        with pytest.raises(IntegrityError):
+            recorder.insert_events([event(originator_id, 1)])
+        assert recorder.max_notification_id() == 1
+        assert len(recorder.select_events(originator_id)) == 1
+
+
 def test_the_group_commit_setting_is_validated(pg_env: Dict[str, str]) -> None:
     with Factory("", pg_env) as f:
         assert isinstance(f.application_recorder()._committer, GroupCommitter)  # type: ignore[attr-defined]

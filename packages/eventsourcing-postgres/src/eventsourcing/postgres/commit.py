@@ -121,6 +121,9 @@ class Committer:
             (ids,) = self._write([save])
         except _SaveFailed as e:
             raise e.error from e.error.__cause__
+        if save.stored_events and ids == []:
+            # Inserted nothing (see the recorder's steps): a conflict.
+            raise _conflict(save, "an event at its position exists already")
         return ids
 
     def _write(self, saves: List[Save]) -> List[Optional[List[int]]]:
