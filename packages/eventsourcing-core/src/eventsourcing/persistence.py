@@ -849,6 +849,12 @@ class Recording:
         )
 
 
+# Saves of up to this many events are mapped before the insert: they fit in
+# one statement of each backend, so mapping on demand (which overlaps mapping
+# with sending, for large saves) would only add the cost of the wrapper.
+_MAPPED_AT_ONCE = 100
+
+
 class _MappedEvents(Sequence[StoredEvent]):
     """Domain events mapped to stored events on first use, and kept.
 
@@ -910,13 +916,15 @@ def map_on_demand(
 
 
 def recordings(
-    events: Sequence[Any], stored_events: _MappedEvents, ids: Optional[Sequence[int]]
+    events: Sequence[Any], stored_events: Sequence[StoredEvent], ids: Optional[Sequence[int]]
 ) -> List[Recording]:
     """What an event store's ``put`` returns, from what ``insert_events`` returned."""
     if ids is None or len(ids) != len(events):
         return [Recording(e, None) for e in events]
+    if isinstance(stored_events, _MappedEvents):
+        stored_events = stored_events.all()
     of = Recording._of
-    return [of(e, s, i) for e, s, i in zip(events, stored_events.all(), ids, strict=True)]
+    return [of(e, s, i) for e, s, i in zip(events, stored_events, ids, strict=True)]
 
 
 # ---------------------------------------------------------------------------
@@ -948,7 +956,14 @@ class EventStore(Generic[TDomainEvent]):
         propagates and nothing is recorded. ``kwargs`` (``tracking=...``)
         go to the recorder's ``insert_events``.
         """
-        events, stored_events = map_on_demand(self.mapper, events)
+        if not isinstance(events, (list, tuple)):
+            events = list(events)
+        stored_events: Sequence[StoredEvent]
+        if len(events) <= _MAPPED_AT_ONCE:
+            from_domain_event = self.mapper.from_domain_event
+            stored_events = [from_domain_event(e) for e in events]
+        else:
+            events, stored_events = map_on_demand(self.mapper, events)
         ids = self.recorder.insert_events(stored_events, **kwargs)
         return recordings(events, stored_events, ids)
 

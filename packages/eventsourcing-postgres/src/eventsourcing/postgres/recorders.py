@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import abc
 from typing import (
     Any,
     Callable,
@@ -82,6 +83,8 @@ _INTEGER_COLUMNS = {
 _NEW_COLUMN = "int8"
 _BEGIN = Statement.from_sql("BEGIN")
 _COMMIT = Statement.from_sql("COMMIT")
+_BEGIN_STEP = Step(_BEGIN)
+_COMMIT_STEP = Step(_COMMIT)
 
 
 class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
@@ -197,7 +200,7 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
         only then produced, while the server inserts the previous chunk.
         """
         self._check_open()
-        if not isinstance(stored_events, Sequence):
+        if type(stored_events) is not list and not isinstance(stored_events, abc.Sequence):
             check_stored_events(stored_events)  # raises
         if len(stored_events) > CHUNK:
             return stored_events
@@ -255,11 +258,11 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
         (save,) = saves
         chunked = len(save.stored_events) > CHUNK
         if chunked:
-            yield None, Step(_BEGIN)
+            yield None, _BEGIN_STEP
         for step in self._insert_steps(save.stored_events):
             yield 0, step
         if chunked:
-            yield None, Step(_COMMIT)
+            yield None, _COMMIT_STEP
 
     def _insert_steps(self, stored_events: Sequence[StoredEvent]) -> Iterator[Step]:
         if len(stored_events) == 1:
@@ -413,6 +416,7 @@ class PostgresApplicationRecorder(
         self._lock_statement = Statement.from_sql(
             self._render(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self.events_table))
         )
+        self._lock_step = Step(self._lock_statement, waits_for_lock=True)
         # One event, unless its position is taken: a conflict then inserts
         # nothing (no error, no notification ID used up, see steps()).
         insert_one_unless_taken = sql.SQL(
@@ -537,9 +541,9 @@ class PostgresApplicationRecorder(
         return True
 
     def steps(self, saves: Sequence[Save]) -> Iterator[Tuple[Optional[int], Step]]:
-        yield None, Step(_BEGIN)
+        yield None, _BEGIN_STEP
         if any(save.stored_events for save in saves):
-            yield None, Step(self._lock_statement, waits_for_lock=True)
+            yield None, self._lock_step
         for i, save in enumerate(saves):
             if len(save.stored_events) == 1 and not save.trackings:
                 # A conflict fails this save alone, not the transaction: it
@@ -553,7 +557,7 @@ class PostgresApplicationRecorder(
                 yield i, step
             for step in self._insert_steps(save.stored_events) if save.stored_events else ():
                 yield i, self._notifies(step)
-        yield None, Step(_COMMIT)
+        yield None, _COMMIT_STEP
 
     def _notifies(self, step: Step) -> Step:
         """``step``, notifying subscriptions too if POSTGRES_SUBSCRIPTION_NOTIFY is on."""

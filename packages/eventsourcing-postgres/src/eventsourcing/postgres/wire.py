@@ -15,7 +15,7 @@ import struct
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence
+from typing import Iterable, List, NamedTuple, Optional, Sequence
 from uuid import UUID
 
 import psycopg
@@ -79,12 +79,13 @@ class StepFailed(Exception):
         self.error = error
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(NamedTuple):
     """One statement of a pipeline and its binary parameters.
 
     ``waits_for_lock``: the statement may wait for another session's lock,
-    which the read timeout does not limit (the lock timeout does).
+    which the read timeout does not limit (the lock timeout does). A named
+    tuple rather than a frozen dataclass: a save makes several, and a frozen
+    dataclass sets each field through ``object.__setattr__``.
     """
 
     statement: Statement
