@@ -50,12 +50,15 @@ def check_stored_events(stored_events: Sequence[StoredEvent]) -> List[StoredEven
     The sequence is read once (its items may be produced lazily, see
     :class:`~eventsourcing.persistence.AggregateRecorder`): use the list.
     """
-    if not isinstance(stored_events, Sequence):
+    if type(stored_events) is list:  # the usual case, without the ABC's isinstance
+        events = stored_events
+    elif isinstance(stored_events, Sequence):
+        events = list(stored_events)
+    else:
         raise InterfaceError(
             "stored_events must be a sequence (a list, for example) of StoredEvent, got "
             f"{type(stored_events).__name__}"
         )
-    events = stored_events if type(stored_events) is list else list(stored_events)
     for s in events:
         check_stored_event(s)
     return events

@@ -547,16 +547,14 @@ class Mapper(Generic[TDomainEvent]):
             required = _required_field_set(cls)
         if not event_state.keys() >= required or dict in map(type, event_state.values()):
             damage = _damage(cls, event_state)
-        else:
-            damage = ""
-        if damage:
-            raise DataError(
-                f"The state of stored event {stored.originator_id} version "
-                f"{stored.originator_version} (topic {stored.topic!r}) is damaged: {damage}"
-            )
-        domain_event = object.__new__(cls)
+            if damage:
+                raise DataError(
+                    f"The state of stored event {stored.originator_id} version "
+                    f"{stored.originator_version} (topic {stored.topic!r}) is damaged: {damage}"
+                )
+        domain_event: TDomainEvent = object.__new__(cls)
         domain_event.__dict__.update(event_state)
-        return cast(TDomainEvent, domain_event)
+        return domain_event
 
 
 def _damage(cls: type, event_state: Dict[str, Any]) -> str:

@@ -166,20 +166,29 @@ class ChangeSignal:
     """A count of commits and a condition to wait for the next, in one process."""
 
     def __init__(self) -> None:
-        self._condition = threading.Condition()
+        self._lock = threading.Lock()
+        self._condition = threading.Condition(self._lock)
+        self._waiting = 0
         self.count = 0
 
     def notify(self) -> None:
         """Say that something was committed (or that waiters should look again)."""
-        with self._condition:
+        # Every save calls this: the plain lock (entered in C) and no
+        # notify_all() when nobody waits keep it cheap without subscribers.
+        with self._lock:
             self.count += 1
-            self._condition.notify_all()
+            if self._waiting:
+                self._condition.notify_all()
 
     def wait(self, since: int, timeout: float) -> None:
         """Return once :attr:`count` differs from ``since``, or after ``timeout``."""
-        with self._condition:
+        with self._lock:
             if self.count == since:
-                self._condition.wait(timeout)
+                self._waiting += 1
+                try:
+                    self._condition.wait(timeout)
+                finally:
+                    self._waiting -= 1
 
 
 class SignalledSubscription(Subscription):
