@@ -232,14 +232,20 @@ def test_event_store_gives_the_recorder_events_mapped_on_demand() -> None:
     mapper: Mapper[DomainEvent] = Mapper(transcoder=transcoder())
     store: EventStore[DomainEvent] = EventStore(mapper, Watching())
     id1 = uuid4()
-    events = [domain_event(id1, v) for v in range(1, 4)]
+    # A large save is mapped on demand...
+    events = [domain_event(id1, v) for v in range(1, 152)]
     recordings = store.put(events)
     (given,) = seen
     assert not isinstance(given, list)
-    assert len(given) == 3
+    assert len(given) == 151
     assert list(given) == [mapper.from_domain_event(e) for e in events]
     assert given[1:] == list(given)[1:] and given[-1] is list(given)[-1]  # mapped once
-    assert [r.notification for r in recordings] == store.recorder.select_notifications(1, 10)
+    assert [r.notification for r in recordings] == store.recorder.select_notifications(1, 200)
+    # ...a small one (up to 100 events) before the insert, as a list.
+    small = [domain_event(id1, v) for v in range(152, 155)]
+    recordings = store.put(small)
+    assert seen[1] == [mapper.from_domain_event(e) for e in small]
+    assert [r.notification.id for r in recordings if r.notification] == [152, 153, 154]
 
 
 def test_event_store_records_nothing_if_mapping_an_event_fails() -> None:
