@@ -919,7 +919,7 @@ def recordings(
     """What an event store's ``put`` returns, from what ``insert_events`` returned."""
     if ids is None or len(ids) != len(events):
         return [Recording(e, None) for e in events]
-    if isinstance(stored_events, _MappedEvents):
+    if type(stored_events) is _MappedEvents:  # (isinstance of an ABC subclass is Python code)
         stored_events = stored_events.all()
     of = Recording._of
     return [of(e, s, i) for e, s, i in zip(events, stored_events, ids, strict=True)]
