@@ -27,8 +27,7 @@ from typing import Dict, Iterator, List, Tuple
 
 from benchmarks.cases.system import Receipts, Shipment, Shipping, _record_moves, _store
 from benchmarks.harness import case
-from eventsourcing.processrunner import ProcessRunner
-from eventsourcing.system import System
+from eventsourcing.system import ProcessRunner, System
 
 NOTIFICATIONS = int(os.environ.get("BENCH_RUNNER_NOTIFICATIONS", "20000"))
 ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from processing_system import Acquisition, Leases, system
 
-from eventsourcing.processrunner import ProcessRunner
+from eventsourcing.system import ProcessRunner
 
 
 def main() -> int:

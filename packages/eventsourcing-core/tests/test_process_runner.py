@@ -12,7 +12,7 @@ from typing import Callable, Dict, Iterator
 import pytest
 
 from eventsourcing.lease import lease_key
-from eventsourcing.processrunner import FollowerFailed, ProcessRunner
+from eventsourcing.system import FollowerFailed, ProcessRunner
 from eventsourcing.utils import ConfigurationError
 
 sys.path.insert(0, str(Path(__file__).parent))  # subprocesses import it by name too

@@ -36,8 +36,9 @@ from typing import (
 )
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessEvent
 from eventsourcing.domain import DomainEvent
+from eventsourcing.follower import Follower
 from eventsourcing.lease import Lease, holder_label
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -47,7 +48,8 @@ from eventsourcing.persistence import (
     Notification,
     Tracking,
 )
-from eventsourcing.system import Follower, ProcessEvent, Runner, System, ThreadErrors
+from eventsourcing.runner import Runner, ThreadErrors
+from eventsourcing.topology import System
 from eventsourcing.utils import ConfigurationError
 
 __all__ = ["FollowerFailed", "PageEventStore", "ProcessRunner"]
