@@ -16,6 +16,7 @@ import hashlib
 import os
 import socket
 import threading
+import time
 from abc import ABC, abstractmethod
 from typing import Dict, Optional, Tuple
 
@@ -49,6 +50,38 @@ class Lease(ABC):
     @abstractmethod
     def try_acquire(self) -> bool:
         """Take the lease if nobody holds it; return whether this process holds it."""
+
+    POLL_INTERVAL = 0.01
+    """Seconds between two tries of :meth:`acquire` (locks cheap to try)."""
+
+    def acquire(self, timeout: float, stopping: threading.Event) -> bool:
+        """Wait up to ``timeout`` seconds for the lease, or until ``stopping`` is
+        set (or :meth:`interrupt` is called); return whether this process holds it.
+
+        Taking the lease as soon as it is free is what makes failover fast: a
+        standby that only tried every ``timeout`` seconds would leave the
+        leader's new notifications unprocessed for half that on average. This
+        default tries every :attr:`POLL_INTERVAL` seconds, which suits locks
+        that cost a system call to try; a lease that can block on the lock
+        itself overrides it.
+        """
+        deadline = time.monotonic() + timeout
+        while not self.try_acquire():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or stopping.wait(min(self.POLL_INTERVAL, remaining)):
+                return False
+        return True
+
+    def interrupt(self) -> None:
+        """Make an :meth:`acquire` waiting in another thread return soon (the
+        default waits on the ``stopping`` event, which the caller sets)."""
+        return None
+
+    def still_held(self) -> bool:
+        """Whether the lease taken is still this process's: checked before
+        each page is committed, so that a process that lost its lease (its
+        session with the database ended) stops processing. Must be cheap."""
+        return True
 
     @abstractmethod
     def release(self) -> None:

@@ -88,6 +88,10 @@ class _PolicyFailed(Exception):
         self.notification_id = notification_id
 
 
+class _LeaseLost(Exception):
+    """The lease was found lost before a page was recorded; nothing of it was."""
+
+
 class PageEventStore(EventStore[Any]):
     """An event store that also gives, to the thread processing a page, the
     events of that page not yet recorded: a policy's ``repository.get()``
@@ -170,20 +174,31 @@ class _Consumer(threading.Thread):
     def run(self) -> None:
         stopping = self.runner.is_stopping
         try:
-            while not self.lease.try_acquire():
-                if stopping.wait(self.lease_interval):
-                    return
-            logger.info(
-                "%s holds the lease of %r for %r",
-                holder_label(),
-                self.follower.name,
-                self.leader_name,
-            )
-            self.has_lease.set()
-            if self.runner.on_lease is not None:
-                self.runner.on_lease(self.follower.name, self.leader_name)
             while not stopping.is_set():
-                self._consume()
+                if not self.lease.acquire(self.lease_interval, stopping):
+                    continue
+                logger.info(
+                    "%s holds the lease of %r for %r",
+                    holder_label(),
+                    self.follower.name,
+                    self.leader_name,
+                )
+                self.has_lease.set()
+                if self.runner.on_lease is not None:
+                    self.runner.on_lease(self.follower.name, self.leader_name)
+                try:
+                    while not stopping.is_set():
+                        self._consume()
+                except _LeaseLost:
+                    # Another process may be active now: back to standing by.
+                    logger.warning(
+                        "%s lost the lease of %r for %r; standing by",
+                        holder_label(),
+                        self.follower.name,
+                        self.leader_name,
+                    )
+                    self.has_lease.clear()
+                    self.lease.close()
         except FollowerFailed as e:
             logger.error("%s", e, exc_info=e.__cause__)
             self.runner._record_error(e)
@@ -194,6 +209,7 @@ class _Consumer(threading.Thread):
             self.lease.close()
 
     def stop(self) -> None:
+        self.lease.interrupt()
         with self._subscription_lock:
             if self._subscription is not None:
                 self._subscription.stop()
@@ -271,6 +287,11 @@ class _Consumer(threading.Thread):
                     page.aggregates.update(process_event.aggregates)
                     page.saved_kwargs.update(process_event.saved_kwargs)
                     page.trackings.append(cast(Tracking, process_event.tracking))
+                # Checked last before committing: a process whose lease ended
+                # (its session died) records nothing more; tracking uniqueness
+                # covers what slips between this check and the commit.
+                if not self.lease.still_held():
+                    raise _LeaseLost()
                 completed = True
             finally:
                 touched = self.page_store.end()
