@@ -15,15 +15,18 @@ import time
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+import psycopg
 import pytest
 
 from eventsourcing.application import Application
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.domain import Aggregate, DomainEvent
+from eventsourcing.lease import Lease
 from eventsourcing.postgres import Factory
 from eventsourcing.system import ProcessApplication, ProcessEvent, ProcessRunner, System
 
 TIMEOUT = 30.0
+Admin = psycopg.Connection[Any]
 
 
 class Command(Aggregate):
@@ -145,7 +148,20 @@ def proxy(pg_env: Dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[L
         p.close()
 
 
-def test_a_standby_takes_the_lease_as_soon_as_the_holders_session_ends(factory: Factory) -> None:
+def waiting_for(admin: Admin, lease: Lease) -> int:
+    """How many sessions wait for ``lease``'s advisory lock."""
+    unsigned = lease.key & 0xFFFFFFFFFFFFFFFF
+    row = admin.execute(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+        "AND classid::bigint = %s AND objid::bigint = %s",
+        (unsigned >> 32, unsigned & 0xFFFFFFFF),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def test_a_standby_takes_the_lease_as_soon_as_the_holders_session_ends(
+    factory: Factory, admin: Admin
+) -> None:
     recorder = factory.process_recorder()
     holder, standby = recorder.lease("F", "L"), recorder.lease("F", "L")
     stopping = threading.Event()
@@ -161,7 +177,7 @@ def test_a_standby_takes_the_lease_as_soon_as_the_holders_session_ends(factory: 
 
     waiter = threading.Thread(target=wait)
     waiter.start()
-    time.sleep(0.2)  # the standby is waiting on the lock
+    wait_for(lambda: waiting_for(admin, standby) == 1, "the standby waits on the lock")
     released = time.monotonic()
     holder.close()
     waiter.join(TIMEOUT)
@@ -171,7 +187,7 @@ def test_a_standby_takes_the_lease_as_soon_as_the_holders_session_ends(factory: 
     assert not standby.still_held()
 
 
-def test_interrupt_ends_a_wait_for_the_lease(factory: Factory) -> None:
+def test_interrupt_ends_a_wait_for_the_lease(factory: Factory, admin: Admin) -> None:
     recorder = factory.process_recorder()
     holder, standby = recorder.lease("F", "L"), recorder.lease("F", "L")
     stopping = threading.Event()
@@ -179,7 +195,7 @@ def test_interrupt_ends_a_wait_for_the_lease(factory: Factory) -> None:
     results: List[bool] = []
     waiter = threading.Thread(target=lambda: results.append(standby.acquire(TIMEOUT, stopping)))
     waiter.start()
-    time.sleep(0.2)
+    wait_for(lambda: waiting_for(admin, standby) == 1, "the standby waits on the lock")
     started = time.monotonic()
     stopping.set()
     standby.interrupt()

@@ -81,7 +81,8 @@ def test_a_standby_takes_the_lease_soon_after_the_holder_lets_go(tmp_path: Path)
 
     waiter = threading.Thread(target=wait)
     waiter.start()
-    time.sleep(0.2)
+    waiter.join(0.2)
+    assert waiter.is_alive() and not took  # waits while the lock is held
     released = time.monotonic()
     holder.close()
     waiter.join(TIMEOUT)
