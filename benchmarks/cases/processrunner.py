@@ -68,12 +68,15 @@ def replica() -> None:
     the time (``time.time()``) whenever it takes one."""
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    output = threading.Lock()
 
-    def took(follower: str, leader: str) -> None:
-        print(f"lease {time.time()}", flush=True)
+    def say(line: str) -> None:
+        with output:  # whole lines: the consumer's thread says "lease" too
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
 
-    with ProcessRunner(system, apps=["Receipts"], on_lease=took):
-        print("started", flush=True)
+    with ProcessRunner(system, apps=["Receipts"], on_lease=lambda *_: say(f"lease {time.time()}")):
+        say("started")
         stopping.wait()
 
 
@@ -86,7 +89,11 @@ class _Replica:
         self.stdout = self.process.stdout
         # Wait until it runs: the time a standby takes to start is not failover.
         line = self.stdout.readline()
-        assert line == "started\n", f"a replica did not start: {line!r}"
+        while line.startswith("lease "):
+            line = self.stdout.readline()
+        if line != "started\n":
+            self.stop()
+            raise RuntimeError(f"a replica did not start: {line!r}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
