@@ -10,10 +10,12 @@ recorded in one transaction (through :meth:`Application.record`, the one
 write path), so each notification is processed exactly once.
 
 For each (follower, leader) pair one process at a time consumes: the one
-holding the pair's :class:`~eventsourcing.lease.Lease`; the others try every
-``PROCESSING_LEASE_INTERVAL`` seconds. A process that consumed anyway (a
-lost lease) gets an ``IntegrityError`` on tracking, discards its page and
-reads again after the position now tracked.
+holding the pair's :class:`~eventsourcing.lease.Lease`; the others wait for
+it, ``PROCESSING_LEASE_INTERVAL`` seconds at a time, and take it as soon as
+it is free. The holder checks the lease is still its own before committing
+each page, and stands by again if not. A process that consumed anyway (a
+lease lost after that check) gets an ``IntegrityError`` on tracking,
+discards its page and reads again after the position now tracked.
 """
 
 from __future__ import annotations
