@@ -4,10 +4,9 @@ Several replicas of a follower may run for availability; for each
 (follower, leader) pair exactly one of them holds the lease and processes,
 the others wait for it (:meth:`Lease.acquire`) and take it the moment it is
 free; the holder checks it still holds it (:meth:`Lease.still_held`)
-before committing each page. A lease
-is released when its holder stops or dies (the database session ends, the
-file lock goes with the process), so a standby takes over without anyone
-having to notice the death. Tracking uniqueness stays the last line of
+before committing each page. A lease is released when its holder stops or
+dies (the database session ends, the file lock goes with the process), so a
+standby takes over without anyone having to notice the death. Tracking uniqueness stays the last line of
 defence: a lease only avoids wasted work, it does not make processing
 exactly once.
 """
