@@ -6,9 +6,9 @@ the others wait for it (:meth:`Lease.acquire`) and take it the moment it is
 free; the holder checks it still holds it (:meth:`Lease.still_held`)
 before committing each page. A lease is released when its holder stops or
 dies (the database session ends, the file lock goes with the process), so a
-standby takes over without anyone having to notice the death. Tracking uniqueness stays the last line of
-defence: a lease only avoids wasted work, it does not make processing
-exactly once.
+standby takes over without anyone having to notice the death. Tracking
+uniqueness stays the last line of defence: a lease only avoids wasted work,
+it does not make processing exactly once.
 """
 
 from __future__ import annotations
