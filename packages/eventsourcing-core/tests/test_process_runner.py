@@ -135,7 +135,7 @@ def test_one_runner_at_a_time_holds_a_pair(shared_env: Dict[str, str]) -> None:
         on_lease=lambda follower, leader: acquired.append("2"),
     )
     with first:
-        first.consumers[0].has_lease.wait(TIMEOUT)
+        assert first.consumers[0].has_lease.wait(TIMEOUT)
         with second:
             assert not second.consumers[0].has_lease.wait(0.3)
             assert first.consumers[0].lease.holder() is not None
