@@ -52,7 +52,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.runner import Runner, ThreadErrors
 from eventsourcing.topology import System
-from eventsourcing.utils import ConfigurationError
+from eventsourcing.utils import ConfigurationError, EventSourcingError
 
 __all__ = ["FollowerFailed", "PageEventStore", "ProcessRunner"]
 
@@ -72,7 +72,7 @@ LeaseHandler = Callable[[str, str], None]
 """Called as ``on_lease(follower_name, leader_name)`` once the lease is held."""
 
 
-class FollowerFailed(Exception):
+class FollowerFailed(EventSourcingError):
     """A follower stopped: its policy (or recording) failed on a notification."""
 
     def __init__(self, follower_name: str, leader_name: str, notification_id: int) -> None:
@@ -84,13 +84,13 @@ class FollowerFailed(Exception):
         self.notification_id = notification_id
 
 
-class _PolicyFailed(Exception):
+class _PolicyFailed(EventSourcingError):
     def __init__(self, notification_id: int) -> None:
         super().__init__(notification_id)
         self.notification_id = notification_id
 
 
-class _LeaseLost(Exception):
+class _LeaseLost(EventSourcingError):
     """The lease was found lost before a page was recorded; nothing of it was."""
 
 
