@@ -12,11 +12,18 @@ from eventsourcing import (
     checks,
     compressor,
     domain,
+    follower,
+    inprocess,
+    lease,
+    logreader,
     persistence,
     plugins,
     popo,
+    processrunner,
     registry,
+    runner,
     system,
+    topology,
     utils,
 )
 from eventsourcing.errors import pep249_error_type
@@ -33,9 +40,10 @@ from eventsourcing.utils import ConfigurationError, EventSourcingError
 def own_exceptions() -> List[type]:
     """Every exception class the core's modules define (found, not listed)."""
     modules = (application, checks, compressor, domain, persistence, plugins, popo, registry)
+    systems = (follower, inprocess, lease, logreader, processrunner, runner, topology)
     found = {
         obj
-        for module in (*modules, system, utils)
+        for module in (*modules, *systems, system, utils)
         for obj in vars(module).values()
         if isinstance(obj, type)
         and issubclass(obj, BaseException)

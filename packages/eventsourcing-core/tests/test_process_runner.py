@@ -12,7 +12,7 @@ from typing import Callable, Dict, Iterator
 import pytest
 
 from eventsourcing.lease import lease_key
-from eventsourcing.processrunner import FollowerFailed, ProcessRunner
+from eventsourcing.system import FollowerFailed, ProcessRunner
 from eventsourcing.utils import ConfigurationError
 
 sys.path.insert(0, str(Path(__file__).parent))  # subprocesses import it by name too
@@ -135,7 +135,7 @@ def test_one_runner_at_a_time_holds_a_pair(shared_env: Dict[str, str]) -> None:
         on_lease=lambda follower, leader: acquired.append("2"),
     )
     with first:
-        first.consumers[0].has_lease.wait(TIMEOUT)
+        assert first.consumers[0].has_lease.wait(TIMEOUT)
         with second:
             assert not second.consumers[0].has_lease.wait(0.3)
             assert first.consumers[0].lease.holder() is not None

@@ -183,6 +183,35 @@ def test_a_large_batch_and_its_tracking_are_recorded_together_or_not_at_all(
     assert later is not None and later[0] > LARGE
 
 
+def test_a_page_of_tracking_records_is_one_insert_statement(factory: Factory, admin: Admin) -> None:
+    # A statement-level trigger counts the INSERT statements on the tracking
+    # table: a page of 100 tracking records is one, not 100.
+    recorder = factory.process_recorder()
+    assert isinstance(recorder, PostgresProcessRecorder)
+    table = recorder.tracking_table.as_string(admin)
+    counter = f'"{recorder.datastore.schema}".tracking_inserts'
+    admin.execute(f"CREATE TABLE {counter} (n int)")
+    admin.execute(
+        f"CREATE FUNCTION {counter}_count() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN INSERT INTO {counter} VALUES (1); RETURN NULL; END $$"
+    )
+    admin.execute(
+        f"CREATE TRIGGER count_inserts AFTER INSERT ON {table} "
+        f"FOR EACH STATEMENT EXECUTE FUNCTION {counter}_count()"
+    )
+    page = [Tracking("up", i) for i in range(1, 101)] + [Tracking("other", 1)]
+    assert recorder.insert_events(events(uuid4(), 1, 2), trackings=page) == [1, 2]
+    assert recorder.max_tracking_id("up") == 100
+    assert recorder.has_tracking_id("other", 1)
+    assert admin.execute(f"SELECT count(*) FROM {counter}").fetchone() == (1,)
+    # One of them recorded already: nothing of the page is.
+    with pytest.raises(IntegrityError, match="tracking"):
+        recorder.insert_events(
+            events(uuid4(), 1), trackings=[Tracking("up", 101), Tracking("up", 50)]
+        )
+    assert recorder.max_tracking_id("up") == 100
+
+
 @pytest.mark.parametrize(
     ("bad", "error"),
     [

@@ -182,6 +182,28 @@ def test_tracking_is_recorded_atomically_with_events(datastore: SQLiteDatastore)
     assert recorder.select_events(a) == [event(a, 1)]
 
 
+def test_a_page_of_tracking_records_is_inserted_in_one_statement(
+    datastore: SQLiteDatastore,
+) -> None:
+    recorder = process_recorder(datastore)
+    statements: List[str] = []
+    # (The connection writes go through.)
+    datastore.write(lambda conn: conn.set_trace_callback(statements.append))
+    page = [Tracking("up", i) for i in range(1, 101)]
+    assert recorder.insert_events([event(uuid4(), 1)], trackings=page) == [1]
+    datastore.write(lambda conn: conn.set_trace_callback(None))
+    assert len([s for s in statements if "INSERT INTO tracking" in s]) == 1
+    assert recorder.max_tracking_id("up") == 100
+    # Pages larger than one statement takes are still all or nothing.
+    large = [Tracking("up", i) for i in range(101, 1101)]
+    with pytest.raises(IntegrityError, match="tracking record is already recorded"):
+        recorder.insert_events([event(uuid4(), 1)], trackings=[*large, Tracking("up", 5)])
+    assert recorder.max_tracking_id("up") == 100
+    assert recorder.insert_events([], trackings=large) == []
+    assert recorder.max_tracking_id("up") == 1100
+    assert recorder.has_tracking_id("up", 700)
+
+
 @pytest.mark.parametrize(
     "bad",
     [

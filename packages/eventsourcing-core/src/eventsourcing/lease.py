@@ -2,12 +2,13 @@
 
 Several replicas of a follower may run for availability; for each
 (follower, leader) pair exactly one of them holds the lease and processes,
-the others try again every ``PROCESSING_LEASE_INTERVAL`` seconds. A lease
-is released when its holder stops or dies (the database session ends, the
-file lock goes with the process), so a standby takes over without anyone
-having to notice the death. Tracking uniqueness stays the last line of
-defence: a lease only avoids wasted work, it does not make processing
-exactly once.
+the others wait for it (:meth:`Lease.acquire`) and take it the moment it is
+free; the holder checks it still holds it (:meth:`Lease.still_held`)
+before committing each page. A lease is released when its holder stops or
+dies (the database session ends, the file lock goes with the process), so a
+standby takes over without anyone having to notice the death. Tracking
+uniqueness stays the last line of defence: a lease only avoids wasted work,
+it does not make processing exactly once.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import hashlib
 import os
 import socket
 import threading
+import time
 from abc import ABC, abstractmethod
 from typing import Dict, Optional, Tuple
 
@@ -49,6 +51,38 @@ class Lease(ABC):
     @abstractmethod
     def try_acquire(self) -> bool:
         """Take the lease if nobody holds it; return whether this process holds it."""
+
+    POLL_INTERVAL = 0.01
+    """Seconds between two tries of :meth:`acquire` (locks cheap to try)."""
+
+    def acquire(self, timeout: float, stopping: threading.Event) -> bool:
+        """Wait up to ``timeout`` seconds for the lease, or until ``stopping`` is
+        set (or :meth:`interrupt` is called); return whether this process holds it.
+
+        Taking the lease as soon as it is free is what makes failover fast: a
+        standby that only tried every ``timeout`` seconds would leave the
+        leader's new notifications unprocessed for half that on average. This
+        default tries every :attr:`POLL_INTERVAL` seconds, which suits locks
+        that cost a system call to try; a lease that can block on the lock
+        itself overrides it.
+        """
+        deadline = time.monotonic() + timeout
+        while not self.try_acquire():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or stopping.wait(min(self.POLL_INTERVAL, remaining)):
+                return False
+        return True
+
+    def interrupt(self) -> None:
+        """Make an :meth:`acquire` waiting in another thread return soon (the
+        default waits on the ``stopping`` event, which the caller sets)."""
+        return None
+
+    def still_held(self) -> bool:
+        """Whether the lease taken is still this process's: checked before
+        each page is committed, so that a process that lost its lease (its
+        session with the database ended) stops processing. Must be cheap."""
+        return True
 
     @abstractmethod
     def release(self) -> None:

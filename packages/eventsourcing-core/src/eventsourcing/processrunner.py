@@ -10,10 +10,12 @@ recorded in one transaction (through :meth:`Application.record`, the one
 write path), so each notification is processed exactly once.
 
 For each (follower, leader) pair one process at a time consumes: the one
-holding the pair's :class:`~eventsourcing.lease.Lease`; the others try every
-``PROCESSING_LEASE_INTERVAL`` seconds. A process that consumed anyway (a
-lost lease) gets an ``IntegrityError`` on tracking, discards its page and
-reads again after the position now tracked.
+holding the pair's :class:`~eventsourcing.lease.Lease`; the others wait for
+it, ``PROCESSING_LEASE_INTERVAL`` seconds at a time, and take it as soon as
+it is free. The holder checks the lease is still its own before committing
+each page, and stands by again if not. A process that consumed anyway (a
+lease lost after that check) gets an ``IntegrityError`` on tracking,
+discards its page and reads again after the position now tracked.
 
 A busy follower is split into partitions (:mod:`eventsourcing.partition`):
 a runner with ``partitions=N, partition=K`` processes only the aggregates of
@@ -41,8 +43,9 @@ from typing import (
 )
 from uuid import UUID
 
-from eventsourcing.application import Application
+from eventsourcing.application import Application, ProcessEvent
 from eventsourcing.domain import DomainEvent
+from eventsourcing.follower import Follower
 from eventsourcing.lease import Lease, holder_label
 from eventsourcing.partition import Partition, check_layout
 from eventsourcing.persistence import (
@@ -53,8 +56,9 @@ from eventsourcing.persistence import (
     Notification,
     Tracking,
 )
-from eventsourcing.system import Follower, ProcessEvent, Runner, System, ThreadErrors
-from eventsourcing.utils import ConfigurationError
+from eventsourcing.runner import Runner, ThreadErrors
+from eventsourcing.topology import System
+from eventsourcing.utils import ConfigurationError, EventSourcingError
 
 __all__ = ["FollowerFailed", "PageEventStore", "ProcessRunner"]
 
@@ -75,7 +79,7 @@ LeaseHandler = Callable[[str, str], None]
 (the tracking name is the leader's name, or ``"{leader}#{K}/{N}"`` for partition K of N)."""
 
 
-class FollowerFailed(Exception):
+class FollowerFailed(EventSourcingError):
     """A follower stopped: its policy (or recording) failed on a notification."""
 
     def __init__(self, follower_name: str, leader_name: str, notification_id: int) -> None:
@@ -87,10 +91,14 @@ class FollowerFailed(Exception):
         self.notification_id = notification_id
 
 
-class _PolicyFailed(Exception):
+class _PolicyFailed(EventSourcingError):
     def __init__(self, notification_id: int) -> None:
         super().__init__(notification_id)
         self.notification_id = notification_id
+
+
+class _LeaseLost(EventSourcingError):
+    """The lease was found lost before a page was recorded; nothing of it was."""
 
 
 class PageEventStore(EventStore[Any]):
@@ -178,26 +186,40 @@ class _Consumer(threading.Thread):
     def run(self) -> None:
         stopping = self.runner.is_stopping
         try:
-            while not self.lease.try_acquire():
-                if stopping.wait(self.lease_interval):
-                    return
-            logger.info(
-                "%s holds the lease of %r for %r",
-                holder_label(),
-                self.follower.name,
-                self.tracking_name,
-                extra={"follower": self.follower.name, "tracking_name": self.tracking_name},
-            )
-            # Checked again now that nobody else runs this partition: a process
-            # of another layout may have recorded positions since start().
-            check_layout(
-                self.follower.process_recorder, self.follower.name, self.leader_name, self.partition
-            )
-            self.has_lease.set()
-            if self.runner.on_lease is not None:
-                self.runner.on_lease(self.follower.name, self.tracking_name)
             while not stopping.is_set():
-                self._consume()
+                if not self.lease.acquire(self.lease_interval, stopping):
+                    continue
+                logger.info(
+                    "%s holds the lease of %r for %r",
+                    holder_label(),
+                    self.follower.name,
+                    self.tracking_name,
+                    extra={"follower": self.follower.name, "tracking_name": self.tracking_name},
+                )
+                # Checked again now that nobody else runs this partition: a process
+                # of another layout may have recorded positions since start().
+                check_layout(
+                    self.follower.process_recorder,
+                    self.follower.name,
+                    self.leader_name,
+                    self.partition,
+                )
+                self.has_lease.set()
+                if self.runner.on_lease is not None:
+                    self.runner.on_lease(self.follower.name, self.tracking_name)
+                try:
+                    while not stopping.is_set():
+                        self._consume()
+                except _LeaseLost:
+                    # Another process may be active now: back to standing by.
+                    logger.warning(
+                        "%s lost the lease of %r for %r; standing by",
+                        holder_label(),
+                        self.follower.name,
+                        self.tracking_name,
+                    )
+                    self.has_lease.clear()
+                    self.lease.close()
         except FollowerFailed as e:
             logger.error("%s", e, exc_info=e.__cause__)
             self.runner._record_error(e)
@@ -208,6 +230,7 @@ class _Consumer(threading.Thread):
             self.lease.close()
 
     def stop(self) -> None:
+        self.lease.interrupt()
         with self._subscription_lock:
             if self._subscription is not None:
                 self._subscription.stop()
@@ -292,6 +315,11 @@ class _Consumer(threading.Thread):
                     page.aggregates.update(process_event.aggregates)
                     page.saved_kwargs.update(process_event.saved_kwargs)
                     page.trackings.append(cast(Tracking, process_event.tracking))
+                # Checked last before committing: a process whose lease ended
+                # (its session died) records nothing more; tracking uniqueness
+                # covers what slips between this check and the commit.
+                if not self.lease.still_held():
+                    raise _LeaseLost()
                 completed = True
             finally:
                 touched = self.page_store.end()

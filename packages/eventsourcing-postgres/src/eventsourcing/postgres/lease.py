@@ -11,9 +11,11 @@ which :meth:`holder` reads from ``pg_locks`` and ``pg_stat_activity``.
 
 from __future__ import annotations
 
+import threading
 from typing import Any, Dict, Optional
 
 import psycopg
+import psycopg.errors
 
 from eventsourcing.lease import Lease, holder_label
 
@@ -37,6 +39,8 @@ class AdvisoryLockLease(Lease):
         self.connect_kwargs = connect_kwargs
         self._conn: Optional[psycopg.Connection[Any]] = None
         self._held = False
+        self._waiting = threading.Lock()
+        self._waiter: Optional[psycopg.Connection[Any]] = None
         unsigned = self.key & 0xFFFFFFFFFFFFFFFF
         self._lock_ids = (unsigned >> 32, unsigned & 0xFFFFFFFF)
 
@@ -62,6 +66,52 @@ class AdvisoryLockLease(Lease):
             self._discard()
             return False
         return self._held
+
+    def acquire(self, timeout: float, stopping: threading.Event) -> bool:
+        """Wait for the lock on the server, for at most ``timeout`` seconds
+        (``lock_timeout``): the lease is taken the moment its holder's session
+        ends, not at the next try. :meth:`interrupt` cancels the wait."""
+        if self._held and self._conn is not None and not self._conn.closed:
+            return True
+        if stopping.is_set():
+            return False
+        millis = max(1, round(timeout * 1000))
+        try:
+            conn = self._connection()
+            conn.execute("SELECT set_config('lock_timeout', %s, false)", (f"{millis}ms",))
+            with self._waiting:
+                self._waiter = conn
+            try:
+                conn.execute("SELECT pg_advisory_lock(%s)", (self.key,))
+            finally:
+                with self._waiting:
+                    self._waiter = None
+            self._held = True
+        except (psycopg.errors.LockNotAvailable, psycopg.errors.QueryCanceled):
+            return False  # held by another process (or interrupted)
+        except psycopg.Error:
+            self._discard()
+            stopping.wait(timeout)  # the server is unreachable: try again later
+            return False
+        return True
+
+    def interrupt(self) -> None:
+        with self._waiting:
+            if self._waiter is not None:
+                self._waiter.cancel_safe()
+
+    def still_held(self) -> bool:
+        """Whether the session holding the lock is alive (its locks live as long
+        as it does): one round trip on the lease's connection."""
+        conn = self._conn
+        if not self._held or conn is None or conn.closed:
+            return False
+        try:
+            conn.execute("SELECT 1")
+        except psycopg.Error:
+            self._discard()
+            return False
+        return True
 
     def release(self) -> None:
         if self._held and self._conn is not None and not self._conn.closed:

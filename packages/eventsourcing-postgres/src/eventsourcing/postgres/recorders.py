@@ -682,6 +682,16 @@ class PostgresProcessRecorder(
                 ).format(self.tracking_table)
             )
         )
+        # A page's tracking records in one statement: the server plans and
+        # checks one INSERT per page, not one per notification.
+        self._insert_trackings_statement = Statement.from_sql(
+            self._render(
+                sql.SQL(
+                    "INSERT INTO {} (application_name, notification_id) "
+                    "SELECT * FROM unnest($1::text[], $2::bigint[])"
+                ).format(self.tracking_table)
+            )
+        )
         self._max_tracking_query = self._render(
             sql.SQL("SELECT max(notification_id) FROM {} WHERE application_name = %s").format(
                 self.tracking_table
@@ -725,13 +735,17 @@ class PostgresProcessRecorder(
         return Save(stored_events, trackings)
 
     def _tracking_steps(self, trackings: Sequence[Tracking]) -> List[Step]:
-        return [
-            Step(
-                self._insert_tracking_statement,
-                [t.application_name.encode("utf8"), encode_int8(t.notification_id)],
-            )
-            for t in trackings
+        if len(trackings) == 1:
+            (t,) = trackings
+            params = [t.application_name.encode("utf8"), encode_int8(t.notification_id)]
+            return [Step(self._insert_tracking_statement, params)]
+        if not trackings:
+            return []
+        params = [
+            array_of_text([t.application_name for t in trackings]),
+            array_of_int8([t.notification_id for t in trackings]),
         ]
+        return [Step(self._insert_trackings_statement, params)]
 
     def _has_tracking(self, conn: Connection, trackings: Sequence[Tracking]) -> bool:
         """Whether any of ``trackings`` is recorded (they are recorded together)."""

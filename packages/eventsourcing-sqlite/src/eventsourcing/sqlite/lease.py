@@ -38,6 +38,20 @@ class FileLease(Lease):
         self._fd = fd
         return True
 
+    def still_held(self) -> bool:
+        """The lock goes with the open file, so it is held while the file is
+        open, unless the file was removed (or replaced): another process may
+        then lock a new file of the same name."""
+        fd = self._fd
+        if fd is None:
+            return False
+        try:
+            named = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        opened = os.fstat(fd)
+        return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
     def release(self) -> None:
         fd, self._fd = self._fd, None
         if fd is not None:

