@@ -15,15 +15,13 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Optional, TypeVar
 import psycopg
 import psycopg_pool
 from psycopg.abc import PQGen
-from psycopg.adapt import Dumper
 from psycopg.errors import _WaitTimeout  # as in datastore: the only way to tell a timeout
-from psycopg.pq import Format
 
 from eventsourcing.persistence import InterfaceError, OperationalError
 from eventsourcing.postgres.datastore import PostgresDatastore
 from eventsourcing.postgres.errors import ConnectionLost, NoAnswer, ReadTimeout, translate
 
-__all__ = ["AsyncConnection", "AsyncPostgresDatastore", "Encoded", "is_lost"]
+__all__ = ["AsyncConnection", "AsyncPostgresDatastore", "is_lost"]
 
 T = TypeVar("T")
 RV = TypeVar("RV")
@@ -33,46 +31,32 @@ class AsyncConnection(psycopg.AsyncConnection[Any]):
     """An async connection that stops waiting for a server that does not answer.
 
     As the sync :class:`~eventsourcing.postgres.datastore.TimedConnection`:
-    each wait for an answer is limited to ``read_timeout`` seconds (0: no
-    limit), plus ``allowance`` while a statement may wait for a lock (None:
-    no limit, the lock timeout being the server's); then the connection is
-    closed and :class:`~eventsourcing.postgres.errors.NoAnswer` raised. The
-    limit is psycopg's own wait timeout: nothing is cancelled.
+    each wait for an answer to a read is limited to ``read_timeout`` seconds
+    (0: no limit); then the connection is closed and
+    :class:`~eventsourcing.postgres.errors.NoAnswer` raised. The limit is
+    psycopg's own wait timeout: nothing is cancelled. Saves are sent by
+    :func:`eventsourcing.postgres.wire.run_pipeline_async`, which applies the
+    same read timeout and ``lock_timeout`` (the session's) as the sync engine.
     """
 
     read_timeout: float = 0.0
-    allowance: Optional[float] = 0.0
+    lock_timeout: int = 0
 
     async def wait(
         self, gen: PQGen[RV], interval: float = 0.1, timeout: Optional[float] = None
     ) -> RV:
-        if timeout is not None or not self.read_timeout or self.allowance is None:
+        if timeout is not None or not self.read_timeout:
             return await super().wait(gen, interval, timeout)
-        limit = self.read_timeout + self.allowance
         try:
-            return await super().wait(gen, interval, limit)
+            return await super().wait(gen, interval, self.read_timeout)
         except _WaitTimeout:
             info = self.info
             error = NoAnswer(
                 f"PostgreSQL at {info.host}:{info.port} did not answer within "
-                f"{limit:g}s (POSTGRES_READ_TIMEOUT); the connection was discarded"
+                f"{self.read_timeout:g}s (POSTGRES_READ_TIMEOUT); the connection was discarded"
             )
             await self.close()
             raise error from None
-
-
-class Encoded(bytes):
-    """A parameter already in PostgreSQL's binary format (see
-    :mod:`eventsourcing.postgres.wire`), sent as it is, its type left to the
-    statement's cast: the sync engine's parameters, through psycopg's async API."""
-
-
-class _EncodedDumper(Dumper):
-    format = Format.BINARY
-    oid = 0  # unknown: the server takes the type from the statement (``$1::uuid``)
-
-    def dump(self, obj: Any) -> bytes:
-        return bytes(obj)
 
 
 def is_lost(conn: AsyncConnection) -> bool:
@@ -106,8 +90,8 @@ class AsyncPostgresDatastore:
             await self.close()
 
     async def _configure(self, conn: AsyncConnection) -> None:
-        conn.adapters.register_dumper(Encoded, _EncodedDumper)
         conn.read_timeout = self.read_timeout
+        conn.lock_timeout = self.lock_timeout
 
     def _open_pool(self) -> psycopg_pool.AsyncConnectionPool[AsyncConnection]:
         if self._closed:

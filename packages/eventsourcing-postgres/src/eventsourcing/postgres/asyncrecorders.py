@@ -51,11 +51,16 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres.asyncdatastore import (
     AsyncConnection,
     AsyncPostgresDatastore,
-    Encoded,
     is_lost,
 )
-from eventsourcing.postgres.commit import Save, _conflict, _SaveFailed
-from eventsourcing.postgres.errors import translate
+from eventsourcing.postgres.commit import (
+    Save,
+    _conflict,
+    _SaveFailed,
+    ids_of,
+    pipeline_of,
+    save_failed,
+)
 from eventsourcing.postgres.recorders import (
     PostgresAggregateRecorder,
     PostgresApplicationRecorder,
@@ -64,6 +69,7 @@ from eventsourcing.postgres.recorders import (
     _stored_events,
     up_to,
 )
+from eventsourcing.postgres.wire import StepFailed, run_pipeline_async
 
 __all__ = [
     "AsyncPostgresAggregateRecorder",
@@ -193,50 +199,14 @@ class _AsyncCommitter:
         return self.recorder._committer._resolve_unknown_outcome(pid, saves, error)
 
     async def _send(self, conn: AsyncConnection, saves: List[Save]) -> List[Ids]:
+        """The recorder's statements for ``saves``, in one round trip (the sync
+        engine's pipeline, waiting in the event loop)."""
+        steps, owners = pipeline_of(self.recorder, saves)
         try:
-            return await self._pipeline(conn, saves)
-        except psycopg.Error as e:
-            if is_lost(conn):
-                raise
-            error = translate(e)
-            error.__cause__ = e
-            raise _SaveFailed(0 if len(saves) == 1 else None, error) from None
-
-    async def _pipeline(self, conn: AsyncConnection, saves: List[Save]) -> List[Ids]:
-        """The recorder's statements for ``saves``, in one round trip."""
-        sent: List[Tuple[Optional[int], psycopg.AsyncRawCursor[Any]]] = []
-        async with conn.pipeline() as pipeline:
-            try:
-                for owner, step in self.recorder.steps(saves):
-                    if step.waits_for_lock:
-                        # The server answers what came before (BEGIN) within the
-                        # read timeout: it is alive. Then the wait for the table
-                        # lock, which only the lock timeout limits (none if it is
-                        # 0), and the rest of the transaction, as the sync engine.
-                        await pipeline.sync()
-                        conn.allowance = self.datastore.lock_timeout or None
-                    cursor = psycopg.AsyncRawCursor(conn)
-                    params = None if step.params is None else [Encoded(p) for p in step.params]
-                    await cursor.execute(step.statement.sql, params, binary=True)
-                    sent.append((owner, cursor))
-                await pipeline.sync()
-            finally:
-                conn.allowance = 0.0
-        if not self.recorder.returns_ids:
-            return [None] * len(saves)
-        ids: List[Ids] = [[] for _ in saves]
-        for owner, cursor in sent:
-            if owner is None or cursor.description is None:
-                continue
-            row = await cursor.fetchone()
-            save_ids = ids[owner]
-            if row is None or row[0] is None or save_ids is None:
-                continue
-            if isinstance(row[0], list):
-                save_ids.extend(row[0])
-            else:
-                save_ids.append(row[0])
-        return ids
+            results = await run_pipeline_async(conn, steps)
+        except StepFailed as e:
+            raise save_failed(e, owners) from None
+        return ids_of(self.recorder, saves, results, owners)
 
 
 def _settle(

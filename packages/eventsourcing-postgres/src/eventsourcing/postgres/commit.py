@@ -35,6 +35,7 @@ from typing import (
 from uuid import UUID
 
 import psycopg
+from psycopg import pq
 
 from eventsourcing.persistence import (
     IntegrityError,
@@ -165,34 +166,12 @@ class Committer:
 
     def _send(self, conn: Connection, saves: List[Save]) -> List[Optional[List[int]]]:
         """One transaction, in one round trip; the notification IDs of each save."""
-        owners: List[Optional[int]] = []
-
-        def steps() -> Iterator[Step]:
-            for owner, step in self.statements.steps(saves):
-                owners.append(owner)
-                yield step
-
+        steps, owners = pipeline_of(self.statements, saves)
         try:
-            results = run_pipeline(conn, steps())
+            results = run_pipeline(conn, steps)
         except StepFailed as e:
-            error = translate(e.error)
-            error.__cause__ = e.error
-            raise _SaveFailed(None if e.index is None else owners[e.index], error) from None
-        if not self.statements.returns_ids:
-            return [None] * len(saves)
-        ids: List[Optional[List[int]]] = [[] for _ in saves]
-        for result, owner in zip(results, owners, strict=True):
-            if owner is None or result.ntuples != 1 or result.nfields != 1:
-                continue
-            value = result.get_value(0, 0)
-            save_ids = ids[owner]
-            assert save_ids is not None
-            if result.ftype(0) == INT8_OID:
-                if value:
-                    save_ids.append(int.from_bytes(value, "big", signed=True))
-            else:
-                save_ids.extend(decode_int8_array(value))
-        return ids
+            raise save_failed(e, owners) from None
+        return ids_of(self.statements, saves, results, owners)
 
     def _resolve_unknown_outcome(
         self, pid: Optional[int], saves: List[Save], error: Exception
@@ -385,6 +364,52 @@ class GroupCommitter(Committer):
             else:
                 others.append(save)
         return others
+
+
+def pipeline_of(
+    statements: Statements, saves: Sequence[Save]
+) -> Tuple[Iterator[Step], List[Optional[int]]]:
+    """The steps of one transaction recording ``saves``, and (filled as the
+    steps are produced) the index of the save each step belongs to."""
+    owners: List[Optional[int]] = []
+
+    def steps() -> Iterator[Step]:
+        for owner, step in statements.steps(saves):
+            owners.append(owner)
+            yield step
+
+    return steps(), owners
+
+
+def save_failed(e: StepFailed, owners: List[Optional[int]]) -> _SaveFailed:
+    """The server refused a step: which save's fault it was, and the error to raise."""
+    error = translate(e.error)
+    error.__cause__ = e.error
+    return _SaveFailed(None if e.index is None else owners[e.index], error)
+
+
+def ids_of(
+    statements: Statements,
+    saves: Sequence[Save],
+    results: Sequence[pq.abc.PGresult],
+    owners: List[Optional[int]],
+) -> List[Optional[List[int]]]:
+    """The notification IDs of each save, from its steps' results."""
+    if not statements.returns_ids:
+        return [None] * len(saves)
+    ids: List[Optional[List[int]]] = [[] for _ in saves]
+    for result, owner in zip(results, owners, strict=True):
+        if owner is None or result.ntuples != 1 or result.nfields != 1:
+            continue
+        value = result.get_value(0, 0)
+        save_ids = ids[owner]
+        assert save_ids is not None
+        if result.ftype(0) == INT8_OID:
+            if value:
+                save_ids.append(int.from_bytes(value, "big", signed=True))
+        else:
+            save_ids.extend(decode_int8_array(value))
+    return ids
 
 
 def _committed_without(

@@ -9,13 +9,26 @@ binary format, which avoids the text escaping of ``bytea`` and arrays.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import select
 import struct
 import time
 import weakref
 from dataclasses import dataclass
-from typing import Iterable, List, NamedTuple, Optional, Sequence
+from typing import (
+    Any,
+    Generator,
+    Iterable,
+    List,
+    NamedTuple,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+    cast,
+)
 from uuid import UUID
 
 import psycopg
@@ -41,6 +54,7 @@ __all__ = [
     "encode_int8",
     "rollback",
     "run_pipeline",
+    "run_pipeline_async",
 ]
 
 BYTEA_OID = 17
@@ -50,6 +64,10 @@ TEXT_OID = 25
 UUID_OID = 2950
 
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
+
+T = TypeVar("T")
+Connection = psycopg.Connection[Any]
+AnyConnection = Union[psycopg.Connection[Any], psycopg.AsyncConnection[Any]]
 
 
 @dataclass(frozen=True)
@@ -94,9 +112,7 @@ class Step(NamedTuple):
 
 
 # Statements prepared on each connection, forgotten with the connection.
-_prepared: weakref.WeakKeyDictionary[psycopg.Connection[object], set[bytes]] = (
-    weakref.WeakKeyDictionary()
-)
+_prepared: weakref.WeakKeyDictionary[AnyConnection, set[bytes]] = weakref.WeakKeyDictionary()
 
 
 class _Deadlines:
@@ -110,7 +126,7 @@ class _Deadlines:
 
     __slots__ = ("conn", "lock_timeout", "read_timeout", "until")
 
-    def __init__(self, conn: psycopg.Connection[object]) -> None:
+    def __init__(self, conn: AnyConnection) -> None:
         self.conn = conn
         self.read_timeout: float = getattr(conn, "read_timeout", 0.0)
         self.lock_timeout: float = getattr(conn, "lock_timeout", 0)
@@ -133,16 +149,23 @@ class _Deadlines:
         return remaining
 
     def no_answer(self) -> NoAnswer:
+        """The error to raise; the caller discards the connection."""
         info = self.conn.info
-        error = NoAnswer(
+        return NoAnswer(
             f"PostgreSQL at {info.host}:{info.port} did not answer within "
             f"{self.read_timeout:g}s (POSTGRES_READ_TIMEOUT); the connection was discarded"
         )
-        self.conn.close()
-        return error
 
 
-def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> List[pq.abc.PGresult]:
+# The pipeline is written once, as generators that yield when they must wait
+# for the socket (its descriptor, and whether to wait until it is writable
+# too) and are sent back whether it is readable: run_pipeline() waits with
+# poll(), run_pipeline_async() in the event loop (psycopg's own design).
+_Wait = Tuple[int, bool]
+_Gen = Generator[_Wait, bool, T]
+
+
+def run_pipeline(conn: Connection, steps: Iterable[Step]) -> List[pq.abc.PGresult]:
     """Send ``steps`` in one pipeline and return their results, in order.
 
     Raises :class:`StepFailed` for the first statement the server refused.
@@ -151,9 +174,53 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
     (see :class:`_Deadlines`), the connection is closed and
     :class:`~eventsourcing.postgres.errors.NoAnswer` raised.
     """
+    deadlines = _Deadlines(conn)
+    return _drive(conn, _pipeline(conn, steps, deadlines), deadlines)
+
+
+async def run_pipeline_async(conn: AnyConnection, steps: Iterable[Step]) -> List[pq.abc.PGresult]:
+    """:func:`run_pipeline` on an async connection, waiting in the event loop."""
+    deadlines = _Deadlines(conn)
+    gen = _pipeline(conn, steps, deadlines)
+    try:
+        wait = next(gen)
+        while True:
+            wait = gen.send(await _wait_async(wait, deadlines))
+    except StopIteration as e:
+        return cast(List[pq.abc.PGresult], e.value)
+    except NoAnswer:
+        conn.pgconn.finish()
+        raise
+
+
+def rollback(conn: Connection) -> None:
+    """Roll back the session's transaction, within the read timeout.
+
+    Not through psycopg's ``execute``: psycopg answers a ``ROLLBACK`` it runs
+    with ``DEALLOCATE ALL``, which would drop the statements prepared here.
+    """
+    deadlines = _Deadlines(conn)
+    deadlines.restart()
+    _drive(conn, _rollback(conn, deadlines), deadlines)
+
+
+def _drive(conn: AnyConnection, gen: _Gen[T], deadlines: _Deadlines) -> T:
+    try:
+        wait = next(gen)
+        while True:
+            wait = gen.send(_wait(wait, deadlines))
+    except StopIteration as e:
+        return cast(T, e.value)
+    except NoAnswer:
+        conn.pgconn.finish()
+        raise
+
+
+def _pipeline(
+    conn: AnyConnection, steps: Iterable[Step], deadlines: _Deadlines
+) -> _Gen[List[pq.abc.PGresult]]:
     pgconn = conn.pgconn
     prepared = _prepared.setdefault(conn, set())
-    deadlines = _Deadlines(conn)
     # Per sent command: the name it prepares, or None for a caller's step.
     sent: list[Optional[bytes]] = []
     # Indexes in ``sent`` of the steps that may wait for a lock.
@@ -188,13 +255,13 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
             sent.append(None)
         pgconn.pipeline_sync()
         deadlines.restart()
-        _flush(pgconn, deadlines)
+        yield from _flush(pgconn)
         results: list[pq.abc.PGresult] = []
         failure: Optional[StepFailed] = None
         for index, prepares in enumerate(sent):
             if index in lock_waits:
                 deadlines.restart(waiting_for_lock=True)
-            result = _next_result(pgconn, deadlines)
+            result = yield from _next_result(pgconn)
             if index in lock_waits:
                 deadlines.restart()
             status = result.status
@@ -206,8 +273,8 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
             elif status == pq.ExecStatus.COMMAND_OK:
                 # Prepared statements outlive the transaction, even a failed one.
                 prepared.add(prepares)
-            _expect_end_of_command(pgconn, deadlines)
-        sync = _next_result(pgconn, deadlines)
+            yield from _expect_end_of_command(pgconn)
+        sync = yield from _next_result(pgconn)
         if sync.status != pq.ExecStatus.PIPELINE_SYNC:
             raise psycopg.OperationalError(
                 f"unexpected result in pipeline: {pq.ExecStatus(sync.status).name}"
@@ -218,50 +285,61 @@ def run_pipeline(conn: psycopg.Connection[object], steps: Iterable[Step]) -> Lis
                 pgconn.exit_pipeline_mode()
             except psycopg.Error:
                 # Results still pending after a failure: the session is unusable.
-                conn.close()
+                pgconn.finish()
     if failure is not None:
         if pgconn.transaction_status != pq.TransactionStatus.IDLE:
             deadlines.restart()
-            _rollback(conn, deadlines)
+            yield from _rollback(conn, deadlines)
         raise failure from failure.error
     return results
 
 
-def rollback(conn: psycopg.Connection[object]) -> None:
-    """Roll back the session's transaction, within the read timeout.
-
-    Not through psycopg's ``execute``: psycopg answers a ``ROLLBACK`` it runs
-    with ``DEALLOCATE ALL``, which would drop the statements prepared here.
-    """
-    deadlines = _Deadlines(conn)
-    deadlines.restart()
-    _rollback(conn, deadlines)
-
-
-def _rollback(conn: psycopg.Connection[object], deadlines: _Deadlines) -> None:
+def _rollback(conn: AnyConnection, deadlines: _Deadlines) -> _Gen[None]:
     pgconn = conn.pgconn
     pgconn.send_query(b"ROLLBACK")
-    _flush(pgconn, deadlines)
-    result = _next_result(pgconn, deadlines)
-    while _poll_result(pgconn, deadlines) is not None:
+    yield from _flush(pgconn)
+    result = yield from _next_result(pgconn)
+    while (yield from _poll_result(pgconn)) is not None:
         pass
     if result.status not in _OK:
         raise error_from_result(result, encoding=conn.info.encoding)
 
 
-def _flush(pgconn: pq.abc.PGconn, deadlines: _Deadlines) -> None:
+def _flush(pgconn: pq.abc.PGconn) -> _Gen[None]:
     while pgconn.flush():
-        if _wait(pgconn.socket, True, deadlines):
+        if (yield (pgconn.socket, True)):
             pgconn.consume_input()
 
 
-def _wait(fd: int, writable: bool, deadlines: _Deadlines) -> bool:
-    """Block (GIL released) until ``fd`` is readable, or writable if asked.
+def _poll_result(pgconn: pq.abc.PGconn) -> _Gen[Optional[pq.abc.PGresult]]:
+    while pgconn.is_busy():
+        yield (pgconn.socket, False)
+        pgconn.consume_input()
+    return pgconn.get_result()
+
+
+def _next_result(pgconn: pq.abc.PGconn) -> _Gen[pq.abc.PGresult]:
+    result = yield from _poll_result(pgconn)
+    if result is None:
+        raise psycopg.OperationalError("the server closed the connection unexpectedly")
+    if result.status == pq.ExecStatus.FATAL_ERROR and pgconn.status != pq.ConnStatus.OK:
+        raise error_from_result(result)
+    return result
+
+
+def _expect_end_of_command(pgconn: pq.abc.PGconn) -> _Gen[None]:
+    if (yield from _poll_result(pgconn)) is not None:
+        raise psycopg.OperationalError("unexpected extra result in pipeline")
+
+
+def _wait(wait: _Wait, deadlines: _Deadlines) -> bool:
+    """Block (GIL released) until the socket is readable, or writable if asked.
 
     Returns whether it is readable; raises NoAnswer when the deadline passes
     first. ``poll`` rather than ``select``: it has no limit on descriptor
     numbers.
     """
+    fd, writable = wait
     while True:
         remaining = deadlines.remaining()
         if _poll is None:  # pragma: no cover - platforms without poll()
@@ -281,26 +359,31 @@ def _wait(fd: int, writable: bool, deadlines: _Deadlines) -> bool:
 _poll = getattr(select, "poll", None)
 
 
-def _poll_result(pgconn: pq.abc.PGconn, deadlines: _Deadlines) -> Optional[pq.abc.PGresult]:
-    # Wait without holding the GIL: other threads keep working meanwhile.
-    while pgconn.is_busy():
-        _wait(pgconn.socket, False, deadlines)
-        pgconn.consume_input()
-    return pgconn.get_result()
+async def _wait_async(wait: _Wait, deadlines: _Deadlines) -> bool:
+    """:func:`_wait` in the event loop."""
+    fd, writable = wait
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[bool] = loop.create_future()
 
+    def answer(readable: bool) -> None:
+        if not ready.done():
+            ready.set_result(readable)
 
-def _next_result(pgconn: pq.abc.PGconn, deadlines: _Deadlines) -> pq.abc.PGresult:
-    result = _poll_result(pgconn, deadlines)
-    if result is None:
-        raise psycopg.OperationalError("the server closed the connection unexpectedly")
-    if result.status == pq.ExecStatus.FATAL_ERROR and pgconn.status != pq.ConnStatus.OK:
-        raise error_from_result(result)
-    return result
-
-
-def _expect_end_of_command(pgconn: pq.abc.PGconn, deadlines: _Deadlines) -> None:
-    if _poll_result(pgconn, deadlines) is not None:
-        raise psycopg.OperationalError("unexpected extra result in pipeline")
+    loop.add_reader(fd, answer, True)
+    if writable:
+        loop.add_writer(fd, answer, False)
+    try:
+        remaining = deadlines.remaining()
+        if remaining is None:
+            return await ready
+        try:
+            return await asyncio.wait_for(ready, remaining)
+        except asyncio.TimeoutError:
+            raise deadlines.no_answer() from None
+    finally:
+        loop.remove_reader(fd)
+        if writable:
+            loop.remove_writer(fd)
 
 
 # -- binary encoding ---------------------------------------------------------
