@@ -261,7 +261,12 @@ def _pipeline(
         for index, prepares in enumerate(sent):
             if index in lock_waits:
                 deadlines.restart(waiting_for_lock=True)
-            result = yield from _next_result(pgconn)
+            # What _next_result() and _expect_end_of_command() do, written out
+            # here: a generator per result cost a save 5% more instructions.
+            while pgconn.is_busy():
+                yield (pgconn.socket, False)
+                pgconn.consume_input()
+            result = _checked(pgconn, pgconn.get_result())
             if index in lock_waits:
                 deadlines.restart()
             status = result.status
@@ -273,7 +278,11 @@ def _pipeline(
             elif status == pq.ExecStatus.COMMAND_OK:
                 # Prepared statements outlive the transaction, even a failed one.
                 prepared.add(prepares)
-            yield from _expect_end_of_command(pgconn)
+            while pgconn.is_busy():
+                yield (pgconn.socket, False)
+                pgconn.consume_input()
+            if pgconn.get_result() is not None:
+                raise psycopg.OperationalError("unexpected extra result in pipeline")
         sync = yield from _next_result(pgconn)
         if sync.status != pq.ExecStatus.PIPELINE_SYNC:
             raise psycopg.OperationalError(
@@ -319,17 +328,16 @@ def _poll_result(pgconn: pq.abc.PGconn) -> _Gen[Optional[pq.abc.PGresult]]:
 
 
 def _next_result(pgconn: pq.abc.PGconn) -> _Gen[pq.abc.PGresult]:
-    result = yield from _poll_result(pgconn)
+    return _checked(pgconn, (yield from _poll_result(pgconn)))
+
+
+def _checked(pgconn: pq.abc.PGconn, result: Optional[pq.abc.PGresult]) -> pq.abc.PGresult:
+    """``result``, unless the connection ended instead."""
     if result is None:
         raise psycopg.OperationalError("the server closed the connection unexpectedly")
     if result.status == pq.ExecStatus.FATAL_ERROR and pgconn.status != pq.ConnStatus.OK:
         raise error_from_result(result)
     return result
-
-
-def _expect_end_of_command(pgconn: pq.abc.PGconn) -> _Gen[None]:
-    if (yield from _poll_result(pgconn)) is not None:
-        raise psycopg.OperationalError("unexpected extra result in pipeline")
 
 
 def _wait(wait: _Wait, deadlines: _Deadlines) -> bool:
