@@ -281,7 +281,7 @@ class AsyncPostgresAggregateRecorder(AsyncAggregateRecorder):
 
         async def select(conn: AsyncConnection) -> List[StoredEvent]:
             cursor = await conn.execute(query, params, binary=True)
-            return _stored_events(await cursor.fetchall())
+            return _stored_events(originator_id, await cursor.fetchall())
 
         return await self.datastore.read(select)
 

@@ -324,7 +324,9 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
         query, params = self._select_events_statement(originator_id, gt, lte, desc, limit)
 
         def select(conn: Connection) -> List[StoredEvent]:
-            return _stored_events(conn.execute(query, params, binary=True).fetchall())
+            return _stored_events(
+                originator_id, conn.execute(query, params, binary=True).fetchall()
+            )
 
         return self._read(select)
 
@@ -356,7 +358,9 @@ class PostgresAggregateRecorder(PostgresEventScanning, AggregateRecorder):
         return query, params
 
     def _select_events_query(self, gt: bool, lte: bool, desc: bool, limit: bool) -> bytes:
-        text = "SELECT originator_id, originator_version, topic, state FROM {} "
+        # Not the originator ID: it is the one asked for (and making a UUID of
+        # each row's would cost more than decoding some events).
+        text = "SELECT originator_version, topic, state FROM {} "
         text += "WHERE originator_id = %s"
         if gt:
             text += " AND originator_version > %s"
@@ -779,8 +783,10 @@ class PostgresProcessRecorder(
         return self._read(select)
 
 
-def _stored_events(rows: List[Tuple[Any, ...]]) -> List[StoredEvent]:
-    return [StoredEvent(*row) for row in rows]
+def _stored_events(originator_id: UUID, rows: List[Tuple[Any, ...]]) -> List[StoredEvent]:
+    """The stored events of one aggregate, all with the same ``originator_id``
+    object (which also lets mutate() compare IDs by identity)."""
+    return [StoredEvent(originator_id, v, t, s) for v, t, s in rows]
 
 
 def up_to(notifications: List[Notification], upper: Optional[int]) -> List[Notification]:
