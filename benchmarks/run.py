@@ -9,9 +9,9 @@ so that runs on different commits can be compared.
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import json
-import gc
 import os
 import pkgutil
 import platform
