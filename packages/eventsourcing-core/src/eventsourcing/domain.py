@@ -266,17 +266,12 @@ class AggregateEvent(DomainEvent, Generic[TAggregate]):
         except AttributeError:
             return cast(Optional[TAggregate], self._mutate_object(aggregate))
         # Checked inline, not by a helper: this runs for every event replayed.
-        # IDs read from a store are equal but distinct objects, and UUID.__eq__
-        # is Python code: comparing the UUIDs' .int halves the cost of mutate().
-        originator_id = self.originator_id
-        if originator_id is not current_id:
-            try:
-                different = originator_id.int != current_id.int
-            except AttributeError:  # IDs that are not UUIDs
-                different = originator_id != current_id
-            if different:
-                self._raise_not_next(current_id, current_version)
-        if self.originator_version != current_version + 1:
+        # An aggregate's events read from a store share its ID object (the
+        # recorders give each of them the ID asked for), so the identity test
+        # settles it; otherwise the UUIDs' .int (UUID.__eq__ is Python code).
+        if self.originator_version != current_version + 1 or (
+            self.originator_id is not current_id and _different_ids(self.originator_id, current_id)
+        ):
             self._raise_not_next(current_id, current_version)
         if self.apply(aggregate) is not None:  # type: ignore[func-returns-value]
             _raise_value_returned(type(self).apply)
@@ -308,6 +303,13 @@ class AggregateEvent(DomainEvent, Generic[TAggregate]):
 
     def apply(self, aggregate: TAggregate) -> None:
         """Change the aggregate's attributes according to this event (a no-op here)."""
+
+
+def _different_ids(a: Any, b: Any) -> bool:
+    try:
+        return bool(a.int != b.int)
+    except AttributeError:  # IDs that are not UUIDs
+        return bool(a != b)
 
 
 def _raise_value_returned(method: Callable[..., Any]) -> None:
