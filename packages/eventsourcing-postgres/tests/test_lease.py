@@ -25,6 +25,8 @@ from eventsourcing.lease import Lease
 from eventsourcing.postgres import Factory
 from eventsourcing.system import ProcessApplication, ProcessEvent, ProcessRunner, System
 
+from .test_faults import _hang_up
+
 TIMEOUT = 30.0
 Admin = psycopg.Connection[Any]
 
@@ -125,15 +127,6 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
     except OSError:
         pass
     _hang_up(source, target)
-
-
-def _hang_up(*sockets: socket.socket) -> None:
-    for s in sockets:
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        s.close()
 
 
 @pytest.fixture
