@@ -149,7 +149,9 @@ def test_partitions_share_the_work_each_aggregate_in_order(env: Dict[str, str]) 
             t.notification_id for t in tracked if t.application_name == f"Counters#{k}/2"
         }
         assert 0 < len(own) < last + 1
-        assert own < ids_tracked < set(range(1, last + 2))
+        # Which of the others' are tracked depends on where pages end (they
+        # may all end on the partition's own notifications): not a strict subset.
+        assert own <= ids_tracked < set(range(1, last + 2))
     counters.close()
     mirrors.close()
 
