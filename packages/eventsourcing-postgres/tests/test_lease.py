@@ -26,6 +26,7 @@ from eventsourcing.postgres import Factory
 from eventsourcing.system import ProcessApplication, ProcessEvent, ProcessRunner, System
 
 from .test_faults import _hang_up
+from .test_subscription import _pipe
 
 TIMEOUT = 30.0
 Admin = psycopg.Connection[Any]
@@ -118,15 +119,6 @@ class LeaseCuttingProxy:
             self.pairs.append((client, server, first))
         threading.Thread(target=_pipe, args=(server, client), daemon=True).start()
         _pipe(client, server)
-
-
-def _pipe(source: socket.socket, target: socket.socket) -> None:
-    try:
-        while data := source.recv(65536):
-            target.sendall(data)
-    except OSError:
-        pass
-    _hang_up(source, target)
 
 
 @pytest.fixture
