@@ -46,11 +46,10 @@ from uuid import UUID
 
 from eventsourcing.domain import (
     Aggregate,
-    AggregateCreated,
-    AggregateEvent,
     DomainEvent,
     Snapshot,
     TAggregate,
+    mutate_returns_the_aggregate,
 )
 from eventsourcing.persistence import (
     ApplicationRecorder,
@@ -87,10 +86,6 @@ __all__ = [
     "TApplication",
     "mutate_aggregate",
 ]
-
-
-# mutate() methods that always return the aggregate they were given.
-_MUTATES_KEEPING_THE_AGGREGATE = (AggregateEvent.mutate, AggregateCreated.mutate)
 
 
 T = TypeVar("T")
@@ -612,7 +607,7 @@ class BaseApplication(ABC, Generic[TAggregate]):
             last_event = last_events.get(aggregate.id)
             if last_event is None:
                 continue
-            if type(last_event).mutate in _MUTATES_KEEPING_THE_AGGREGATE:
+            if mutate_returns_the_aggregate(type(last_event)):
                 cache.put(deepcopy(aggregate))
             else:
                 # An overridden mutate() may discard the aggregate (return
@@ -634,10 +629,7 @@ class BaseApplication(ABC, Generic[TAggregate]):
             if not interval:
                 continue
             last_event = last_events.get(aggregate.id)
-            if (
-                last_event is not None
-                and type(last_event).mutate not in _MUTATES_KEEPING_THE_AGGREGATE
-            ):
+            if last_event is not None and not mutate_returns_the_aggregate(type(last_event)):
                 # Its overridden mutate() may have discarded the aggregate
                 # (returned None): a snapshot would bring it back.
                 continue
