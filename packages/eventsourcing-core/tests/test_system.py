@@ -23,6 +23,7 @@ from eventsourcing.system import (
     Leader,
     MultiThreadedRunner,
     MultiThreadedRunnerThread,
+    NotificationLogReader,
     ProcessApplication,
     ProcessEvent,
     Promptable,
@@ -31,6 +32,7 @@ from eventsourcing.system import (
     SingleThreadedRunner,
     System,
 )
+from eventsourcing.utils import get_topic, resolve_topic
 
 WAIT_TIMEOUT = 60.0
 
@@ -628,6 +630,35 @@ def test_a_follower_that_leads_must_be_a_process_application() -> None:
         match=r"^Not a process application class: <class .*Relays.>$",
     ):
         System(pipes=[[Worlds, Relays, Counters]])
+
+
+def test_system_classes_print_and_have_topics_as_in_9_1() -> None:
+    # 9.1 defined them in eventsourcing.system; programs' tests compare the
+    # messages that name them, and stored topics name them so.
+    with pytest.raises(TypeError) as leader:
+        System(pipes=[[Worlds, Leader]])
+    assert leader.value.args[0] == "Not a follower class: <class 'eventsourcing.system.Leader'>"
+    with pytest.raises(TypeError) as follower:
+        System(pipes=[[Worlds, Follower, Counters]])
+    assert follower.value.args[0] == (
+        "Not a process application class: <class 'eventsourcing.system.Follower'>"
+    )
+    for cls in (
+        Follower,
+        Leader,
+        ProcessApplication,
+        Promptable,
+        System,
+        Runner,
+        RunnerAlreadyStarted,
+        SingleThreadedRunner,
+        MultiThreadedRunner,
+        MultiThreadedRunnerThread,
+        NotificationLogReader,
+    ):
+        topic = get_topic(cls)
+        assert topic == f"eventsourcing.system:{cls.__name__}"
+        assert resolve_topic(topic) is cls
 
 
 def test_classes_defined_in_a_function_run_although_their_topics_do_not_resolve(

@@ -40,6 +40,8 @@ __all__ = ["Follower", "Leader", "ProcessApplication", "Promptable"]
 class Promptable(ABC):
     """Something that can be told a leader has new notifications."""
 
+    __module__ = "eventsourcing.system"  # where 9.1 defined it: printed and in topics
+
     @abstractmethod
     def receive_prompt(self, leader_name: str) -> None:
         """Note that the application named ``leader_name`` recorded new events."""
@@ -51,6 +53,8 @@ class Follower(Application[TAggregate]):
     Uses a process recorder, so that the events its :meth:`policy` generates
     and the position of the processed notification are recorded together.
     """
+
+    __module__ = "eventsourcing.system"  # where 9.1 defined it: printed and in topics
 
     pull_section_size: int = 10
     """How many notifications are selected from an upstream log at a time."""
@@ -135,6 +139,8 @@ class Follower(Application[TAggregate]):
 class Leader(Application[TAggregate]):
     """An application that prompts its followers after recording new events."""
 
+    __module__ = "eventsourcing.system"  # where 9.1 defined it: printed and in topics
+
     def __init__(self, env: Optional[Mapping[str, str]] = None) -> None:
         self.followers: List[Promptable] = []
         super().__init__(env)
@@ -156,3 +162,5 @@ class Leader(Application[TAggregate]):
 
 class ProcessApplication(Leader[TAggregate], Follower[TAggregate], ABC):
     """A follower whose own new events are followed in turn: a step of a pipeline."""
+
+    __module__ = "eventsourcing.system"  # where 9.1 defined it: printed and in topics

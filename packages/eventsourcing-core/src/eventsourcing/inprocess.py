@@ -36,6 +36,8 @@ class SingleThreadedRunner(Runner, Promptable):
     follower catches up from its tracked position when next prompted).
     """
 
+    __module__ = "eventsourcing.system"  # where 9.1 defined it: printed and in topics
+
     def __init__(self, system: System, env: Optional[Mapping[str, str]] = None) -> None:
         super().__init__(system, env)
         self.apps: Dict[str, Application[Any]] = {}
@@ -117,6 +119,8 @@ class MultiThreadedRunnerThread(Promptable, threading.Thread):
     the follower stops where it failed and a new runner resumes it there.
     """
 
+    __module__ = "eventsourcing.system"  # where 9.1 defined it: printed and in topics
+
     def __init__(
         self,
         app_class: Type[Follower[Any]],
@@ -180,6 +184,8 @@ class MultiThreadedRunner(Runner, ThreadErrors):
     :attr:`errors` (and sets :attr:`has_errors`), and :meth:`stop` raises
     the first error after it has stopped everything.
     """
+
+    __module__ = "eventsourcing.system"  # where 9.1 defined it: printed and in topics
 
     thread_class: Type[MultiThreadedRunnerThread] = MultiThreadedRunnerThread
 

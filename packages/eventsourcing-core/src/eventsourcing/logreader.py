@@ -13,6 +13,8 @@ __all__ = ["NotificationLogReader"]
 class NotificationLogReader:
     """Iterates over the notifications of a log, fetching them a page at a time."""
 
+    __module__ = "eventsourcing.system"  # where 9.1 defined it: printed and in topics
+
     DEFAULT_SECTION_SIZE = 10
 
     def __init__(

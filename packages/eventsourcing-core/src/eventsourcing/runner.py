@@ -19,6 +19,8 @@ A = TypeVar("A", bound=Application[Any])
 class RunnerAlreadyStarted(EventSourcingError):
     """Raised by :meth:`Runner.start` when the runner was started before."""
 
+    __module__ = "eventsourcing.system"  # where 9.1 defined it: printed and in topics
+
 
 class Runner(ABC):
     """Builds the applications of a :class:`System` and keeps them connected.
@@ -27,6 +29,8 @@ class Runner(ABC):
     keys (``COUNTERS_SQLITE_DBNAME``) configure one application. A runner is
     started once; to resume after :meth:`stop`, start a new runner.
     """
+
+    __module__ = "eventsourcing.system"  # where 9.1 defined it: printed and in topics
 
     def __init__(self, system: System, env: Optional[Mapping[str, str]] = None) -> None:
         self.system = system

@@ -16,6 +16,8 @@ plus :class:`ProcessRunner`:
   the database).
 
 Nothing below imports this module, so it can name them all without a cycle.
+The classes 9.1 defined here say so (``__module__``), so that they print
+and have topics as in 9.1 (``eventsourcing.system:Leader``).
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ class System:
     by their ``name``.
     """
 
+    __module__ = "eventsourcing.system"  # where 9.1 defined it: printed and in topics
+
     def __init__(self, pipes: Iterable[Iterable[Type[Application[Any]]]]) -> None:
         # The classes themselves: classes defined in a function have topics
         # that do not resolve, so nothing here looks a class up by its topic.
