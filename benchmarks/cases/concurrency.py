@@ -20,6 +20,7 @@ concurrent saves share transactions and the ratio shows the gain.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import threading
 import time
 from typing import Any, Dict, List, Tuple
@@ -53,6 +54,12 @@ def _run(
     backend: str, env: Dict[str, str], writers: int, processes: bool, grouped: bool
 ) -> Tuple[int, float]:
     saves = SAVES[backend]
+    if backend == "sqlite":
+        # A new file each run (PostgreSQL gets a new schema from _factory):
+        # a run into the file of the run before it is slower (a bigger file
+        # and WAL), which would decide the ratio by the order of the runs.
+        folder = os.path.dirname(env["SQLITE_DBNAME"])
+        env = {**env, "SQLITE_DBNAME": os.path.join(folder, f"writers-{uuid4().hex}.db")}
     with _factory(backend, env) as factory:
         factory.application_recorder()  # create the table once, untimed
         run_env = dict(factory.env)
