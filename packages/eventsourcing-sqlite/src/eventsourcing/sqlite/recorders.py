@@ -43,6 +43,7 @@ from eventsourcing.sqlite.copying import (
 from eventsourcing.sqlite.datastore import SQLiteDatastore, translate_error
 from eventsourcing.sqlite.identifiers import validate_table_name
 from eventsourcing.sqlite.lease import FileLease
+from eventsourcing.sqlite.rows import notifications
 from eventsourcing.sqlite.tracking import TrackingStatements
 from eventsourcing.subscription import SignalledSubscription, Subscription
 
@@ -301,18 +302,7 @@ class SQLiteApplicationRecorder(
             rows = self.datastore.select(statement, params)
         except Exception as e:
             raise self._error(e) from e
-        # Per row: one UUID parse per originator (a page holds few), and
-        # positional arguments (keywords cost about a third more per row).
-        uuids: dict[str, UUID] = {}
-        notifications: List[Notification] = []
-        append = notifications.append
-        for nid, hex_id, version, topic, state in rows:
-            originator_id = uuids.get(hex_id)
-            if originator_id is None:
-                originator_id = uuids[hex_id] = UUID(hex_id)
-            # Positional arguments: reading a large log, keyword passing costs a fifth.
-            append(Notification(originator_id, version, topic, state, nid))
-        return notifications
+        return notifications(rows)
 
     def _notifications_query(
         self, start: int, limit: int, stop: Optional[int], topics: Sequence[str]
