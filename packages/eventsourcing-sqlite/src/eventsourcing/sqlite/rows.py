@@ -14,8 +14,9 @@ to the driver's own (the floor ``hatch run bench --case "floor: notifications
   (a log holds runs of one aggregate's events), else looked up by its text:
   7.3 ms rather than 7.6 ms;
 - :func:`uuid_from_text` parses 32 hexadecimal digits without
-  ``UUID.__init__``'s handling of other forms: 0.33 µs rather than 0.68 µs,
-  once per originator per page (every row, in a log of many aggregates).
+  ``UUID.__init__``'s handling of other forms: 0.40 µs rather than 0.65 µs,
+  once per originator per page; a log of 10,000 aggregates' first events
+  (a UUID for every row) is read in 14.6 ms rather than 15.9 ms.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ __all__ = ["notifications", "uuid_from_text"]
 
 _new = object.__new__
 _set_attribute = object.__setattr__
+_UNKNOWN = SafeUUID.unknown  # (an Enum member: looked up once, not per call)
 _NO_TEXT = object()  # the text before the first row's: not even None (NULL)
 
 
@@ -43,7 +45,7 @@ def _uuid_from_hex(text: str) -> UUID:
         else:
             new = _new(UUID)
             _set_attribute(new, "int", value)
-            _set_attribute(new, "is_safe", SafeUUID.unknown)
+            _set_attribute(new, "is_safe", _UNKNOWN)
             return new
     return UUID(text)  # other forms, and its error for what is not a UUID
 
