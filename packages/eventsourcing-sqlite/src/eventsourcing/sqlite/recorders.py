@@ -221,15 +221,16 @@ class SQLiteAggregateRecorder(SQLiteEventScanning, AggregateRecorder):
 
     def _insert_events(self, conn: sqlite3.Connection, params: List[Any]) -> Optional[int]:
         """Insert the events whose parameters are ``params``; return the last rowid."""
+        count = len(params) // 4
+        if count == 1:  # the usual save
+            return conn.execute(self.insert_events_statement, params).lastrowid
         last_id: Optional[int] = None
-        start, end = 0, len(params)
-        while start < end:
-            size = EVENT_ROWS_PER_INSERT
-            while 4 * size > end - start:
-                size //= 2
+        start = 0
+        while count:
+            size = min(EVENT_ROWS_PER_INSERT, 1 << (count.bit_length() - 1))
             stop = start + 4 * size
             last_id = conn.execute(self._insert_statements[size], params[start:stop]).lastrowid
-            start = stop
+            start, count = stop, count - size
         return last_id
 
     def _error(self, error: Exception) -> Exception:
