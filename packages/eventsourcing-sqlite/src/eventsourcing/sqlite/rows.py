@@ -17,6 +17,14 @@ to the driver's own (the floor ``hatch run bench --case "floor: notifications
   ``UUID.__init__``'s handling of other forms: 0.40 µs rather than 0.65 µs,
   once per originator per page; a log of 10,000 aggregates' first events
   (a UUID for every row) is read in 14.6 ms rather than 15.9 ms.
+
+What is left, per row: the driver's fetch (0.42 µs, less than one plain
+``SELECT`` of every row takes), the five stores into the split ``__dict__``
+(0.12 µs), the loop and the allocation (0.07 µs), and the cyclic garbage
+collector's passes over two tracked objects (the notification and its
+``__dict__``, which holds a UUID): 0.09 µs. Setting the attributes in the
+object's inline values instead (``object.__setattr__``, as the frozen
+dataclass's own ``__init__`` does) makes no ``__dict__`` but costs 0.2 µs more.
 """
 
 from __future__ import annotations
