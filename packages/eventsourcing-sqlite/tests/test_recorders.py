@@ -110,6 +110,47 @@ def test_insert_returns_consecutive_notification_ids(datastore: SQLiteDatastore)
     )
 
 
+@pytest.mark.parametrize("count", [2, 3, 127, 128, 129, 255, 300, 1000])
+def test_a_batch_of_any_size_is_inserted_in_order_with_consecutive_ids(
+    datastore: SQLiteDatastore, count: int
+) -> None:
+    recorder = application_recorder(datastore)
+    snapshots = SQLiteAggregateRecorder(datastore, "stored_snapshots")
+    snapshots.create_table()
+    a, b = uuid4(), uuid4()
+    assert recorder.insert_events([event(b, 1)]) == [1]
+    # Two aggregates, alternating in runs, so that rows of both cross statement boundaries.
+    batch = [event(a if (v // 7) % 2 else b, v + 2) for v in range(count)]
+    statements: List[str] = []
+    datastore.write(lambda conn: conn.set_trace_callback(statements.append))
+    assert recorder.insert_events(batch) == list(range(2, count + 2))
+    datastore.write(lambda conn: conn.set_trace_callback(None))
+    inserts = [s for s in statements if s.startswith("INSERT")]
+    # Multi-row INSERTs of 128 rows, then of the powers of two the rest is made of.
+    assert len(inserts) == count // 128 + bin(count % 128).count("1")
+    notifications = recorder.select_notifications(2, count + 10)
+    assert notifications == [
+        Notification(e.originator_id, e.originator_version, e.topic, e.state, i)
+        for i, e in enumerate(batch, 2)
+    ]
+    assert snapshots.insert_events(batch) is None
+    assert snapshots.select_events(a) == [e for e in batch if e.originator_id == a]
+    assert snapshots.select_events(b) == [e for e in batch if e.originator_id == b]
+
+
+def test_a_conflict_in_a_later_statement_records_nothing_of_the_batch(
+    datastore: SQLiteDatastore,
+) -> None:
+    recorder = application_recorder(datastore)
+    a = uuid4()
+    recorder.insert_events([event(a, 290)])
+    with pytest.raises(IntegrityError, match="Nothing recorded"):
+        recorder.insert_events([event(a, v) for v in range(1, 301)])
+    assert recorder.select_events(a) == [event(a, 290)]
+    assert recorder.max_notification_id() == 1
+    assert recorder.insert_events([event(a, v) for v in range(1, 290)]) == list(range(2, 291))
+
+
 def test_select_notifications_start_limit_stop_topics(datastore: SQLiteDatastore) -> None:
     recorder = application_recorder(datastore)
     a = uuid4()
@@ -208,6 +249,7 @@ def test_a_page_of_tracking_records_is_inserted_in_one_statement(
     "bad",
     [
         StoredEvent("not-a-uuid", 1, "m:T", b""),  # type: ignore[arg-type]
+        StoredEvent(None, 1, "m:T", b""),  # type: ignore[arg-type]
         StoredEvent(uuid4(), "1", "m:T", b""),  # type: ignore[arg-type]
         StoredEvent(uuid4(), True, "m:T", b""),
         StoredEvent(uuid4(), 1, None, b""),  # type: ignore[arg-type]
@@ -222,6 +264,8 @@ def test_bad_input_is_rejected_before_anything_is_written(
     a = uuid4()
     with pytest.raises(InterfaceError):
         recorder.insert_events([event(a, 1), bad])  # type: ignore[list-item]
+    with pytest.raises(InterfaceError):
+        recorder.insert_events([bad, event(a, 1)])  # type: ignore[list-item]
     assert recorder.max_notification_id() == 0
     with pytest.raises(InterfaceError, match="originator_id must be a UUID"):
         recorder.select_events(str(a))  # type: ignore[arg-type]
