@@ -464,7 +464,10 @@ class Mapper(Generic[TDomainEvent]):
                 f"Cannot map {cls.__qualname__} object: a domain event has the "
                 f"attributes originator_id and originator_version, {e} is missing"
             ) from None
-        class_version = getattr(cls, "class_version", 1)
+        try:
+            class_version = _event_classes[cls][0]
+        except KeyError:
+            class_version = _event_class(cls)[0]
         if class_version > 1:
             event_state["class_version"] = class_version
         stored_state = self.transcoder.encode(event_state)
@@ -531,9 +534,13 @@ class Mapper(Generic[TDomainEvent]):
             )
         event_state["originator_id"] = stored.originator_id
         event_state["originator_version"] = stored.originator_version
+        try:
+            class_version, required = _event_classes[cls]
+        except KeyError:
+            class_version, required = _event_class(cls)
         # Most events were written by the class version that reads them: for
         # those, no call and no closure (fewer allocations, fewer collections).
-        if "class_version" in event_state or getattr(cls, "class_version", 1) != 1:
+        if "class_version" in event_state or class_version != 1:
             upcast_state(
                 cls,
                 event_state,
@@ -541,10 +548,6 @@ class Mapper(Generic[TDomainEvent]):
             )
         # The usual state has every required field and no dict among its
         # values (both tested in C): the field-by-field look is skipped.
-        try:
-            required = _required_field_sets[cls]
-        except KeyError:
-            required = _required_field_set(cls)
         if not event_state.keys() >= required or dict in map(type, event_state.values()):
             damage = _damage(cls, event_state)
             if damage:
@@ -580,14 +583,19 @@ def _damage(cls: type, event_state: Dict[str, Any]) -> str:
     return ""
 
 
-_required_field_sets: Dict[type, FrozenSet[str]] = {}
+# What the mapper reads of an event class for every event: its class_version
+# (a class attribute, set where the class is defined) and its required fields.
+# One dict lookup per event instead of getattr(cls, "class_version", 1), which
+# costs 0.11 us where the attribute is missing (as on most event classes).
+_event_classes: Dict[type, Tuple[int, FrozenSet[str]]] = {}
 
 
-def _required_field_set(cls: type) -> FrozenSet[str]:
-    names = _required_field_sets.get(cls)
-    if names is None:
-        names = _required_field_sets[cls] = frozenset(_required_fields(cls))
-    return names
+def _event_class(cls: type) -> Tuple[int, FrozenSet[str]]:
+    facts = _event_classes.get(cls)
+    if facts is None:
+        facts = (getattr(cls, "class_version", 1), frozenset(_required_fields(cls)))
+        _event_classes[cls] = facts
+    return facts
 
 
 _required_fields_cache: Dict[type, Tuple[str, ...]] = {}
