@@ -14,12 +14,16 @@ different bytes, the same JSON, which every JSON transcoder reads.
 from __future__ import annotations
 
 import math
-from typing import Any, Dict, List
+from datetime import datetime
+from functools import partial
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding, UUIDAsHex
 
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what msgspec writes as integers
+_SCALAR: Any = object()  # in decode(): a value that is kept as it is
 
 
 class _Unsupported(Exception):
@@ -33,6 +37,13 @@ class MsgspecTranscoder(JSONTranscoder):
         super().__init__()
         self._msgspec_encode = msgspec.json.Encoder().encode
         self._msgspec_decode = msgspec.json.Decoder().decode
+        self._typed = _typed_state(self.names, self._restore)
+
+    def register(self, transcoding: Transcoding | type[Transcoding]) -> None:
+        super().register(transcoding)
+        # Remade whole and replaced in one assignment: a decode() running
+        # meanwhile uses the old pair or the new, never half of each.
+        self._typed = _typed_state(self.names, self._restore)
 
     def encode(self, obj: Any) -> bytes:
         try:
@@ -41,6 +52,24 @@ class MsgspecTranscoder(JSONTranscoder):
             return super().encode(obj)
 
     def decode(self, data: bytes) -> Any:
+        typed_decode, forms = self._typed
+        try:
+            state = typed_decode(data)
+        except msgspec.DecodeError:
+            # Not a flat state (a nested plain dict, an unregistered _type_,
+            # anything msgspec reads differently): the walk below.
+            return self._decode_any(data)
+        for key, value in state.items():
+            convert = forms.get(type(value), _SCALAR)
+            if convert is None:
+                state[key] = value._data_
+            elif convert is not _SCALAR:
+                state[key] = convert(value)
+        if len(state) == 2 and "_type_" in state and "_data_" in state:
+            return self._decode_obj(state)
+        return state
+
+    def _decode_any(self, data: bytes) -> Any:
         try:
             obj = self._msgspec_decode(data)
         except msgspec.DecodeError:
@@ -112,3 +141,46 @@ class MsgspecTranscoder(JSONTranscoder):
                 if type(value) is dict or type(value) is list:
                     items[i] = self._restore(value)
         return o
+
+
+# msgspec reads these types from the strings their transcodings write, in C,
+# to values equal to (and of the same type as) what the transcodings make;
+# strings it does not read fail the typed decoding and take the walk.
+_NATIVE: Dict[type, type] = {UUIDAsHex: UUID, DatetimeAsISO: datetime}
+
+
+def _typed_state(
+    names: Dict[str, Transcoding], restore: Callable[[Any], Any]
+) -> Tuple[Callable[[bytes], Dict[str, Any]], Dict[type, Optional[Callable[[Any], Any]]]]:
+    """A msgspec decoder for the usual state, and what converts its values.
+
+    The usual state is a dict of scalars, lists and transcoded values: the
+    decoder reads each ``{"_type_": ..., "_data_": ...}`` as a tagged struct,
+    so no Python code looks inside the dicts of the document. The second
+    item maps the type of a value of the decoded dict to what converts it:
+    ``None`` for a struct whose ``_data_`` msgspec read itself (the built-in
+    UUID and datetime transcodings); for other structs, a call of the
+    registered transcoding; for lists, the walk. Scalars are not in it.
+    """
+    forms: Dict[type, Optional[Callable[[Any], Any]]] = {list: restore}
+    for name, transcoding in names.items():
+        native = _NATIVE.get(type(transcoding))
+        form = msgspec.defstruct(
+            "Transcoded",
+            [("_data_", native or Any)],
+            tag_field="_type_",
+            tag=name,
+            forbid_unknown_fields=True,
+        )
+        forms[form] = None if native else partial(_decode_form, transcoding, restore)
+    structs = [form for form in forms if form is not list]
+    value: Any = Union[tuple([None, bool, int, float, str, List[Any], *structs])]
+    return msgspec.json.Decoder(Dict[str, value]).decode, forms
+
+
+def _decode_form(transcoding: Transcoding, restore: Callable[[Any], Any], form: Any) -> Any:
+    """What ``transcoding`` makes of the ``_data_`` of ``form``, innermost values first."""
+    data = form._data_
+    if type(data) is dict or type(data) is list:
+        data = restore(data)
+    return transcoding.decode(data)
