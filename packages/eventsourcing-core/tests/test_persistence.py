@@ -370,3 +370,19 @@ def test_stored_event_accepts_the_references_example_arguments() -> None:
     # The reference constructs stored events and notifications with str state.
     s = StoredEvent(originator_id=uuid4(), originator_version=1, state="{}", topic="a.b:C")  # type: ignore[arg-type]
     assert s.state == "{}"  # type: ignore[comparison-overlap]
+
+
+def test_event_store_gives_the_events_before_one_that_cannot_be_converted() -> None:
+    recorder = POPOApplicationRecorder()
+    store: EventStore[DomainEvent] = EventStore(Mapper(transcoder=transcoder()), recorder)
+    store.page_size = 4
+    id1 = uuid4()
+    events = [domain_event(id1, v) for v in range(1, 11)]
+    stored = [store.mapper.from_domain_event(e) for e in events]
+    stored[5] = StoredEvent(id1, 6, stored[5].topic, b'{"timestamp": ')
+    recorder.insert_events(stored)
+    got = store.get(id1)
+    # Pages are converted whole; the second one holds the damaged event.
+    assert [next(got) for _ in range(5)] == events[:5]
+    with pytest.raises(DataError, match=f"{id1} version 6"):
+        next(got)

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import (
     Any,
     Callable,
@@ -147,6 +148,15 @@ class Transcoder(ABC):
     @abstractmethod
     def decode(self, data: bytes) -> Any:
         """Deserialise bytes to an object."""
+
+    def decode_many(self, data: Sequence[bytes]) -> List[Any]:
+        """Deserialise each of ``data``, in order; raise if one cannot be.
+
+        The mapper decodes a page of stored events with one call. This
+        default calls :meth:`decode` for each; a transcoder may do better.
+        """
+        decode = self.decode
+        return [decode(d) for d in data]
 
 
 class JSONTranscoder(Transcoder):
@@ -485,40 +495,76 @@ class Mapper(Generic[TDomainEvent]):
         :class:`DataError`, an unknown topic
         :class:`~eventsourcing.utils.TopicError`, both naming the stored event.
         """
+        return self._convert((stored,))[0]
+
+    def to_domain_events(self, stored_events: Sequence[StoredEvent]) -> List[TDomainEvent]:
+        """Convert stored events back to domain events, in order: what
+        :meth:`to_domain_event` makes of each, and, if one cannot be
+        converted, the error it raises for the first such.
+
+        The event store converts a page of stored events at a time: the
+        per-event work of the mapper runs in one loop, and the transcoder
+        decodes the page with one :meth:`Transcoder.decode_many` call.
+        """
+        if type(self).to_domain_event is not Mapper.to_domain_event:
+            # A subclass that converts events its own way keeps doing so.
+            return [self.to_domain_event(s) for s in stored_events]
         try:
-            cls = resolve_topic(stored.topic)
-        except TopicError as e:
-            raise TopicError(
-                f"Cannot reconstruct stored event {stored.originator_id} "
-                f"version {stored.originator_version}: {e}"
-            ) from e
-        stored_state = stored.state
-        if self.cipher is not None:
+            return self._convert(stored_events)
+        except Exception:
+            if len(stored_events) < 2:
+                raise
+        # Which one: each converted alone, in order, raises the error that
+        # to_domain_event() raises for the first that cannot be converted.
+        return [self._convert((stored,))[0] for stored in stored_events]
+
+    def _convert(self, stored_events: Sequence[StoredEvent]) -> List[TDomainEvent]:
+        """The conversion of :meth:`to_domain_events`. Every error names its
+        stored event, but a decoding error of more than one: which one that
+        was is found by converting each alone."""
+        cipher = self.cipher
+        compressor = self.compressor
+        classes = []
+        stored_states = []
+        for stored in stored_events:
             try:
-                stored_state = self.cipher.decrypt(stored_state)
-            except DataError as e:
-                # Keep the cipher's exception type, adding which event it was.
-                message = (
-                    f"Cannot decrypt the state of stored event {stored.originator_id} "
-                    f"version {stored.originator_version} (topic {stored.topic!r}): {e}"
-                )
-                try:
-                    error = type(e)(message)
-                except Exception:
-                    error = DataError(message)
-                raise error from e
-        if self.compressor is not None:
-            try:
-                stored_state = self.compressor.decompress(stored_state)
-            except Exception as e:
-                raise DataError(
-                    f"Cannot decompress the state of stored event "
-                    f"{stored.originator_id} version {stored.originator_version} "
-                    f"(topic {stored.topic!r}): {e}"
+                classes.append(resolve_topic(stored.topic))
+            except TopicError as e:
+                raise TopicError(
+                    f"Cannot reconstruct stored event {stored.originator_id} "
+                    f"version {stored.originator_version}: {e}"
                 ) from e
+            stored_state = stored.state
+            if cipher is not None:
+                try:
+                    stored_state = cipher.decrypt(stored_state)
+                except DataError as e:
+                    # Keep the cipher's exception type, adding which event it was.
+                    message = (
+                        f"Cannot decrypt the state of stored event {stored.originator_id} "
+                        f"version {stored.originator_version} (topic {stored.topic!r}): {e}"
+                    )
+                    try:
+                        error = type(e)(message)
+                    except Exception:
+                        error = DataError(message)
+                    raise error from e
+            if compressor is not None:
+                try:
+                    stored_state = compressor.decompress(stored_state)
+                except Exception as e:
+                    raise DataError(
+                        f"Cannot decompress the state of stored event "
+                        f"{stored.originator_id} version {stored.originator_version} "
+                        f"(topic {stored.topic!r}): {e}"
+                    ) from e
+            stored_states.append(stored_state)
         try:
-            event_state = self.transcoder.decode(stored_state)
+            event_states = self.transcoder.decode_many(stored_states)
         except (ValueError, TypeError) as e:
+            if len(stored_events) != 1:
+                raise
+            stored = stored_events[0]
             # Malformed JSON or UTF-8, a bad transcoded value, an unknown _type_
             # (a TypeError in eventsourcing 9.1: the error is one still).
             error_class = _UndecodableType if isinstance(e, TypeError) else DataError
@@ -526,38 +572,42 @@ class Mapper(Generic[TDomainEvent]):
                 f"Cannot decode the state of stored event {stored.originator_id} "
                 f"version {stored.originator_version} (topic {stored.topic!r}): {e}"
             ) from e
-        if not isinstance(event_state, dict):
-            raise DataError(
-                f"The state of stored event {stored.originator_id} version "
-                f"{stored.originator_version} (topic {stored.topic!r}) is not a JSON "
-                f"object: {type(event_state).__name__}"
-            )
-        event_state["originator_id"] = stored.originator_id
-        event_state["originator_version"] = stored.originator_version
-        try:
-            class_version, required = _event_classes[cls]
-        except KeyError:
-            class_version, required = _event_class(cls)
-        # Most events were written by the class version that reads them: for
-        # those, no call and no closure (fewer allocations, fewer collections).
-        if "class_version" in event_state or class_version != 1:
-            upcast_state(
-                cls,
-                event_state,
-                lambda: f"stored event {stored.originator_id} version {stored.originator_version}",
-            )
-        # The usual state has every required field and no dict among its
-        # values (both tested in C): the field-by-field look is skipped.
-        if not event_state.keys() >= required or dict in map(type, event_state.values()):
-            damage = _damage(cls, event_state)
-            if damage:
+        domain_events: List[TDomainEvent] = []
+        for stored, cls, event_state in zip(stored_events, classes, event_states, strict=True):
+            if not isinstance(event_state, dict):
                 raise DataError(
                     f"The state of stored event {stored.originator_id} version "
-                    f"{stored.originator_version} (topic {stored.topic!r}) is damaged: {damage}"
+                    f"{stored.originator_version} (topic {stored.topic!r}) is not a JSON "
+                    f"object: {type(event_state).__name__}"
                 )
-        domain_event: TDomainEvent = object.__new__(cls)
-        domain_event.__dict__.update(event_state)
-        return domain_event
+            event_state["originator_id"] = stored.originator_id
+            event_state["originator_version"] = stored.originator_version
+            try:
+                class_version, required = _event_classes[cls]
+            except KeyError:
+                class_version, required = _event_class(cls)
+            # Most events were written by the class version that reads them: for
+            # those, no call and no closure (fewer allocations, fewer collections).
+            if "class_version" in event_state or class_version != 1:
+                upcast_state(cls, event_state, partial(_naming, stored))
+            # The usual state has every required field and no dict among its
+            # values (both tested in C): the field-by-field look is skipped.
+            if not event_state.keys() >= required or dict in map(type, event_state.values()):
+                damage = _damage(cls, event_state)
+                if damage:
+                    raise DataError(
+                        f"The state of stored event {stored.originator_id} version "
+                        f"{stored.originator_version} (topic {stored.topic!r}) is damaged: "
+                        f"{damage}"
+                    )
+            domain_event: TDomainEvent = object.__new__(cls)
+            domain_event.__dict__.update(event_state)
+            domain_events.append(domain_event)
+        return domain_events
+
+
+def _naming(stored: StoredEvent) -> str:
+    return f"stored event {stored.originator_id} version {stored.originator_version}"
 
 
 def _damage(cls: type, event_state: Dict[str, Any]) -> str:
@@ -995,11 +1045,23 @@ class EventStore(Generic[TDomainEvent]):
             limit=page_size if limit is None or limit > page_size else limit,
         )
         if len(first) < page_size or (limit is not None and limit <= page_size):
-            return map(self.mapper.to_domain_event, first)
-        return map(
-            self.mapper.to_domain_event,
-            self._pages(first, originator_id, gt, lte, desc, limit),
-        )
+            return self._domain_events(iter((first,)))
+        return self._domain_events(self._pages(first, originator_id, gt, lte, desc, limit))
+
+    def _domain_events(self, pages: Iterator[List[StoredEvent]]) -> Iterator[TDomainEvent]:
+        """The domain events of ``pages``, converted a page at a time."""
+        mapper = self.mapper
+        for page in pages:
+            try:
+                domain_events = mapper.to_domain_events(page)
+            except Exception:
+                # The events before the one that cannot be converted are
+                # given, then its error raised, as when converted one by one.
+                yield from map(mapper.to_domain_event, page)
+                raise
+            del page  # one page held at a time, while the next is read
+            yield from domain_events
+            del domain_events
 
     def _pages(
         self,
@@ -1009,10 +1071,10 @@ class EventStore(Generic[TDomainEvent]):
         lte: Optional[int],
         desc: bool,
         limit: Optional[int],
-    ) -> Iterator[StoredEvent]:
+    ) -> Iterator[List[StoredEvent]]:
         page_size = self.page_size
         while True:
-            yield from page
+            yield page
             if limit is not None:
                 limit -= len(page)
             if len(page) < page_size or limit == 0:

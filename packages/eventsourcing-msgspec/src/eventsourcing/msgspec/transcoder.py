@@ -15,15 +15,24 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
+from decimal import Decimal
 from functools import partial
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import DatetimeAsISO, JSONTranscoder, Transcoding, UUIDAsHex
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    JSONTranscoder,
+    Transcoding,
+    UUIDAsHex,
+)
 
 _INT_MIN, _INT_MAX = -(2**63), 2**64 - 1  # what msgspec writes as integers
+_isfinite = math.isfinite
 _SCALAR: Any = object()  # in decode(): a value that is kept as it is
+_LIST: Any = object()  # in decode(): a list, walked
 
 
 class _Unsupported(Exception):
@@ -37,16 +46,22 @@ class MsgspecTranscoder(JSONTranscoder):
         super().__init__()
         self._msgspec_encode = msgspec.json.Encoder().encode
         self._msgspec_decode = msgspec.json.Decoder().decode
+        self._encoders: Dict[type, Tuple[str, Callable[[Any], Any]]] = {}
         self._typed = _typed_state(self.names, self._restore)
 
     def register(self, transcoding: Transcoding | type[Transcoding]) -> None:
         super().register(transcoding)
-        # Remade whole and replaced in one assignment: a decode() running
-        # meanwhile uses the old pair or the new, never half of each.
+        # Each remade whole and replaced in one assignment: an encode() or
+        # decode() running meanwhile uses the old or the new, never half of each.
+        self._encoders = {
+            cls: (t.name, _NATIVE_ENCODE.get(type(t)) or t.encode) for cls, t in self.types.items()
+        }
         self._typed = _typed_state(self.names, self._restore)
 
     def encode(self, obj: Any) -> bytes:
         try:
+            if type(obj) is dict:
+                return self._msgspec_encode(self._plain_dict(obj))
             return self._msgspec_encode(self._plain(obj))
         except (_Unsupported, RecursionError, UnicodeEncodeError):
             return super().encode(obj)
@@ -57,17 +72,37 @@ class MsgspecTranscoder(JSONTranscoder):
             state = typed_decode(data)
         except msgspec.DecodeError:
             # Not a flat state (a nested plain dict, an unregistered _type_,
-            # anything msgspec reads differently): the walk below.
+            # anything msgspec reads differently): the walk.
             return self._decode_any(data)
-        for key, value in state.items():
-            convert = forms.get(type(value), _SCALAR)
-            if convert is None:
-                state[key] = value._data_
-            elif convert is not _SCALAR:
-                state[key] = convert(value)
-        if len(state) == 2 and "_type_" in state and "_data_" in state:
-            return self._decode_obj(state)
-        return state
+        return self._converted([state], forms)[0]
+
+    def decode_many(self, data: Sequence[bytes]) -> List[Any]:
+        typed_decode, forms = self._typed
+        try:
+            # All decoded, then all converted: 0.36 us per state of the
+            # benchmark; 0.47 us decoding and converting each in turn.
+            states = [typed_decode(item) for item in data]
+        except msgspec.DecodeError:
+            return [self.decode(item) for item in data]
+        return self._converted(states, forms)
+
+    def _converted(self, states: List[Dict[str, Any]], forms: Dict[type, Any]) -> List[Any]:
+        """``states`` as the typed decoder read them, with the values the
+        standard decoder's object hook makes (in place); ``forms`` is the
+        decoder's (see :func:`_typed_state`)."""
+        for i, state in enumerate(states):
+            for key, value in state.items():
+                convert = forms.get(type(value), _SCALAR)
+                if convert is not _SCALAR:
+                    if convert is None:
+                        state[key] = value._data_
+                    elif convert is _LIST:
+                        state[key] = self._restore(value)
+                    else:
+                        state[key] = convert(value._data_)
+            if len(state) == 2 and "_type_" in state and "_data_" in state:
+                states[i] = self._decode_obj(state)
+        return states
 
     def _decode_any(self, data: bytes) -> Any:
         try:
@@ -98,35 +133,44 @@ class MsgspecTranscoder(JSONTranscoder):
         return self._transcoded(o)
 
     def _plain_dict(self, o: Dict[Any, Any]) -> Dict[str, Any]:
-        # State is mostly dicts of strings, small integers and registered
-        # types: those are handled here rather than by a call per value
-        # (encoding 5,000 events' states: 1.37x the stdlib rate, 1.24x before).
-        plain: Dict[str, Any] = {}
-        types = self.types
+        # State is mostly dicts of strings, numbers and registered types:
+        # those are handled here rather than by a call per value, and the
+        # dict is copied only when a value is replaced (encoding 5,000
+        # events' states: 1.37x the stdlib rate with a call per registered
+        # value and a new dict each time, 1.24x with a call per value).
+        plain = o
+        encoders = self._encoders
         for key, value in o.items():
             if type(key) is not str:
                 raise _Unsupported
             t = type(value)
             if t is str or t is bool or value is None:
-                plain[key] = value
-            elif t is int and _INT_MIN <= value <= _INT_MAX:
-                plain[key] = value
-            elif t in types:
-                plain[key] = self._transcoded(value)
+                continue
+            if t is int and _INT_MIN <= value <= _INT_MAX:
+                continue
+            if t is float and _isfinite(value):
+                continue
+            if plain is o:
+                plain = dict(o)
+            if t in encoders:
+                name, encode = encoders[t]
+                data = encode(value)
+                plain[key] = {
+                    "_type_": name,
+                    "_data_": data if type(data) is str else self._plain(data),
+                }
             else:
                 plain[key] = self._plain(value)
         return plain
 
     def _transcoded(self, o: Any) -> Dict[str, Any]:
         """The ``{"_type_": ..., "_data_": ...}`` form of a registered type's value."""
-        transcoding = self.types.get(type(o))
-        if transcoding is None:
-            raise _Unsupported
-        data = transcoding.encode(o)
-        return {
-            "_type_": transcoding.name,
-            "_data_": data if type(data) is str else self._plain(data),
-        }
+        try:
+            name, encode = self._encoders[type(o)]
+        except KeyError:
+            raise _Unsupported from None
+        data = encode(o)
+        return {"_type_": name, "_data_": data if type(data) is str else self._plain(data)}
 
     def _restore(self, o: Any) -> Any:
         """What the standard decoder's object hook makes of ``o``, innermost first."""
@@ -143,44 +187,57 @@ class MsgspecTranscoder(JSONTranscoder):
         return o
 
 
-# msgspec reads these types from the strings their transcodings write, in C,
-# to values equal to (and of the same type as) what the transcodings make;
-# strings it does not read fail the typed decoding and take the walk.
-_NATIVE: Dict[type, type] = {UUIDAsHex: UUID, DatetimeAsISO: datetime}
+# How the built-in transcodings' forms are read: the type msgspec reads the
+# ``_data_`` string as, and what then makes the value (None: msgspec did).
+# msgspec reads a UUID from fewer strings than UUID() does, to the same value;
+# for datetime, fromisoformat() itself: msgspec's RFC 3339 reader accepts
+# strings fromisoformat() refuses ("t", "z") and rounds what it truncates
+# (more than 6 digits of a second). Strings refused take the walk.
+_NATIVE: Dict[type, Tuple[type, Optional[Callable[[str], Any]]]] = {
+    UUIDAsHex: (UUID, None),
+    DatetimeAsISO: (str, datetime.fromisoformat),
+}
+
+# What the built-in transcodings' encode() methods call, called directly: one
+# Python call less per value (0.09 us per datetime).
+_NATIVE_ENCODE: Dict[type, Callable[[Any], str]] = {
+    DatetimeAsISO: datetime.isoformat,
+    DecimalAsStr: Decimal.__str__,
+}
 
 
 def _typed_state(
     names: Dict[str, Transcoding], restore: Callable[[Any], Any]
-) -> Tuple[Callable[[bytes], Dict[str, Any]], Dict[type, Optional[Callable[[Any], Any]]]]:
+) -> Tuple[Callable[[bytes], Dict[str, Any]], Dict[type, Any]]:
     """A msgspec decoder for the usual state, and what converts its values.
 
     The usual state is a dict of scalars, lists and transcoded values: the
     decoder reads each ``{"_type_": ..., "_data_": ...}`` as a tagged struct,
     so no Python code looks inside the dicts of the document. The second
     item maps the type of a value of the decoded dict to what converts it:
-    ``None`` for a struct whose ``_data_`` msgspec read itself (the built-in
-    UUID and datetime transcodings); for other structs, a call of the
-    registered transcoding; for lists, the walk. Scalars are not in it.
+    for a struct, what makes the value of its ``_data_`` (``None`` where
+    msgspec made it), for lists ``_LIST`` (the walk). Scalars are not in it.
     """
-    forms: Dict[type, Optional[Callable[[Any], Any]]] = {list: restore}
+    forms: Dict[type, Any] = {list: _LIST}
     for name, transcoding in names.items():
-        native = _NATIVE.get(type(transcoding))
+        data_type, convert = _NATIVE.get(type(transcoding), (Any, None))
+        if data_type is Any:
+            convert = partial(_decode_data, transcoding, restore)
         form = msgspec.defstruct(
             "Transcoded",
-            [("_data_", native or Any)],
+            [("_data_", data_type)],
             tag_field="_type_",
             tag=name,
             forbid_unknown_fields=True,
         )
-        forms[form] = None if native else partial(_decode_form, transcoding, restore)
+        forms[form] = convert
     structs = [form for form in forms if form is not list]
     value: Any = Union[tuple([None, bool, int, float, str, List[Any], *structs])]
     return msgspec.json.Decoder(Dict[str, value]).decode, forms
 
 
-def _decode_form(transcoding: Transcoding, restore: Callable[[Any], Any], form: Any) -> Any:
-    """What ``transcoding`` makes of the ``_data_`` of ``form``, innermost values first."""
-    data = form._data_
+def _decode_data(transcoding: Transcoding, restore: Callable[[Any], Any], data: Any) -> Any:
+    """What ``transcoding`` makes of ``data``, innermost values first."""
     if type(data) is dict or type(data) is list:
         data = restore(data)
     return transcoding.decode(data)
