@@ -14,7 +14,7 @@ different bytes, the same JSON, which every JSON transcoder reads.
 from __future__ import annotations
 
 import math
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import Decimal
 from functools import partial
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -198,10 +198,37 @@ _NATIVE: Dict[type, Tuple[type, Optional[Callable[[str], Any]]]] = {
     DatetimeAsISO: (str, datetime.fromisoformat),
 }
 
-# What the built-in transcodings' encode() methods call, called directly: one
-# Python call less per value (0.09 us per datetime).
+_write = msgspec.json.Encoder().encode
+_UTC = timezone.utc
+
+
+def _isoformat(value: datetime) -> str:
+    """``value.isoformat()``, written by msgspec where it writes the same
+    string but for the "Z" it writes for UTC: 0.13 us instead of 0.60 per
+    datetime, and about a third of what encoding an event's state cost."""
+    tz = value.tzinfo
+    if tz is None:
+        return _write(value)[1:-1].decode()
+    if tz is _UTC:
+        return _write(value)[1:-2].decode() + "+00:00"
+    return value.isoformat()
+
+
+def _writes_isoformat() -> bool:
+    """Whether this msgspec writes datetimes as :func:`_isoformat` expects."""
+    probes = [
+        datetime(2026, 1, 2, 3, 4, 5, microsecond, tz)
+        for microsecond in (0, 1, 120000, 999999)
+        for tz in (None, _UTC)
+    ]
+    probes.append(datetime(1, 1, 1))
+    return all(_isoformat(d) == d.isoformat() for d in probes)
+
+
+# What the built-in transcodings' encode() methods do, done without calling
+# them: one Python call less per value (0.09 us per datetime, with isoformat()).
 _NATIVE_ENCODE: Dict[type, Callable[[Any], str]] = {
-    DatetimeAsISO: datetime.isoformat,
+    DatetimeAsISO: _isoformat if _writes_isoformat() else datetime.isoformat,
     DecimalAsStr: Decimal.__str__,
 }
 
