@@ -477,3 +477,31 @@ def isoformat_of_this_msgspec(value: datetime) -> str:
 
     assert _writes_isoformat()
     return _isoformat(value)
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        b'{"x": {"_type_": "decimal_str", "_data_": "1", "_type_": "uuid_hex"}}',
+        b'{"x": {"_type_": "decimal_str", "_data_": "1", "_data_": "2"}}',
+        b'{"x": {"_type_": "uuid_hex", "_data_": "00000000000000000000000000000001", "_data_": "x"}}',
+        b'{"x": {"_type_": "uuid_hex", "_type_": "decimal_str", "_data_": "2"}}',
+        b'{"x": {"_data_": "2", "_type_": "decimal_str"}}',
+        b'{"x": 1, "x": {"_type_": "decimal_str", "_data_": "2"}}',
+        b'{"x": {"_type_": "datetime_iso", "_data_": 1}}',
+        b'{"x": {"_type_": "uuid_hex"}}',
+        b'{"x": 18446744073709551616, "y": {"_type_": "decimal_str", "_data_": "2"}}',
+    ],
+)
+def test_repeated_keys_and_odd_forms_are_read_as_the_standard_transcoder_reads_them(
+    document: bytes,
+) -> None:
+    # The last of repeated keys counts, as in json.loads; the typed reader
+    # must not take the first "_type_" as the struct's tag and keep it.
+    standard, fast = both()
+    expected = decoded_or_error(standard.decode, document)
+    assert same(decoded_or_error(fast.decode, document), expected)
+    assert same(
+        decoded_or_error(fast.decode_many, [document]),
+        expected if isinstance(expected, type) else [expected],
+    )

@@ -1,14 +1,23 @@
 """msgspec encodes and decodes JSON in C; the transcodings stay the standard ones.
 
-msgspec writes ``UUID``, ``datetime`` and ``Decimal`` in forms of its own and
-calls no hook for them, so state is first copied with every registered type
-replaced by its ``{"_type_": ..., "_data_": ...}`` form. Anything msgspec
-would write differently from the standard encoder (subclasses of basic
-types, non-string keys, integers beyond 64 bits, NaN and infinities, strings
-that are not valid Unicode, circular structures, unregistered types) is
-handed to the standard path, which writes it or raises its usual error.
-Output is compact and UTF-8 rather than ``json.dumps``'s ASCII with spaces:
-different bytes, the same JSON, which every JSON transcoder reads.
+Writing: msgspec writes ``UUID``, ``datetime`` and ``Decimal`` in forms of
+its own and calls no hook for them, so state is first copied with every
+registered type replaced by its ``{"_type_": ..., "_data_": ...}`` form.
+Anything msgspec would write differently from the standard encoder
+(subclasses of basic types, non-string keys, integers beyond 64 bits, NaN
+and infinities, strings that are not valid Unicode, circular structures,
+unregistered types) is handed to the standard path, which writes it or
+raises its usual error. Output is compact and UTF-8 rather than
+``json.dumps``'s ASCII with spaces: different bytes, the same JSON, which
+every JSON transcoder reads.
+
+Reading: the usual state, a dict of scalars, lists and transcoded values,
+is read by a typed msgspec decoder that reads each transcoded value as a
+tagged struct, so Python looks at the top-level values only; any other
+document (a nested plain dict, an unknown ``_type_``, repeated keys in a
+transcoded value, numbers msgspec does not read) fails that decoder and
+is read by msgspec untyped and walked, or, where msgspec cannot read it,
+by the standard decoder. Either way the result is the standard decoder's.
 """
 
 from __future__ import annotations
