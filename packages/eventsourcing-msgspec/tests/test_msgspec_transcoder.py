@@ -484,7 +484,8 @@ def isoformat_of_this_msgspec(value: datetime) -> str:
     [
         b'{"x": {"_type_": "decimal_str", "_data_": "1", "_type_": "uuid_hex"}}',
         b'{"x": {"_type_": "decimal_str", "_data_": "1", "_data_": "2"}}',
-        b'{"x": {"_type_": "uuid_hex", "_data_": "00000000000000000000000000000001", "_data_": "x"}}',
+        b'{"x": {"_type_": "uuid_hex", "_data_": "00000000000000000000000000000001", '
+        b'"_data_": "x"}}',
         b'{"x": {"_type_": "uuid_hex", "_type_": "decimal_str", "_data_": "2"}}',
         b'{"x": {"_data_": "2", "_type_": "decimal_str"}}',
         b'{"x": 1, "x": {"_type_": "decimal_str", "_data_": "2"}}',
