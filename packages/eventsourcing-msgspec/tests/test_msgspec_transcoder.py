@@ -418,12 +418,16 @@ def test_datetime_strings_are_read_by_fromisoformat_itself(data: str) -> None:
 
 @given(st.from_regex(r"\A[{]?(urn:uuid:)?[0-9a-fA-F-]{30,38}[}]?\Z"))
 def test_uuid_strings_are_read_as_uuid_reads_them_or_left_to_it(data: str) -> None:
-    # msgspec reads UUIDs in C from fewer strings than UUID() accepts.
+    # msgspec reads UUIDs in C from fewer strings than UUID() accepts: the
+    # typed decoder (a page of flat states) and the walk (a nested value).
     standard, fast = both()
-    document = json.dumps({"u": {"_type_": "uuid_hex", "_data_": data}}).encode()
-    assert same(
-        decoded_or_error(fast.decode, document), decoded_or_error(standard.decode, document)
-    )
+    form = {"_type_": "uuid_hex", "_data_": data}
+    for state in ({"u": form}, {"n": {"u": form}}, {"l": [form]}):
+        document = json.dumps(state).encode()
+        expected = decoded_or_error(standard.decode, document)
+        assert same(decoded_or_error(fast.decode, document), expected)
+        page = decoded_or_error(fast.decode_many, [document])
+        assert same(page, expected if isinstance(expected, type) else [expected])
 
 
 def test_a_page_mixing_flat_and_nested_states_is_read_as_each_alone() -> None:
