@@ -111,11 +111,11 @@ class MsgspecTranscoder(JSONTranscoder):
                 convert = forms.get(type(value), _SCALAR)
                 if convert is not _SCALAR:
                     if convert is None:
-                        state[key] = value._data_
+                        state[key] = value.data
                     elif convert is _LIST:
                         state[key] = self._restore(value)
                     else:
-                        state[key] = convert(value._data_)
+                        state[key] = convert(value.data)
             if len(state) == 2 and "_type_" in state and "_data_" in state:
                 states[i] = self._decode_obj(state)
         return states
@@ -283,7 +283,7 @@ def _typed_state(
             convert = partial(_decode_data, transcoding, restore)
         form = msgspec.defstruct(
             "Transcoded",
-            [("_data_", data_type)],
+            [("data", data_type, msgspec.field(name="_data_"))],
             tag_field="_type_",
             tag=name,
             forbid_unknown_fields=True,
