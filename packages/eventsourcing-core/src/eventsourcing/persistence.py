@@ -911,6 +911,14 @@ class Recording:
 _MAPPED_AT_ONCE = 100
 
 
+# Replaying, stored events are converted this many at a time: enough for one
+# call to take the place of a call per event, few enough that the garbage
+# collector finds few survivors. Whole pages of 1,000 domain events alive at
+# once made collections slow the first replay of 10,000 events (SQLite, median
+# of 5: 268,000 events/s against 348,000 in hundreds; 320,000 one at a time).
+_CONVERTED_AT_ONCE = 100
+
+
 class _MappedEvents(Sequence[StoredEvent]):
     """Domain events mapped to stored events on first use, and kept.
 
@@ -1049,19 +1057,21 @@ class EventStore(Generic[TDomainEvent]):
         return self._domain_events(self._pages(first, originator_id, gt, lte, desc, limit))
 
     def _domain_events(self, pages: Iterator[List[StoredEvent]]) -> Iterator[TDomainEvent]:
-        """The domain events of ``pages``, converted a page at a time."""
+        """The domain events of ``pages``, converted some at a time."""
         mapper = self.mapper
+        size = _CONVERTED_AT_ONCE
         for page in pages:
-            try:
-                domain_events = mapper.to_domain_events(page)
-            except Exception:
-                # The events before the one that cannot be converted are
-                # given, then its error raised, as when converted one by one.
-                yield from map(mapper.to_domain_event, page)
-                raise
+            for start in range(0, len(page), size):
+                stored_events = page[start : start + size]
+                try:
+                    domain_events = mapper.to_domain_events(stored_events)
+                except Exception:
+                    # The events before the one that cannot be converted are
+                    # given, then its error raised, as when converted one by one.
+                    yield from map(mapper.to_domain_event, stored_events)
+                    raise
+                yield from domain_events
             del page  # one page held at a time, while the next is read
-            yield from domain_events
-            del domain_events
 
     def _pages(
         self,
