@@ -1042,7 +1042,8 @@ class EventStore(Generic[TDomainEvent]):
         """Retrieve the domain events of one aggregate sequence.
 
         The first page is read at once (so a bad argument fails here), later
-        pages as the iterator reaches them.
+        pages as the iterator reaches them; stored events are converted a
+        hundred at a time (:meth:`Mapper.to_domain_events`).
         """
         page_size = self.page_size
         first = self.recorder.select_events(
