@@ -152,8 +152,9 @@ class Transcoder(ABC):
     def decode_many(self, data: Sequence[bytes]) -> List[Any]:
         """Deserialise each of ``data``, in order; raise if one cannot be.
 
-        The mapper decodes a page of stored events with one call. This
-        default calls :meth:`decode` for each; a transcoder may do better.
+        The mapper decodes the states of stored events read together with
+        one call. This default calls :meth:`decode` for each; a transcoder
+        may do better.
         """
         decode = self.decode
         return [decode(d) for d in data]
@@ -502,9 +503,9 @@ class Mapper(Generic[TDomainEvent]):
         :meth:`to_domain_event` makes of each, and, if one cannot be
         converted, the error it raises for the first such.
 
-        The event store converts a page of stored events at a time: the
-        per-event work of the mapper runs in one loop, and the transcoder
-        decodes the page with one :meth:`Transcoder.decode_many` call.
+        The event store converts what it reads a hundred stored events at a
+        time: the per-event work of the mapper runs in one loop, and the
+        transcoder decodes them with one :meth:`Transcoder.decode_many` call.
         """
         if type(self).to_domain_event is not Mapper.to_domain_event:
             # A subclass that converts events its own way keeps doing so.
