@@ -309,6 +309,19 @@ def decode_msgspec_versus_stdlib(backend: str, env: Dict[str, str]) -> Tuple[flo
     return _best_ratio(lambda: decode(fast), lambda: decode(standard)), 1.0
 
 
+@case("transcoder: decode_many msgspec / stdlib", backends=("popo",), unit="ratio")
+def decode_many_msgspec_versus_stdlib(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
+    """Pages of 1,000 states decoded as the mapper decodes them when replaying."""
+    standard, fast = _transcoders()
+    data = [standard.encode(s) for s in _states()]
+    pages = [data[i : i + 1000] for i in range(0, len(data), 1000)]
+
+    def decode(transcoder: Any) -> float:
+        return _timed(lambda: [transcoder.decode_many(page) for page in pages])
+
+    return _best_ratio(lambda: decode(fast), lambda: decode(standard)), 1.0
+
+
 @case("transcoder: c_make_encoder / JSONEncoder", backends=("popo",), unit="ratio")
 def c_encoder_versus_json_encoder(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
     """Why JSONTranscoder builds json's C encoder once (a private API): the gain."""

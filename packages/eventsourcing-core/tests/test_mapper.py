@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     JSONTranscoder,
     Mapper,
     StoredEvent,
+    Transcoder,
     UUIDAsHex,
 )
 from eventsourcing.utils import TopicError, get_topic
@@ -381,3 +382,73 @@ def test_mapper_round_trips_events(event: Annotated, compress: bool, encrypt: bo
     assert type(copy) is Annotated
     # Mapping the copy stores the same bytes (nothing is lost or reordered).
     assert mapper.from_domain_event(copy) == stored
+
+
+# --- A page at a time ---------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(page=st.lists(events, max_size=6), compress=st.booleans(), encrypt=st.booleans())
+def test_to_domain_events_makes_what_to_domain_event_makes_of_each(
+    page: list[Annotated], compress: bool, encrypt: bool
+) -> None:
+    mapper: Mapper[Annotated] = Mapper[Any](
+        transcoder=transcoder(),
+        compressor=ZlibCompressor() if compress else None,
+        cipher=ReversingCipher("k:") if encrypt else None,
+    )
+    stored = [mapper.from_domain_event(e) for e in page]
+    converted = mapper.to_domain_events(stored)
+    assert converted == [mapper.to_domain_event(s) for s in stored] == page
+    assert all(type(e) is Annotated for e in converted)
+
+
+def test_to_domain_events_raises_the_error_of_the_first_event_that_cannot_be_converted() -> None:
+    mapper: Mapper[Any] = Mapper[Any](transcoder=transcoder())
+    good = mapper.from_domain_event(opened(version=1))
+    undecodable = StoredEvent(good.originator_id, 2, good.topic, b'{"full_name": "Al')
+    unknown_topic = StoredEvent(good.originator_id, 3, "no_such_module_anywhere:E", good.state)
+    old = mapper.from_domain_event(AddressChangedV1(good.originator_id, 4, street="Main St"))
+    upcast = StoredEvent(old.originator_id, 4, get_topic(AddressChanged), old.state)
+    missing_field = StoredEvent(good.originator_id, 5, good.topic, b'{"full_name": "Al"}')
+    with pytest.raises(DataError, match=f"{good.originator_id} version 2"):
+        mapper.to_domain_events([good, undecodable, unknown_topic])
+    with pytest.raises(TopicError, match=f"{good.originator_id} version 3"):
+        mapper.to_domain_events([good, unknown_topic, undecodable])
+    with pytest.raises(DataError, match=r"version 5 .* damaged: field\(s\) timestamp, balance"):
+        mapper.to_domain_events([good, upcast, missing_field, undecodable])
+    assert mapper.to_domain_events([good, upcast])[1] == AddressChanged(
+        good.originator_id, 4, street="Main St", city="unknown", country="unknown"
+    )
+    assert mapper.to_domain_events([]) == []
+
+
+def test_a_mapper_subclass_converting_one_event_its_own_way_is_used_for_pages() -> None:
+    class Counting(Mapper[Any]):
+        converted = 0
+
+        def to_domain_event(self, stored: StoredEvent) -> Any:
+            self.converted += 1
+            return super().to_domain_event(stored)
+
+    mapper = Counting(transcoder=transcoder())
+    stored = [mapper.from_domain_event(opened(version=v)) for v in (1, 2, 3)]
+    assert mapper.to_domain_events(stored) == [opened(1), opened(2), opened(3)]
+    assert mapper.converted == 3
+
+
+def test_a_transcoder_with_only_decode_decodes_pages_with_it() -> None:
+    class Reversing(Transcoder):
+        def register(self, transcoding: Any) -> None:
+            pass
+
+        def encode(self, obj: Any) -> bytes:
+            return json.dumps(obj).encode()[::-1]
+
+        def decode(self, data: bytes) -> Any:
+            return json.loads(data[::-1])
+
+    mapper: Mapper[Any] = Mapper[Any](transcoder=Reversing())
+    assert mapper.transcoder.decode_many([b"]1[", b"}{"]) == [[1], {}]
+    note = AddressChangedV1(uuid4(), 1, street="Main St")
+    assert mapper.to_domain_events([mapper.from_domain_event(note)]) == [note]

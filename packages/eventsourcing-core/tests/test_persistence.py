@@ -11,6 +11,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
+from eventsourcing import persistence
 from eventsourcing.compressor import ZlibCompressor
 from eventsourcing.domain import TZINFO, Aggregate, DomainEvent, Snapshot, event
 from eventsourcing.persistence import (
@@ -370,3 +371,30 @@ def test_stored_event_accepts_the_references_example_arguments() -> None:
     # The reference constructs stored events and notifications with str state.
     s = StoredEvent(originator_id=uuid4(), originator_version=1, state="{}", topic="a.b:C")  # type: ignore[arg-type]
     assert s.state == "{}"  # type: ignore[comparison-overlap]
+
+
+@pytest.mark.parametrize("converted_at_once", [100, 3])
+def test_event_store_gives_the_events_before_one_that_cannot_be_converted(
+    converted_at_once: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(persistence, "_CONVERTED_AT_ONCE", converted_at_once)
+    recorder = POPOApplicationRecorder()
+    store: EventStore[DomainEvent] = EventStore(Mapper(transcoder=transcoder()), recorder)
+    store.page_size = 4
+    id1 = uuid4()
+    events = [domain_event(id1, v) for v in range(1, 11)]
+    stored = [store.mapper.from_domain_event(e) for e in events]
+    stored[5] = StoredEvent(id1, 6, stored[5].topic, b'{"timestamp": ')
+    recorder.insert_events(stored)
+    got = store.get(id1)
+    # Pages (of 4) are converted whole or 3 events at a time: the damaged
+    # sixth event is in the second page, and in its first or second part.
+    assert [next(got) for _ in range(5)] == events[:5]
+    with pytest.raises(DataError, match=f"{id1} version 6"):
+        next(got)
+    # Another history, read through in parts smaller than pages, is all there.
+    id2 = uuid4()
+    more = [domain_event(id2, v) for v in range(1, 12)]
+    store.put(more)
+    assert list(store.get(id2)) == more
+    assert list(store.get(id2, desc=True, limit=7)) == more[::-1][:7]

@@ -132,8 +132,7 @@ class AsyncEventStore(Generic[TDomainEvent]):
         stored = await self.recorder.select_events(
             originator_id, gt=gt, lte=lte, desc=desc, limit=limit
         )
-        to_domain_event = self.mapper.to_domain_event
-        return [to_domain_event(s) for s in stored]
+        return self.mapper.to_domain_events(stored)
 
 
 class AsyncRepository(Generic[TAggregate]):

@@ -16,6 +16,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from functools import partial
 from typing import (
     Any,
     Callable,
@@ -147,6 +148,16 @@ class Transcoder(ABC):
     @abstractmethod
     def decode(self, data: bytes) -> Any:
         """Deserialise bytes to an object."""
+
+    def decode_many(self, data: Sequence[bytes]) -> List[Any]:
+        """Deserialise each of ``data``, in order; raise if one cannot be.
+
+        The mapper decodes the states of stored events read together with
+        one call. This default calls :meth:`decode` for each; a transcoder
+        may do better.
+        """
+        decode = self.decode
+        return [decode(d) for d in data]
 
 
 class JSONTranscoder(Transcoder):
@@ -464,7 +475,10 @@ class Mapper(Generic[TDomainEvent]):
                 f"Cannot map {cls.__qualname__} object: a domain event has the "
                 f"attributes originator_id and originator_version, {e} is missing"
             ) from None
-        class_version = getattr(cls, "class_version", 1)
+        try:
+            class_version = _event_classes[cls][0]
+        except KeyError:
+            class_version = _event_class(cls)[0]
         if class_version > 1:
             event_state["class_version"] = class_version
         stored_state = self.transcoder.encode(event_state)
@@ -482,40 +496,76 @@ class Mapper(Generic[TDomainEvent]):
         :class:`DataError`, an unknown topic
         :class:`~eventsourcing.utils.TopicError`, both naming the stored event.
         """
+        return self._convert((stored,))[0]
+
+    def to_domain_events(self, stored_events: Sequence[StoredEvent]) -> List[TDomainEvent]:
+        """Convert stored events back to domain events, in order: what
+        :meth:`to_domain_event` makes of each, and, if one cannot be
+        converted, the error it raises for the first such.
+
+        The event store converts what it reads a hundred stored events at a
+        time: the per-event work of the mapper runs in one loop, and the
+        transcoder decodes them with one :meth:`Transcoder.decode_many` call.
+        """
+        if type(self).to_domain_event is not Mapper.to_domain_event:
+            # A subclass that converts events its own way keeps doing so.
+            return [self.to_domain_event(s) for s in stored_events]
         try:
-            cls = resolve_topic(stored.topic)
-        except TopicError as e:
-            raise TopicError(
-                f"Cannot reconstruct stored event {stored.originator_id} "
-                f"version {stored.originator_version}: {e}"
-            ) from e
-        stored_state = stored.state
-        if self.cipher is not None:
+            return self._convert(stored_events)
+        except Exception:
+            if len(stored_events) < 2:
+                raise
+        # Which one: each converted alone, in order, raises the error that
+        # to_domain_event() raises for the first that cannot be converted.
+        return [self._convert((stored,))[0] for stored in stored_events]
+
+    def _convert(self, stored_events: Sequence[StoredEvent]) -> List[TDomainEvent]:
+        """The conversion of :meth:`to_domain_events`. Every error names its
+        stored event, but a decoding error of more than one: which one that
+        was is found by converting each alone."""
+        cipher = self.cipher
+        compressor = self.compressor
+        classes = []
+        stored_states = []
+        for stored in stored_events:
             try:
-                stored_state = self.cipher.decrypt(stored_state)
-            except DataError as e:
-                # Keep the cipher's exception type, adding which event it was.
-                message = (
-                    f"Cannot decrypt the state of stored event {stored.originator_id} "
-                    f"version {stored.originator_version} (topic {stored.topic!r}): {e}"
-                )
-                try:
-                    error = type(e)(message)
-                except Exception:
-                    error = DataError(message)
-                raise error from e
-        if self.compressor is not None:
-            try:
-                stored_state = self.compressor.decompress(stored_state)
-            except Exception as e:
-                raise DataError(
-                    f"Cannot decompress the state of stored event "
-                    f"{stored.originator_id} version {stored.originator_version} "
-                    f"(topic {stored.topic!r}): {e}"
+                classes.append(resolve_topic(stored.topic))
+            except TopicError as e:
+                raise TopicError(
+                    f"Cannot reconstruct stored event {stored.originator_id} "
+                    f"version {stored.originator_version}: {e}"
                 ) from e
+            stored_state = stored.state
+            if cipher is not None:
+                try:
+                    stored_state = cipher.decrypt(stored_state)
+                except DataError as e:
+                    # Keep the cipher's exception type, adding which event it was.
+                    message = (
+                        f"Cannot decrypt the state of stored event {stored.originator_id} "
+                        f"version {stored.originator_version} (topic {stored.topic!r}): {e}"
+                    )
+                    try:
+                        error = type(e)(message)
+                    except Exception:
+                        error = DataError(message)
+                    raise error from e
+            if compressor is not None:
+                try:
+                    stored_state = compressor.decompress(stored_state)
+                except Exception as e:
+                    raise DataError(
+                        f"Cannot decompress the state of stored event "
+                        f"{stored.originator_id} version {stored.originator_version} "
+                        f"(topic {stored.topic!r}): {e}"
+                    ) from e
+            stored_states.append(stored_state)
         try:
-            event_state = self.transcoder.decode(stored_state)
+            event_states = self.transcoder.decode_many(stored_states)
         except (ValueError, TypeError) as e:
+            if len(stored_events) != 1:
+                raise
+            stored = stored_events[0]
             # Malformed JSON or UTF-8, a bad transcoded value, an unknown _type_
             # (a TypeError in eventsourcing 9.1: the error is one still).
             error_class = _UndecodableType if isinstance(e, TypeError) else DataError
@@ -523,38 +573,42 @@ class Mapper(Generic[TDomainEvent]):
                 f"Cannot decode the state of stored event {stored.originator_id} "
                 f"version {stored.originator_version} (topic {stored.topic!r}): {e}"
             ) from e
-        if not isinstance(event_state, dict):
-            raise DataError(
-                f"The state of stored event {stored.originator_id} version "
-                f"{stored.originator_version} (topic {stored.topic!r}) is not a JSON "
-                f"object: {type(event_state).__name__}"
-            )
-        event_state["originator_id"] = stored.originator_id
-        event_state["originator_version"] = stored.originator_version
-        # Most events were written by the class version that reads them: for
-        # those, no call and no closure (fewer allocations, fewer collections).
-        if "class_version" in event_state or getattr(cls, "class_version", 1) != 1:
-            upcast_state(
-                cls,
-                event_state,
-                lambda: f"stored event {stored.originator_id} version {stored.originator_version}",
-            )
-        # The usual state has every required field and no dict among its
-        # values (both tested in C): the field-by-field look is skipped.
-        try:
-            required = _required_field_sets[cls]
-        except KeyError:
-            required = _required_field_set(cls)
-        if not event_state.keys() >= required or dict in map(type, event_state.values()):
-            damage = _damage(cls, event_state)
-            if damage:
+        domain_events: List[TDomainEvent] = []
+        for stored, cls, event_state in zip(stored_events, classes, event_states, strict=True):
+            if not isinstance(event_state, dict):
                 raise DataError(
                     f"The state of stored event {stored.originator_id} version "
-                    f"{stored.originator_version} (topic {stored.topic!r}) is damaged: {damage}"
+                    f"{stored.originator_version} (topic {stored.topic!r}) is not a JSON "
+                    f"object: {type(event_state).__name__}"
                 )
-        domain_event: TDomainEvent = object.__new__(cls)
-        domain_event.__dict__.update(event_state)
-        return domain_event
+            event_state["originator_id"] = stored.originator_id
+            event_state["originator_version"] = stored.originator_version
+            try:
+                class_version, required = _event_classes[cls]
+            except KeyError:
+                class_version, required = _event_class(cls)
+            # Most events were written by the class version that reads them: for
+            # those, no call and no closure (fewer allocations, fewer collections).
+            if "class_version" in event_state or class_version != 1:
+                upcast_state(cls, event_state, partial(_naming, stored))
+            # The usual state has every required field and no dict among its
+            # values (both tested in C): the field-by-field look is skipped.
+            if not event_state.keys() >= required or dict in map(type, event_state.values()):
+                damage = _damage(cls, event_state)
+                if damage:
+                    raise DataError(
+                        f"The state of stored event {stored.originator_id} version "
+                        f"{stored.originator_version} (topic {stored.topic!r}) is damaged: "
+                        f"{damage}"
+                    )
+            domain_event: TDomainEvent = object.__new__(cls)
+            domain_event.__dict__.update(event_state)
+            domain_events.append(domain_event)
+        return domain_events
+
+
+def _naming(stored: StoredEvent) -> str:
+    return f"stored event {stored.originator_id} version {stored.originator_version}"
 
 
 def _damage(cls: type, event_state: Dict[str, Any]) -> str:
@@ -580,14 +634,19 @@ def _damage(cls: type, event_state: Dict[str, Any]) -> str:
     return ""
 
 
-_required_field_sets: Dict[type, FrozenSet[str]] = {}
+# What the mapper reads of an event class for every event: its class_version
+# (a class attribute, set where the class is defined) and its required fields.
+# One dict lookup per event instead of getattr(cls, "class_version", 1), which
+# costs 0.11 us where the attribute is missing (as on most event classes).
+_event_classes: Dict[type, Tuple[int, FrozenSet[str]]] = {}
 
 
-def _required_field_set(cls: type) -> FrozenSet[str]:
-    names = _required_field_sets.get(cls)
-    if names is None:
-        names = _required_field_sets[cls] = frozenset(_required_fields(cls))
-    return names
+def _event_class(cls: type) -> Tuple[int, FrozenSet[str]]:
+    facts = _event_classes.get(cls)
+    if facts is None:
+        facts = (getattr(cls, "class_version", 1), frozenset(_required_fields(cls)))
+        _event_classes[cls] = facts
+    return facts
 
 
 _required_fields_cache: Dict[type, Tuple[str, ...]] = {}
@@ -853,6 +912,14 @@ class Recording:
 _MAPPED_AT_ONCE = 100
 
 
+# Replaying, stored events are converted this many at a time: enough for one
+# call to take the place of a call per event, few enough that the garbage
+# collector finds few survivors. Whole pages of 1,000 domain events alive at
+# once made collections slow the first replay of 10,000 events (SQLite, median
+# of 5: 268,000 events/s against 348,000 in hundreds; 320,000 one at a time).
+_CONVERTED_AT_ONCE = 100
+
+
 class _MappedEvents(Sequence[StoredEvent]):
     """Domain events mapped to stored events on first use, and kept.
 
@@ -976,7 +1043,8 @@ class EventStore(Generic[TDomainEvent]):
         """Retrieve the domain events of one aggregate sequence.
 
         The first page is read at once (so a bad argument fails here), later
-        pages as the iterator reaches them.
+        pages as the iterator reaches them; stored events are converted a
+        hundred at a time (:meth:`Mapper.to_domain_events`).
         """
         page_size = self.page_size
         first = self.recorder.select_events(
@@ -987,11 +1055,25 @@ class EventStore(Generic[TDomainEvent]):
             limit=page_size if limit is None or limit > page_size else limit,
         )
         if len(first) < page_size or (limit is not None and limit <= page_size):
-            return map(self.mapper.to_domain_event, first)
-        return map(
-            self.mapper.to_domain_event,
-            self._pages(first, originator_id, gt, lte, desc, limit),
-        )
+            return self._domain_events(iter((first,)))
+        return self._domain_events(self._pages(first, originator_id, gt, lte, desc, limit))
+
+    def _domain_events(self, pages: Iterator[List[StoredEvent]]) -> Iterator[TDomainEvent]:
+        """The domain events of ``pages``, converted some at a time."""
+        mapper = self.mapper
+        size = _CONVERTED_AT_ONCE
+        for page in pages:
+            for start in range(0, len(page), size):
+                stored_events = page[start : start + size]
+                try:
+                    domain_events = mapper.to_domain_events(stored_events)
+                except Exception:
+                    # The events before the one that cannot be converted are
+                    # given, then its error raised, as when converted one by one.
+                    yield from map(mapper.to_domain_event, stored_events)
+                    raise
+                yield from domain_events
+            del page  # one page held at a time, while the next is read
 
     def _pages(
         self,
@@ -1001,10 +1083,10 @@ class EventStore(Generic[TDomainEvent]):
         lte: Optional[int],
         desc: bool,
         limit: Optional[int],
-    ) -> Iterator[StoredEvent]:
+    ) -> Iterator[List[StoredEvent]]:
         page_size = self.page_size
         while True:
-            yield from page
+            yield page
             if limit is not None:
                 limit -= len(page)
             if len(page) < page_size or limit == 0:
