@@ -836,7 +836,10 @@ class ApplicationSubscription(CloseOnExit):
     def next_page(self) -> List[Tuple[Any, Tracking]]:
         """Block until there are new events; return those read (at most a page),
         or ``[]`` once stopped. Lets a consumer process a page in one transaction."""
-        return [self._convert(n) for n in self.subscription.next_page()]
+        notifications = self.subscription.next_page()
+        domain_events = self.mapper.to_domain_events(notifications)  # one call per page
+        name = self.name
+        return [(e, Tracking(name, n.id)) for e, n in zip(domain_events, notifications)]
 
     @property
     def page_size(self) -> int:
