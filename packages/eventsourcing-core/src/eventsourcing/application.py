@@ -839,7 +839,9 @@ class ApplicationSubscription(CloseOnExit):
         notifications = self.subscription.next_page()
         domain_events = self.mapper.to_domain_events(notifications)  # one call per page
         name = self.name
-        return [(e, Tracking(name, n.id)) for e, n in zip(domain_events, notifications)]
+        return [
+            (e, Tracking(name, n.id)) for e, n in zip(domain_events, notifications, strict=True)
+        ]
 
     @property
     def page_size(self) -> int:
