@@ -395,8 +395,7 @@ class AggregateCreated(AggregateEvent[TAggregate]):
                 f"{type(self).__qualname__} event constructs a new aggregate, "
                 f"but was given {aggregate!r}"
             )
-        state = self.__dict__
-        kwargs = state.copy()
+        kwargs = self.__dict__.copy()
         del kwargs["originator_id"], kwargs["originator_version"], kwargs["timestamp"]
         aggregate_class = resolve_topic(kwargs.pop("originator_topic"))
         obj = object.__new__(aggregate_class)
@@ -413,7 +412,8 @@ class AggregateCreated(AggregateEvent[TAggregate]):
         apply = type(self).apply
         if apply is not _NO_APPLY and apply(self, obj) is not None:
             _raise_value_returned(apply)
-        return cast(TAggregate, obj)
+        # Not typing.cast(): a Python call, for every aggregate created or replayed.
+        return obj  # type: ignore[no-any-return]
 
     def _init_arguments(self, aggregate_class: Any, kwargs: Dict[str, Any]) -> Dict[str, Any]:
         """Arguments of ``__init__`` when they are not simply the event's own attributes.
@@ -1251,7 +1251,8 @@ class Aggregate(metaclass=MetaAggregate):
             raise TypeError(f"Unable to construct '{event_class.__name__}' event: {e}") from None
         obj = created_event.mutate(None)
         obj._pending_events.append(created_event)
-        return cast(TAggregate, obj)
+        # Not typing.cast(): a Python call, for every aggregate created.
+        return obj  # type: ignore[no-any-return]
 
     @property
     def id(self) -> UUID:
