@@ -266,7 +266,22 @@ class GroupCommitter(Committer):
         if len(save.stored_events) > CHUNK:
             return super().record(save) or []
         with self._condition:
-            self._queue.append(save)
+            alone = not self._leading and not self._queue
+            if alone:
+                self._leading = True
+            else:
+                self._queue.append(save)
+        if alone:
+            # Nothing to group it with: sent as without group commit, so that
+            # grouping costs a lone writer nothing (one writer thread saving
+            # to PostgreSQL: 0.98 of the rate without group commit when it
+            # went through record_group() as a group of one).
+            try:
+                return super().record(save) or []
+            finally:
+                with self._condition:
+                    self._leading = False
+                    self._condition.notify_all()
         while True:
             with self._condition:
                 while save.outcome is None and self._leading:
