@@ -94,20 +94,25 @@ def _fill(recorder: object, events: int) -> None:
         recorder.insert_events(_events(5000))  # type: ignore[attr-defined]
 
 
-def _log_rate(backend: str, env: Dict[str, str], size: int) -> float:
+def _log_rate(backend: str, env: Dict[str, str], size: int, reads: int) -> float:
+    """The best rate of ``reads`` reads of a log of ``size`` notifications."""
     with _recorder(backend, env) as recorder:
         _fill(recorder, size)
-        started = time.perf_counter()
-        assert read_log(recorder) == size
-        return size / (time.perf_counter() - started)
+        best = float("inf")
+        for _ in range(reads):
+            started = time.perf_counter()
+            assert read_log(recorder) == size
+            best = min(best, time.perf_counter() - started)
+        return size / best
 
 
 @case(f"growth: log {LOG:,} / log 10k", backends=BACKENDS, unit="ratio", repeat=1)
 def log_rate_flat(backend: str, env: Dict[str, str]) -> Tuple[float, float]:
-    small = _log_rate(backend, env, 10_000)
-    return _log_rate(
-        backend, {**env, "SQLITE_DBNAME": env.get("SQLITE_DBNAME", "") + "-big"}, LOG
-    ) / small, 1.0
+    # Best of several reads each: one read of 10,000 takes some 10 ms, and
+    # single reads gave ratios from 0.80 to 1.71 for the same code.
+    small = _log_rate(backend, env, 10_000, reads=15)
+    big_env = {**env, "SQLITE_DBNAME": env.get("SQLITE_DBNAME", "") + "-big"}
+    return _log_rate(backend, big_env, LOG, reads=3 if LOG > 100_000 else 15) / small, 1.0
 
 
 @case(f"growth: log {LOG:,} peak MiB", backends=BACKENDS, unit="MiB", repeat=1)
