@@ -836,12 +836,7 @@ class ApplicationSubscription(CloseOnExit):
     def next_page(self) -> List[Tuple[Any, Tracking]]:
         """Block until there are new events; return those read (at most a page),
         or ``[]`` once stopped. Lets a consumer process a page in one transaction."""
-        notifications = self.subscription.next_page()
-        domain_events = self.mapper.to_domain_events(notifications)  # one call per page
-        name = self.name
-        return [
-            (e, Tracking(name, n.id)) for e, n in zip(domain_events, notifications, strict=True)
-        ]
+        return tracked_events(self.mapper, self.name, self.subscription.next_page())
 
     @property
     def page_size(self) -> int:
@@ -869,3 +864,15 @@ def tracked_event(
 ) -> Tuple[Any, Tracking]:
     """What a subscription yields for a notification: its domain event and position."""
     return mapper.to_domain_event(notification), Tracking(application_name, notification.id)
+
+
+def tracked_events(
+    mapper: Mapper[Any], application_name: str, notifications: Sequence[Notification]
+) -> List[Tuple[Any, Tracking]]:
+    """:func:`tracked_event` of each of a page of notifications, converted with one
+    ``to_domain_events()`` call (cheaper than one event at a time)."""
+    domain_events = mapper.to_domain_events(notifications)
+    return [
+        (e, Tracking(application_name, n.id))
+        for e, n in zip(domain_events, notifications, strict=True)
+    ]

@@ -57,6 +57,7 @@ from eventsourcing.application import (
     section_of,
     section_request,
     tracked_event,
+    tracked_events,
 )
 from eventsourcing.asyncadapter import (
     ThreadedAggregateRecorder,
@@ -400,8 +401,7 @@ class AsyncApplicationSubscription:
 
     async def next_page(self) -> List[Tuple[Any, Tracking]]:
         """Wait until there are new events; return those read, or ``[]`` once stopped."""
-        page = await self.subscription.next_page()
-        return [tracked_event(self.mapper, self.name, n) for n in page]
+        return tracked_events(self.mapper, self.name, await self.subscription.next_page())
 
     def stop(self) -> None:
         """End the iteration: a waiting ``__anext__`` raises ``StopAsyncIteration``."""
