@@ -3,7 +3,9 @@ event store, with the domain layer's own events going through the mapper."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import pickle
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, List, Optional, Sequence
@@ -44,6 +46,8 @@ from eventsourcing.persistence import (
     Transcoder,
     Transcoding,
     UUIDAsHex,
+    make_notification,
+    make_stored_event,
 )
 from eventsourcing.popo import POPOAggregateRecorder, POPOApplicationRecorder, POPOProcessRecorder
 
@@ -83,6 +87,60 @@ def test_notification_is_a_stored_event_with_an_id() -> None:
         n.id = 124  # type: ignore[misc]
     # A notification is not equal to the stored event it was made from.
     assert n != StoredEvent(id1, 1, "a:B", b"{}")
+
+
+def test_stored_events_and_notifications_keep_their_fields_in_slots() -> None:
+    # No instance dict: one object per notification for the garbage collector.
+    s = StoredEvent(uuid4(), 1, "a:B", b"{}")
+    n = Notification(uuid4(), 1, "a:B", b"{}", 1)
+    for obj in (s, n, make_stored_event(uuid4(), 1, "a:B", b"{}")):
+        assert not hasattr(obj, "__dict__")
+    assert not hasattr(make_notification(uuid4(), 1, "a:B", b"{}", 1), "__dict__")
+
+
+@pytest.mark.parametrize("by_keyword", [False, True])
+def test_make_functions_make_what_the_constructors_make(by_keyword: bool) -> None:
+    id1 = uuid4()
+    fields = {"originator_id": id1, "originator_version": 2, "topic": "a:B", "state": b"\x00"}
+    if by_keyword:
+        made = [make_stored_event(**fields), make_notification(**fields, id=7)]
+    else:
+        made = [
+            make_stored_event(id1, 2, "a:B", b"\x00"),
+            make_notification(id1, 2, "a:B", b"\x00", 7),
+        ]
+    expected = [StoredEvent(**fields), Notification(**fields, id=7)]
+    for m, e in zip(made, expected, strict=True):
+        assert type(m) is type(e)
+        assert m == e and hash(m) == hash(e) and repr(m) == repr(e)
+        assert dataclasses.astuple(m) == dataclasses.astuple(e)
+        assert pickle.loads(pickle.dumps(m)) == e
+        assert copy.copy(m) == e and copy.deepcopy(m) == e
+        assert type(dataclasses.replace(m, topic="c:D")) is type(e)
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            m.topic = "c:D"  # type: ignore[misc]
+        with pytest.raises(dataclasses.FrozenInstanceError):
+            del m.topic  # type: ignore[misc]
+        assert m.topic == "a:B"
+
+
+def test_a_subclass_of_stored_event_may_add_fields_as_in_9_1() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Labelled(StoredEvent):
+        label: str
+
+    id1 = uuid4()
+    s = Labelled(id1, 1, "a:B", b"{}", "x")
+    assert (s.originator_id, s.originator_version, s.topic, s.state, s.label) == (
+        id1,
+        1,
+        "a:B",
+        b"{}",
+        "x",
+    )
+    assert s == Labelled(id1, 1, "a:B", b"{}", "x") and s != StoredEvent(id1, 1, "a:B", b"{}")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.label = "y"  # type: ignore[misc]
 
 
 def test_tracking_is_a_frozen_dataclass() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 from typing import Any, List, Tuple
 from uuid import UUID, uuid4
@@ -32,7 +33,7 @@ def test_notifications_are_those_the_constructor_makes() -> None:
     assert made == expected
     for n, e in zip(made, expected, strict=True):
         assert type(n) is Notification
-        assert list(vars(n).items()) == list(vars(e).items())  # same attributes, same order
+        assert dataclasses.astuple(n) == dataclasses.astuple(e)
         assert hash(n) == hash(e) and repr(n) == repr(e)
         assert type(n.originator_id) is UUID
         assert pickle.loads(pickle.dumps(n)) == e

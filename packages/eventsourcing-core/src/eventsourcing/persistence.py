@@ -107,6 +107,8 @@ __all__ = [
     "Transcoding",
     "UUIDAsHex",
     "WaitInterruptedError",
+    "make_notification",
+    "make_stored_event",
 ]
 
 
@@ -325,12 +327,24 @@ class DatetimeAsISO(Transcoding):
 
 
 # Stored events and notifications are made by the thousand on every batch
-# save and read. A frozen dataclass's generated __init__ sets each field with
-# object.__setattr__; writing the instance dict directly is about twice as
-# fast. Equality, hashing, repr and immutability stay the dataclass's own.
+# save and read, and logs are read to the end. Their fields live in slots
+# rather than an instance dict, so each is one object for the cyclic garbage
+# collector, not two (the dict held a UUID, so it was tracked as well).
+# Reading a log of 1,000,000 notifications from SQLite in pages of 500 went
+# from 2,000 young and 15 full collections (0.29 s of 1.55 s) to 11 young
+# collections and no full one (CPython 3.11).
+#
+# Constructing one: the dataclass's frozen __init__ sets each field with
+# object.__setattr__ (0.69 us a stored event); the __init__ below sets the
+# slots through their descriptors (0.39 us). The library's own code, which
+# makes them from rows and events in bulk, calls make_stored_event() and
+# make_notification() instead (0.22 and 0.25 us): they fill an unfrozen twin
+# with the same slots, then give it the frozen class. With them the SQLite
+# log read is 0.83x of one plain SELECT rather than 0.68x (``hatch run bench
+# --case "floor: notifications / select"``).
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True, slots=True, init=False)
 class StoredEvent:
     """A domain event in the form a recorder stores it."""
 
@@ -342,14 +356,13 @@ class StoredEvent:
     def __init__(
         self, originator_id: UUID, originator_version: int, topic: str, state: bytes
     ) -> None:
-        d = self.__dict__
-        d["originator_id"] = originator_id
-        d["originator_version"] = originator_version
-        d["topic"] = topic
-        d["state"] = state
+        _set_originator_id(self, originator_id)
+        _set_originator_version(self, originator_version)
+        _set_topic(self, topic)
+        _set_state(self, state)
 
 
-@dataclass(frozen=True, init=False)
+@dataclass(frozen=True, slots=True, init=False)
 class Notification(StoredEvent):
     """A stored event with its position (``id``) in the application sequence."""
 
@@ -363,12 +376,82 @@ class Notification(StoredEvent):
         state: bytes,
         id: int,
     ) -> None:
-        d = self.__dict__
-        d["originator_id"] = originator_id
-        d["originator_version"] = originator_version
-        d["topic"] = topic
-        d["state"] = state
-        d["id"] = id
+        _set_n_originator_id(self, originator_id)
+        _set_n_originator_version(self, originator_version)
+        _set_n_topic(self, topic)
+        _set_n_state(self, state)
+        _set_n_id(self, id)
+
+
+def _setter(cls: type, name: str) -> Callable[[Any, Any], None]:
+    """The ``__set__`` of the slot ``cls.name``: a frozen ``__setattr__`` does not stop it.
+
+    Looked up on each class: on Python 3.10, ``dataclass(slots=True)`` gives a
+    subclass new slots for the fields it inherits.
+    """
+    setter: Callable[[Any, Any], None] = getattr(cls, name).__set__
+    return setter
+
+
+_set_originator_id = _setter(StoredEvent, "originator_id")
+_set_originator_version = _setter(StoredEvent, "originator_version")
+_set_topic = _setter(StoredEvent, "topic")
+_set_state = _setter(StoredEvent, "state")
+_set_n_originator_id = _setter(Notification, "originator_id")
+_set_n_originator_version = _setter(Notification, "originator_version")
+_set_n_topic = _setter(Notification, "topic")
+_set_n_state = _setter(Notification, "state")
+_set_n_id = _setter(Notification, "id")
+
+
+class _UnfrozenStoredEvent(StoredEvent):
+    # __class__ assignment needs the same slots; __delattr__ as well as
+    # __setattr__ must be object's, or attribute stores take the slow path.
+    __slots__ = ()
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__
+
+
+class _UnfrozenNotification(StoredEvent):
+    __slots__ = Notification.__slots__  # whatever slots dataclass gave it (3.10 repeats the base's)
+    __setattr__ = object.__setattr__
+    __delattr__ = object.__delattr__
+
+
+_new = object.__new__
+
+
+def make_stored_event(
+    originator_id: UUID, originator_version: int, topic: str, state: bytes
+) -> StoredEvent:
+    """The same as ``StoredEvent(originator_id, ..., state)``, made faster.
+
+    For recorders and mappers that make stored events by the thousand.
+    """
+    e: Any = _new(_UnfrozenStoredEvent)
+    e.originator_id = originator_id
+    e.originator_version = originator_version
+    e.topic = topic
+    e.state = state
+    e.__class__ = StoredEvent
+    return e  # type: ignore[no-any-return]
+
+
+def make_notification(
+    originator_id: UUID, originator_version: int, topic: str, state: bytes, id: int
+) -> Notification:
+    """The same as ``Notification(originator_id, ..., id)``, made faster.
+
+    For recorders that make notifications by the thousand, one per row read.
+    """
+    n: Any = _new(_UnfrozenNotification)
+    n.originator_id = originator_id
+    n.originator_version = originator_version
+    n.topic = topic
+    n.state = state
+    n.id = id
+    n.__class__ = Notification
+    return n  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -487,7 +570,7 @@ class Mapper(Generic[TDomainEvent]):
         if self.cipher is not None:
             stored_state = self.cipher.encrypt(stored_state)
         # Positional: made by the thousand on a batch save, and keywords cost more.
-        return StoredEvent(originator_id, originator_version, get_topic(cls), stored_state)
+        return make_stored_event(originator_id, originator_version, get_topic(cls), stored_state)
 
     def to_domain_event(self, stored: StoredEvent) -> TDomainEvent:
         """Convert a stored event back to a domain event.
@@ -884,7 +967,7 @@ class Recording:
     def notification(self) -> Optional[Notification]:
         if self._notification is None and self._stored is not None:
             s = self._stored
-            self._notification = Notification(
+            self._notification = make_notification(
                 s.originator_id, s.originator_version, s.topic, s.state, self._id
             )
         return self._notification

@@ -35,6 +35,7 @@ from eventsourcing.persistence import (
     StoredEvent,
     Tracking,
     TrackingRecorder,
+    make_notification,
 )
 from eventsourcing.subscription import ChangeSignal, SignalledSubscription, Subscription
 
@@ -215,7 +216,7 @@ class POPOApplicationRecorder(POPOAggregateRecorder, ApplicationRecorder):
         first_id = len(notifications) + 1
         for i, s in enumerate(stored_events, first_id):
             notifications.append(
-                Notification(s.originator_id, s.originator_version, s.topic, s.state, i)
+                make_notification(s.originator_id, s.originator_version, s.topic, s.state, i)
             )
         return list(range(first_id, len(notifications) + 1))
 

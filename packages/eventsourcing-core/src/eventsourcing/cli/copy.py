@@ -48,6 +48,8 @@ from eventsourcing.persistence import (
     ProgrammingError,
     StoredEvent,
     Tracking,
+    make_notification,
+    make_stored_event,
 )
 from eventsourcing.popo import Factory as PopoFactory
 from eventsourcing.utils import ConfigurationError, TopicError
@@ -202,7 +204,7 @@ class Copy:
                     copies: Sequence[Notification] = page
                     if self.reencrypt:
                         copies = [
-                            Notification(
+                            make_notification(
                                 n.originator_id,
                                 n.originator_version,
                                 n.topic,
@@ -258,7 +260,9 @@ class Copy:
             total += 1
             if _key(s) not in existing:
                 state = self.converted(self.source_states([s])[0])
-                batch.append(StoredEvent(s.originator_id, s.originator_version, s.topic, state))
+                batch.append(
+                    make_stored_event(s.originator_id, s.originator_version, s.topic, state)
+                )
             if len(batch) >= _PAGE:
                 self.target.snapshots.insert_events(batch)
                 copied, batch = copied + len(batch), []

@@ -23,7 +23,13 @@ from eventsourcing.copying import (
     TrackingCopying,
     check_scan_key,
 )
-from eventsourcing.persistence import InterfaceError, Notification, StoredEvent, Tracking
+from eventsourcing.persistence import (
+    InterfaceError,
+    Notification,
+    StoredEvent,
+    Tracking,
+    make_stored_event,
+)
 from eventsourcing.postgres.datastore import Connection, PostgresDatastore
 
 __all__ = ["PostgresEventScanning", "PostgresNotificationInserting", "PostgresTrackingCopying"]
@@ -58,7 +64,7 @@ class PostgresEventScanning(_PostgresRecorder, EventScanning):
 
         def select(conn: Connection) -> List[StoredEvent]:
             rows = conn.execute(query, params, binary=True).fetchall()
-            return [StoredEvent(*row) for row in rows]
+            return [make_stored_event(*row) for row in rows]
 
         return self.datastore.read(select)
 

@@ -37,6 +37,8 @@ from eventsourcing.persistence import (
     ProcessRecorder,
     StoredEvent,
     Tracking,
+    make_notification,
+    make_stored_event,
 )
 from eventsourcing.postgres.bulk import CopyingCommitter, CopyingGroupCommitter, CopyPlan
 from eventsourcing.postgres.commit import (
@@ -786,7 +788,7 @@ class PostgresProcessRecorder(
 def _stored_events(originator_id: UUID, rows: List[Tuple[Any, ...]]) -> List[StoredEvent]:
     """The stored events of one aggregate, all with the same ``originator_id``
     object (which also lets mutate() compare IDs by identity)."""
-    return [StoredEvent(originator_id, v, t, s) for v, t, s in rows]
+    return [make_stored_event(originator_id, v, t, s) for v, t, s in rows]
 
 
 def up_to(notifications: List[Notification], upper: Optional[int]) -> List[Notification]:
@@ -797,7 +799,7 @@ def up_to(notifications: List[Notification], upper: Optional[int]) -> List[Notif
 
 
 def _notifications(rows: List[Tuple[Any, ...]]) -> List[Notification]:
-    return [Notification(*row) for row in rows]
+    return [make_notification(*row) for row in rows]
 
 
 def _check_utf8(name: str, value: str) -> None:

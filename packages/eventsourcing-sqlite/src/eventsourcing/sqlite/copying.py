@@ -19,7 +19,13 @@ from eventsourcing.copying import (
     TrackingCopying,
     check_scan_key,
 )
-from eventsourcing.persistence import InterfaceError, Notification, StoredEvent, Tracking
+from eventsourcing.persistence import (
+    InterfaceError,
+    Notification,
+    StoredEvent,
+    Tracking,
+    make_stored_event,
+)
 from eventsourcing.sqlite.datastore import SQLiteDatastore, translate_error
 
 __all__ = ["SQLiteEventScanning", "SQLiteNotificationInserting", "SQLiteTrackingCopying"]
@@ -67,7 +73,7 @@ class SQLiteEventScanning(_SQLiteRecorder, EventScanning):
             rows = self.datastore.select(statement, params)
         except Exception as e:
             raise self._error(e) from e
-        return [StoredEvent(UUID(r[0]), r[1], r[2], r[3]) for r in rows]
+        return [make_stored_event(UUID(r[0]), r[1], r[2], r[3]) for r in rows]
 
 
 class SQLiteNotificationInserting(_SQLiteRecorder, NotificationInserting):

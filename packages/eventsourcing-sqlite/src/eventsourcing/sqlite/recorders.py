@@ -35,6 +35,7 @@ from eventsourcing.persistence import (
     Notification,
     ProcessRecorder,
     StoredEvent,
+    make_stored_event,
 )
 from eventsourcing.sqlite.copying import (
     SQLiteEventScanning,
@@ -272,7 +273,7 @@ class SQLiteAggregateRecorder(SQLiteEventScanning, AggregateRecorder):
             rows = self.datastore.select(statement, params)
         except Exception as e:
             raise self._error(e) from e
-        return [StoredEvent(originator_id, row[0], row[1], row[2]) for row in rows]
+        return [make_stored_event(originator_id, row[0], row[1], row[2]) for row in rows]
 
 
 class SQLiteApplicationRecorder(
