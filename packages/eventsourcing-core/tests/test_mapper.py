@@ -8,7 +8,7 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any, Dict
+from typing import Any, Dict, List, Sequence
 from uuid import UUID, uuid4
 
 import pytest
@@ -22,6 +22,7 @@ from eventsourcing.persistence import (
     DataError,
     DatetimeAsISO,
     DecimalAsStr,
+    DictFreeStates,
     JSONTranscoder,
     Mapper,
     StoredEvent,
@@ -421,6 +422,31 @@ def test_to_domain_events_raises_the_error_of_the_first_event_that_cannot_be_con
         good.originator_id, 4, street="Main St", city="unknown", country="unknown"
     )
     assert mapper.to_domain_events([]) == []
+
+
+def test_a_damaged_transcoded_value_is_named_unless_the_transcoder_says_there_is_none() -> None:
+    # A field holding {"_type_": ..., "_dbta_": ...}, one marker changed by a
+    # damaged byte, is named rather than failing later far away.
+    state = (
+        b'{"timestamp": {"_type_": "datetime_iso", "_dbta_": "2026-01-02T03:04:05"},'
+        b' "full_name": "Al", "balance": 1}'
+    )
+
+    class Saying(JSONTranscoder):
+        """Says of every page that no value is a dict (here, wrongly)."""
+
+        def decode_many(self, data: Sequence[bytes]) -> List[Any]:
+            return DictFreeStates(super().decode_many(data))
+
+    stored = StoredEvent(uuid4(), 1, get_topic(AccountOpened), state)
+    plain, saying = transcoder(), Saying()
+    saying.register(DatetimeAsISO())
+    for page in ([stored], [stored, stored]):
+        with pytest.raises(DataError, match="field 'timestamp' holds a damaged transcoded value"):
+            Mapper[Any](transcoder=plain).to_domain_events(page)
+    # Taken at its word, the mapper does not look, and makes the event.
+    [event] = Mapper[Any](transcoder=saying).to_domain_events([stored, stored])[:1]
+    assert event.timestamp == {"_type_": "datetime_iso", "_dbta_": "2026-01-02T03:04:05"}
 
 
 def test_a_mapper_subclass_converting_one_event_its_own_way_is_used_for_pages() -> None:

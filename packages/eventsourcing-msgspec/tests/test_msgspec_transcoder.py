@@ -28,6 +28,7 @@ from eventsourcing.msgspec import MsgspecTranscoder
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
+    DictFreeStates,
     InfrastructureFactory,
     JSONTranscoder,
     Transcoding,
@@ -395,6 +396,8 @@ def test_any_stored_document_is_read_as_the_standard_transcoder_reads_it(state: 
         assert same(decoded_or_error(fast.decode, data), expected)
         many = decoded_or_error(fast.decode_many, [data, data])
         assert same(many, expected if isinstance(expected, type) else [expected, expected])
+        if type(many) is DictFreeStates:  # what it says of a page must be true
+            assert all(type(s) is dict and dict not in map(type, s.values()) for s in many)
 
 
 @pytest.mark.parametrize(
@@ -445,6 +448,58 @@ def test_a_page_mixing_flat_and_nested_states_is_read_as_each_alone() -> None:
     assert expected[3] == Decimal("2.5")
     with pytest.raises(TypeError, match="'unknown' is not deserializable"):
         fast.decode_many([page[0], b'{"x": {"_type_": "unknown", "_data_": 1}}', page[2]])
+
+
+class PairAsDict(Transcoding):
+    """A transcoding whose values are dicts once decoded."""
+
+    type = tuple
+    name = "pair"
+
+    def encode(self, obj: tuple[Any, Any]) -> list[Any]:
+        return list(obj)
+
+    def decode(self, data: list[Any]) -> dict[str, Any]:
+        return {"first": data[0], "second": data[1]}
+
+
+def test_decode_many_says_no_value_is_a_dict_only_when_none_is() -> None:
+    # The mapper then skips looking for damaged transcoded values (dicts).
+    _, fast = both()
+    fast.register(PairAsDict)
+    flat = b'{"at": {"_type_": "datetime_iso", "_data_": "2026-01-02T03:04:05"}, "n": [1, {}]}'
+    assert type(fast.decode_many([flat, flat])) is DictFreeStates
+    for other in (
+        b'{"nested": {"plain": true}}',  # a dict value: read by the walk
+        b'{"at": {"_type_": "datetime_iso", "_dbta_": "x"}}',  # a damaged transcoded value
+        b'{"p": {"_type_": "pair", "_data_": [1, 2]}}',  # a transcoding made a dict
+        b'{"_type_": "decimal_str", "_data_": "2.5"}',  # the whole state is one value
+    ):
+        page = fast.decode_many([flat, other])
+        assert type(page) is list, other
+    assert fast.decode_many([b'{"p": {"_type_": "pair", "_data_": [1, 2]}}']) == [
+        {"p": {"first": 1, "second": 2}}
+    ]
+
+
+def test_a_damaged_transcoded_value_is_named_by_a_mapper_reading_with_msgspec() -> None:
+    from eventsourcing.persistence import DataError, Mapper, StoredEvent
+
+    _, fast = both()
+    good = b'{"at": {"_type_": "datetime_iso", "_data_": "2026-01-02T03:04:05"}}'
+    damaged = b'{"at": {"_type_": "datetime_iso", "_dbta_": "2026-01-02T03:04:05"}}'
+    page = [
+        StoredEvent(UUID(int=1), v, f"{__name__}:Stamped", s) for v, s in ((1, good), (2, damaged))
+    ]
+    with pytest.raises(DataError, match=r"version 2 .* field 'at' holds a damaged"):
+        Mapper[Any](transcoder=fast).to_domain_events(page)
+
+
+@dataclass(frozen=True)
+class Stamped:
+    originator_id: UUID
+    originator_version: int
+    at: datetime
 
 
 def test_a_transcoding_registered_later_is_read_by_the_typed_path() -> None:

@@ -83,6 +83,7 @@ __all__ = [
     "DatabaseError",
     "DatetimeAsISO",
     "DecimalAsStr",
+    "DictFreeStates",
     "EventStore",
     "InfrastructureFactory",
     "IntegrityError",
@@ -136,6 +137,20 @@ class Transcoding(ABC):
         """Convert ``data`` back into an instance of ``type``."""
 
 
+class DictFreeStates(List[Any]):
+    """What :meth:`Transcoder.decode_many` may return for states none of
+    whose values is a ``dict``, when the transcoder knows that as it decodes.
+
+    The mapper looks through the values of every state it converts for a
+    dict with ``_type_`` or ``_data_`` alone (a damaged transcoded value),
+    and with this it need not: 0.24 us of the 2.8 us an event of a replay
+    costs with msgspec (``hatch run bench --case "transcoder: replay msgspec
+    / stdlib"``: 1.25x without, 1.40x with, SQLite).
+    """
+
+    __slots__ = ()
+
+
 class Transcoder(ABC):
     """Serialises event state to bytes and back."""
 
@@ -156,7 +171,7 @@ class Transcoder(ABC):
 
         The mapper decodes the states of stored events read together with
         one call. This default calls :meth:`decode` for each; a transcoder
-        may do better.
+        may do better, and may return :class:`DictFreeStates`.
         """
         decode = self.decode
         return [decode(d) for d in data]
@@ -657,6 +672,7 @@ class Mapper(Generic[TDomainEvent]):
                 f"version {stored.originator_version} (topic {stored.topic!r}): {e}"
             ) from e
         domain_events: List[TDomainEvent] = []
+        dict_free = type(event_states) is DictFreeStates
         for stored, cls, event_state in zip(stored_events, classes, event_states, strict=True):
             if not isinstance(event_state, dict):
                 raise DataError(
@@ -675,8 +691,11 @@ class Mapper(Generic[TDomainEvent]):
             if "class_version" in event_state or class_version != 1:
                 upcast_state(cls, event_state, partial(_naming, stored))
             # The usual state has every required field and no dict among its
-            # values (both tested in C): the field-by-field look is skipped.
-            if not event_state.keys() >= required or dict in map(type, event_state.values()):
+            # values (both tested in C, the second only if the transcoder did
+            # not say so already): the field-by-field look is skipped.
+            if not event_state.keys() >= required or (
+                not dict_free and dict in map(type, event_state.values())
+            ):
                 damage = _damage(cls, event_state)
                 if damage:
                     raise DataError(

@@ -33,6 +33,7 @@ import msgspec
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
+    DictFreeStates,
     JSONTranscoder,
     Transcoding,
     UUIDAsHex,
@@ -105,7 +106,13 @@ class MsgspecTranscoder(JSONTranscoder):
     def _converted(self, states: List[Dict[str, Any]], forms: Dict[type, Any]) -> List[Any]:
         """``states`` as the typed decoder read them, with the values the
         standard decoder's object hook makes (in place); ``forms`` is the
-        decoder's (see :func:`_typed_state`)."""
+        decoder's (see :func:`_typed_state`).
+
+        The typed decoder reads no dict as a value, so the states come back
+        as :class:`~eventsourcing.persistence.DictFreeStates` unless a
+        transcoding made a dict of one, or a whole state was a transcoded value.
+        """
+        dict_free = True
         for i, state in enumerate(states):
             for key, value in state.items():
                 convert = forms.get(type(value), _SCALAR)
@@ -115,10 +122,13 @@ class MsgspecTranscoder(JSONTranscoder):
                     elif convert is _LIST:
                         state[key] = self._restore(value)
                     else:
-                        state[key] = convert(value.data)
+                        converted = state[key] = convert(value.data)
+                        if type(converted) is dict:
+                            dict_free = False
             if len(state) == 2 and "_type_" in state and "_data_" in state:
                 states[i] = self._decode_obj(state)
-        return states
+                dict_free = False
+        return DictFreeStates(states) if dict_free else states
 
     def _plain(self, o: Any) -> Any:
         """``o`` with registered types replaced by their transcoded form."""
