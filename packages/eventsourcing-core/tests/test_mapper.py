@@ -424,29 +424,51 @@ def test_to_domain_events_raises_the_error_of_the_first_event_that_cannot_be_con
     assert mapper.to_domain_events([]) == []
 
 
+class SayingDictFree(JSONTranscoder):
+    """Says of every page that no value is a dict (not always truly)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register(DatetimeAsISO())
+
+    def decode_many(self, data: Sequence[bytes]) -> List[Any]:
+        return DictFreeStates(super().decode_many(data))
+
+
+DAMAGED = {"_type_": "datetime_iso", "_dbta_": "2026-01-02T03:04:05"}  # "_data_", one bit off
+
+
 def test_a_damaged_transcoded_value_is_named_unless_the_transcoder_says_there_is_none() -> None:
-    # A field holding {"_type_": ..., "_dbta_": ...}, one marker changed by a
-    # damaged byte, is named rather than failing later far away.
-    state = (
-        b'{"timestamp": {"_type_": "datetime_iso", "_dbta_": "2026-01-02T03:04:05"},'
-        b' "full_name": "Al", "balance": 1}'
-    )
-
-    class Saying(JSONTranscoder):
-        """Says of every page that no value is a dict (here, wrongly)."""
-
-        def decode_many(self, data: Sequence[bytes]) -> List[Any]:
-            return DictFreeStates(super().decode_many(data))
-
+    # A field holding a dict with "_type_" or "_data_" alone was a transcoded
+    # value until a byte was damaged: named, rather than failing far away.
+    state = json.dumps({"timestamp": DAMAGED, "full_name": "Al", "balance": 1}).encode()
     stored = StoredEvent(uuid4(), 1, get_topic(AccountOpened), state)
-    plain, saying = transcoder(), Saying()
-    saying.register(DatetimeAsISO())
     for page in ([stored], [stored, stored]):
         with pytest.raises(DataError, match="field 'timestamp' holds a damaged transcoded value"):
-            Mapper[Any](transcoder=plain).to_domain_events(page)
+            Mapper[Any](transcoder=transcoder()).to_domain_events(page)
     # Taken at its word, the mapper does not look, and makes the event.
-    [event] = Mapper[Any](transcoder=saying).to_domain_events([stored, stored])[:1]
-    assert event.timestamp == {"_type_": "datetime_iso", "_dbta_": "2026-01-02T03:04:05"}
+    [event, _] = Mapper[Any](transcoder=SayingDictFree()).to_domain_events([stored, stored])
+    assert event.timestamp == DAMAGED
+
+
+@dataclass(frozen=True)
+class Moved:
+    originator_id: UUID
+    originator_version: int
+    street: str
+    where: Any
+
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: Dict[str, Any]) -> None:
+        state["where"] = DAMAGED  # as an upcast method might, from a damaged old field
+
+
+def test_the_values_an_upcast_method_sets_are_looked_at_whatever_the_transcoder_says() -> None:
+    stored = StoredEvent(uuid4(), 1, get_topic(Moved), b'{"street": "Main St"}')
+    with pytest.raises(DataError, match="field 'where' holds a damaged transcoded value"):
+        Mapper[Any](transcoder=SayingDictFree()).to_domain_events([stored, stored])
 
 
 def test_a_mapper_subclass_converting_one_event_its_own_way_is_used_for_pages() -> None:
