@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
                     results.append({"case": case.name, "backend": backend, "error": repr(e)})
                     continue
                 median = statistics.median(rates)
-                digits = 2 if case.unit == "ratio" else 0
+                digits = 2 if case.unit in ("ratio", "MiB") else 0
                 print(
                     f"{case.name:32} {backend:9} {median:14,.{digits}f} "
                     f"{min(rates):12,.{digits}f} {max(rates):12,.{digits}f}  {case.unit}",
