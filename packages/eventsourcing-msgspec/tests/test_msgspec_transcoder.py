@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 import textwrap
@@ -36,7 +37,8 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import ConfigurationError
 
-PYTHON_913 = Path("/work/scratch/es913/bin/python")
+# An interpreter with eventsourcing 9.1.3 installed (.ci/run makes one).
+PYTHON_913 = Path(os.environ.get("ES913_PYTHON", "/work/scratch/es913/bin/python"))
 TOPIC = "eventsourcing.msgspec:MsgspecTranscoder"
 
 
@@ -301,7 +303,11 @@ def run_913(tmp_path: Path, script: str, *args: str) -> Any:
 @pytest.fixture
 def bank_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     if not PYTHON_913.exists():
-        pytest.skip(f"eventsourcing 9.1.3 is not installed at {PYTHON_913}")
+        pytest.skip(
+            f"eventsourcing 9.1.3 is not installed at {PYTHON_913}: set ES913_PYTHON to"
+            " an interpreter that has it (python -m venv DIR && DIR/bin/pip install"
+            " eventsourcing==9.1.3)"
+        )
     (tmp_path / "bank.py").write_text(textwrap.dedent(BANK))
     monkeypatch.syspath_prepend(str(tmp_path))
     sys.modules.pop("bank", None)

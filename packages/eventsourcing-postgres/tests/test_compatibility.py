@@ -311,7 +311,11 @@ def test_eventsourcing_91_reads_and_extends_a_store_made_here(
 
     python = os.environ.get(f"ES{version.replace('.', '')}_PYTHON", SCRATCH_91[version])
     if not os.path.exists(python):
-        pytest.skip(f"no eventsourcing {version} interpreter at {python}")
+        pytest.skip(
+            f"no eventsourcing {version} interpreter at {python}: set"
+            f" ES{version.replace('.', '')}_PYTHON to one (python -m venv DIR &&"
+            f" DIR/bin/pip install eventsourcing=={version} psycopg2-binary)"
+        )
     (tmp_path / "ledger91.py").write_text(LEDGER_MODULE)
     sys.path.insert(0, str(tmp_path))
     try:
